@@ -1,0 +1,1 @@
+"""The ``s2w`` command-line interface."""

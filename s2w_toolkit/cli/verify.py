@@ -1,0 +1,34 @@
+"""``s2w verify``: is it the same person?"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from .options import model_options, prepare
+
+
+@click.command()
+@click.argument("images", nargs=-1, type=click.Path())
+@model_options
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def verify(images, backbone, weights, device, face_index, aligned, as_json) -> None:
+    """Compare the faces in two photos (default: the bundled demo pair)."""
+    from ..pipeline import verify as run_verify
+
+    net, pair = prepare(images, backbone, weights, device, face_index, aligned)
+    result = run_verify(pair, net)
+    result["device"] = str(net.device)
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+        return
+    table = Table(title=f"s2w verify ({result['backbone']} on {result['device']})")
+    for column in ("a", "b", "cosine", "threshold", "verdict"):
+        table.add_column(column, justify="right" if column in ("cosine", "threshold") else "left")
+    verdict = "[green]same person[/]" if result["same_person"] else "[red]different person[/]"
+    table.add_row(Path(result["a"]).name, Path(result["b"]).name, f"{result['similarity']:.4f}", f"{result['threshold']:.4f}", verdict)
+    Console().print(table)

@@ -1,0 +1,25 @@
+"""Errors the toolkit reports to users as one line, without a traceback."""
+
+
+class S2WError(Exception):
+    """Base class of every error that the CLI prints as a one-line message."""
+
+
+class ImageError(S2WError):
+    """An image is missing, unreadable, corrupt or truncated."""
+
+
+class NoFaceError(S2WError):
+    """No face was found where one was needed."""
+
+
+class CheckpointError(S2WError):
+    """A weights file is missing, of the wrong format, or truncated."""
+
+
+class PluginError(S2WError):
+    """A plugin is unknown, clashes with another, or failed."""
+
+
+class DeviceError(S2WError):
+    """The requested device does not exist on this machine."""

@@ -1,0 +1,103 @@
+"""``Explanation``: plain data that every explainer returns. No model needed to read it.
+
+Example:
+    >>> import numpy as np
+    >>> e = Explanation(score=0.9, maps={"a": np.eye(4), "b": np.ones((7, 7))}, explainer="demo")
+    >>> Explanation.from_json(e.to_json()).maps["a"].shape
+    (4, 4)
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+
+SIDES = ("a", "b")
+
+
+def as_map(value: Any) -> np.ndarray:
+    """A 2-D float32 array from a tensor or array; leading singleton axes are dropped."""
+    if hasattr(value, "detach"):
+        value = value.detach().cpu().numpy()
+    arr = np.asarray(value, dtype=np.float32)
+    while arr.ndim > 2 and arr.shape[0] == 1:
+        arr = arr[0]
+    if arr.ndim != 2:
+        raise ValueError(f"a map must be 2-D, got shape {arr.shape}")
+    return arr
+
+
+def _side_maps(maps: dict, what: str) -> dict[str, np.ndarray]:
+    if set(maps) != set(SIDES):
+        raise ValueError(f"{what} must have exactly the keys 'a' and 'b', got {sorted(maps)}")
+    return {side: as_map(maps[side]) for side in SIDES}
+
+
+@dataclass
+class Word:
+    """One attribute word with its score; ``details`` holds explainer-specific numbers."""
+
+    text: str
+    score: float
+    details: dict = field(default_factory=dict)
+
+
+@dataclass
+class Explanation:
+    """What an explainer found for one pair.
+
+    ``maps`` has one 2-D map per side (``"a"``, ``"b"``) at any resolution; ``extra_maps`` holds
+    further named maps, each again per side. ``words`` are ranked attribute words.
+    """
+
+    score: float
+    maps: dict[str, Any]
+    explainer: str = ""
+    backbone: str = ""
+    words: list[Word] | None = None
+    extra_maps: dict[str, dict[str, Any]] = field(default_factory=dict)
+    threshold: float | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.score = float(self.score)
+        self.maps = _side_maps(self.maps, "maps")
+        self.extra_maps = {name: _side_maps(m, f"extra map {name!r}") for name, m in self.extra_maps.items()}
+        if self.words is not None:
+            self.words = [w if isinstance(w, Word) else Word(**w) for w in self.words]
+
+    @property
+    def same_person(self) -> bool | None:
+        """The verdict at ``threshold``, or None when no threshold is known."""
+        return None if self.threshold is None else self.score >= self.threshold
+
+    def to_dict(self) -> dict:
+        def maps_out(maps: dict) -> dict:
+            return {side: maps[side].tolist() for side in SIDES}
+
+        return {
+            "score": self.score,
+            "threshold": self.threshold,
+            "same_person": self.same_person,
+            "explainer": self.explainer,
+            "backbone": self.backbone,
+            "maps": maps_out(self.maps),
+            "extra_maps": {name: maps_out(m) for name, m in self.extra_maps.items()},
+            "words": None if self.words is None else [asdict(w) for w in self.words],
+            "metadata": self.metadata,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Explanation":
+        data = {k: v for k, v in data.items() if k != "same_person"}
+        return cls(**data)
+
+    def to_json(self, indent: int | None = None) -> str:
+        return json.dumps(self.to_dict(), indent=indent)
+
+    @classmethod
+    def from_json(cls, text: str) -> "Explanation":
+        return cls.from_dict(json.loads(text))

@@ -1,0 +1,78 @@
+"""Rendering an :class:`~s2w_toolkit.explanation.Explanation` to a PNG figure.
+
+The figure shows both aligned faces, each map overlaid on its face (maps are resized to the
+face), the explainer's words with their scores when it has any, and the score and verdict.
+
+Example:
+    >>> import numpy as np, tempfile, os
+    >>> from s2w_toolkit.explanation import Explanation
+    >>> e = Explanation(score=0.5, maps={"a": np.eye(7), "b": np.eye(7)}, explainer="demo")
+    >>> faces = np.zeros((2, 150, 150, 3), np.uint8)
+    >>> path = os.path.join(tempfile.mkdtemp(), "demo.png")
+    >>> render_explanation(e, faces[0], faces[1], path).endswith("demo.png")
+    True
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from skimage.transform import resize  # noqa: E402
+
+from .explanation import SIDES, Explanation  # noqa: E402
+
+
+def map_on_face(heat: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """A map resized to ``shape`` and scaled to [0, 1] (a flat map becomes zeros)."""
+    heat = resize(np.asarray(heat, dtype=np.float64), shape, order=1, mode="edge", anti_aliasing=False)
+    low, high = float(heat.min()), float(heat.max())
+    return (heat - low) / (high - low) if high > low else np.zeros(shape)
+
+
+def _caption(e: Explanation) -> str:
+    verdict = {None: "", True: "same person", False: "different people"}[e.same_person]
+    parts = [f"cosine {e.score:.4f}"]
+    if e.threshold is not None:
+        parts.append(f"threshold {e.threshold:.4f}: {verdict}")
+    if e.backbone:
+        parts.append(f"backbone {e.backbone}")
+    return f"{e.explainer}\n" + " | ".join(parts)
+
+
+def render_explanation(e: Explanation, face_a: np.ndarray, face_b: np.ndarray, path: str | Path) -> str:
+    """Write the figure of ``e`` on the aligned faces to ``path`` (PNG); return the path."""
+    faces = {"a": face_a, "b": face_b}
+    named = [("map", e.maps)] + list(e.extra_maps.items())
+    has_words = bool(e.words)
+    cols = 1 + len(named) + (1 if has_words else 0)
+    fig, axes = plt.subplots(2, cols, figsize=(2.6 * cols + (1.4 if has_words else 0), 5.6), squeeze=False)
+    for row, side in enumerate(SIDES):
+        face = faces[side]
+        axes[row, 0].imshow(face)
+        axes[row, 0].set_title(f"face {side}", fontsize=9)
+        for col, (label, maps) in enumerate(named, start=1):
+            ax = axes[row, col]
+            ax.imshow(face)
+            ax.imshow(map_on_face(maps[side], face.shape[:2]), cmap="jet", alpha=0.5, vmin=0, vmax=1)
+            ax.set_title(f"{label} ({side})", fontsize=9)
+    for ax in axes.flat:
+        ax.axis("off")
+    if has_words:
+        for ax in axes[:, -1]:
+            ax.remove()
+        words = e.words[:10]
+        ax = fig.add_subplot(1, cols, cols)
+        ax.barh([w.text for w in words][::-1], [w.score for w in words][::-1], color="tab:blue")
+        ax.set_title("words", fontsize=9)
+        ax.tick_params(labelsize=8)
+    fig.suptitle(_caption(e), fontsize=10)
+    fig.tight_layout()
+    path = str(path)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
