@@ -47,10 +47,11 @@ def explain(images, names, out_dir, backbone, weights, device, face_index, align
     folder = writable_folder(out_dir)
     net, pair = prepare(images, backbone, weights, device, face_index, aligned)
 
-    table = Table(title=f"s2w explain ({net.name} on {net.device}) -> {folder}")
-    for column in ("explainer", "cosine", "verdict", "top words", "seconds", "files"):
+    table = Table(title=f"s2w explain ({net.name} on {net.device})")
+    table.add_column("explainer", no_wrap=True)
+    for column in ("cosine", "verdict", "top words", "seconds"):
         table.add_column(column)
-    failed = []
+    failed, written = [], []
     for name, cls in classes.items():
         try:
             explanation = run_explainer(cls(), pair, net)
@@ -60,13 +61,17 @@ def explain(images, names, out_dir, backbone, weights, device, face_index, align
         except (PluginError, OSError) as exc:
             failed.append(name)
             report_failure(exc)
-            table.add_row(name, "-", "[red]failed[/]", "", "", "")
+            table.add_row(name, "-", "[red]failed[/]", "", "")
             continue
         verdict = "[green]same person[/]" if explanation.same_person else "[red]different person[/]"
         words = ", ".join(w.text for w in (explanation.words or [])[:3])
         table.add_row(name, f"{explanation.score:.4f}", verdict, words,
-                      f"{explanation.metadata['seconds']:.2f}", f"{json_path.name}, {Path(png_path).name}")
-    Console().print(table)
+                      f"{explanation.metadata['seconds']:.2f}")
+        written.append(f"{json_path}, {png_path}")
+    console = Console()
+    console.print(table)
+    for line in written:
+        console.print(f"wrote {line}", highlight=False, soft_wrap=True)
     if failed:
         raise S2WError(f"{len(failed)} of {len(classes)} explainer(s) failed: {', '.join(failed)}"
                        f"; the others' results are in {os.fspath(folder)}")
