@@ -88,7 +88,7 @@ class DlibResNet(Backbone):
         >>> from s2w_toolkit import load_backbone
         >>> net = load_backbone("dlib-resnet", device="cpu")
         >>> round(net.threshold, 3)
-        0.903
+        0.904
     """
 
     name = "dlib-resnet"
