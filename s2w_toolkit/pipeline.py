@@ -46,7 +46,9 @@ def load_face(path: str | Path, backbone: Backbone, face_index: int = 0, aligned
     if aligned:
         face = resize(image, size, anti_aliasing=True, preserve_range=True)
         return np.clip(np.rint(face), 0, 255).astype(np.uint8), {"source": str(path), "aligned": True}
-    found = (detector or FaceDetector()).find(image, face_index, source=str(path))
+    if detector is None or detector.landmarks != backbone.template.landmarks:
+        detector = FaceDetector(landmarks=backbone.template.landmarks)
+    found = detector.find(image, face_index, source=str(path))
     face = align_face(image, found.landmarks, backbone.template)
     return face, {"source": str(path), "box": list(found.box), "aligned": False}
 
@@ -54,7 +56,7 @@ def load_face(path: str | Path, backbone: Backbone, face_index: int = 0, aligned
 def load_pair(path_a: str | Path, path_b: str | Path, backbone: Backbone, face_index: int = 0,
               aligned: bool = False) -> Pair:
     """Detect, align and preprocess two photos for ``backbone``."""
-    detector = FaceDetector()
+    detector = FaceDetector(landmarks=backbone.template.landmarks)
     face_a, info_a = load_face(path_a, backbone, face_index, aligned, detector)
     face_b, info_b = load_face(path_b, backbone, face_index, aligned, detector)
     batch = backbone.preprocess(np.stack([face_a, face_b]))

@@ -18,13 +18,13 @@ from .templates import AlignmentTemplate
 
 
 def align_face(image: np.ndarray, landmarks: np.ndarray, template: AlignmentTemplate) -> np.ndarray:
-    """RGB uint8 image + landmarks (K, 2) in (x, y) pixels -> aligned RGB uint8 face.
+    """RGB uint8 image + detected landmarks (K, 2) in (x, y) pixels -> aligned RGB uint8 face.
 
     The transform maps the template's points onto the landmarks (least squares). When the face
     is much larger than the template, the image is first shrunk with anti-aliasing, as dlib's
     chip extractor does with its pyramid, so that the chip does not alias.
     """
-    tform = SimilarityTransform.from_estimate(template.points, np.asarray(landmarks, float))
+    tform = SimilarityTransform.from_estimate(template.points, template.source_points(landmarks))
     if not tform:
         raise ValueError("landmarks are degenerate: cannot estimate an alignment")
     factor = float(tform.scale)  # input pixels per output pixel

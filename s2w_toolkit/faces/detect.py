@@ -40,24 +40,33 @@ class Face:
         return max(0, right - left) * max(0, bottom - top)
 
 
-@lru_cache(maxsize=1)
-def _dlib_models():
+PREDICTOR_FILES = {
+    "dlib5": "shape_predictor_5_face_landmarks.dat",
+    "dlib68": "shape_predictor_68_face_landmarks.dat",
+}
+
+
+@lru_cache(maxsize=2)
+def _dlib_models(landmarks: str):
     import dlib  # imported here: only commands that detect faces pay for it
 
     detector = dlib.get_frontal_face_detector()
-    predictor = dlib.shape_predictor(str(model_file("shape_predictor_5_face_landmarks.dat")))
+    predictor = dlib.shape_predictor(str(model_file(PREDICTOR_FILES[landmarks])))
     return dlib, detector, predictor
 
 
 class FaceDetector:
-    """Finds faces in an RGB uint8 photo, largest first."""
+    """Finds faces in an RGB uint8 photo, largest first, with ``"dlib5"`` or ``"dlib68"`` landmarks."""
 
-    def __init__(self, max_side: int = DETECT_MAX_SIDE, upsample: int = 1) -> None:
+    def __init__(self, max_side: int = DETECT_MAX_SIDE, upsample: int = 1, landmarks: str = "dlib5") -> None:
+        if landmarks not in PREDICTOR_FILES:
+            raise ValueError(f"unknown landmark set {landmarks!r}; known: {', '.join(PREDICTOR_FILES)}")
         self.max_side = max_side
         self.upsample = upsample
+        self.landmarks = landmarks
 
     def detect(self, image: np.ndarray) -> list[Face]:
-        dlib, detector, predictor = _dlib_models()
+        dlib, detector, predictor = _dlib_models(self.landmarks)
         h, w = image.shape[:2]
         scale = min(1.0, self.max_side / max(h, w))
         small = image

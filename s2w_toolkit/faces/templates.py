@@ -29,17 +29,37 @@ _DLIB5_UNIT = np.array(
 class AlignmentTemplate:
     """Target landmark positions (x, y) in output pixels, and the output size (H, W).
 
-    ``landmarks`` names the landmark set the points refer to (``"dlib5"``: dlib's 5-point
-    predictor, in its order).
+    ``landmarks`` names the landmark predictor the points refer to (``"dlib5"`` or ``"dlib68"``)
+    and ``groups`` says which of its points make each template point (their mean).
     """
 
     name: str
     size: tuple[int, int]
     points: np.ndarray
     landmarks: str = "dlib5"
+    groups: tuple[tuple[int, ...], ...] = ((0,), (1,), (2,), (3,), (4,))
+
+    def source_points(self, landmarks: np.ndarray) -> np.ndarray:
+        """The detected points that correspond to :attr:`points`, in the same order."""
+        landmarks = np.asarray(landmarks, dtype=np.float64)
+        return np.stack([landmarks[list(group)].mean(axis=0) for group in self.groups])
 
 
 def dlib_chip_template(size: int = 150, padding: float = 0.25) -> AlignmentTemplate:
     """dlib's face chip: the 5-point reference shape, padded, scaled to ``size`` pixels."""
     points = (padding + _DLIB5_UNIT) / (2 * padding + 1) * size
     return AlignmentTemplate(name=f"dlib-chip-{size}-pad{padding:g}", size=(size, size), points=points)
+
+
+# insightface's five-point template for 112x112 ArcFace crops: eye centres (image left, then
+# right), nose tip, mouth corners (image left, then right).
+_ARCFACE_112 = np.array(
+    [[38.2946, 51.6963], [73.5318, 51.5014], [56.0252, 71.7366], [41.5493, 92.3655], [70.7299, 92.2041]]
+)
+
+
+def arcface_template(size: int = 112) -> AlignmentTemplate:
+    """The standard ArcFace 5-point template, from dlib's 68 landmarks (eyes as their means)."""
+    groups = (tuple(range(36, 42)), tuple(range(42, 48)), (30,), (48,), (54,))
+    return AlignmentTemplate(name=f"arcface-{size}", size=(size, size), points=_ARCFACE_112 * size / 112.0,
+                             landmarks="dlib68", groups=groups)

@@ -1,0 +1,35 @@
+"""Reading PyTorch checkpoints safely (``weights_only=True``) with one-line errors.
+
+Example:
+    >>> import torch, tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "w.pth")
+    >>> torch.save({"module.fc.weight": torch.zeros(2, 2)}, path)
+    >>> list(read_state_dict(path))
+    ['fc.weight']
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from ..errors import CheckpointError
+
+
+def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    """A state dict from a ``.pth`` file, unwrapped from ``{"state_dict": ...}`` and stripped
+    of a DataParallel ``module.`` prefix. Never runs pickled code."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint file")
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({first})") from None
+    if isinstance(data, dict) and isinstance(data.get("state_dict"), dict):
+        data = data["state_dict"]
+    if not isinstance(data, dict) or not all(isinstance(v, torch.Tensor) for v in data.values()):
+        raise CheckpointError(f"{path}: expected a state dict of tensors, found {type(data).__name__}")
+    return {k.removeprefix("module."): v for k, v in data.items()}
