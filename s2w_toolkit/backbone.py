@@ -37,6 +37,8 @@ class Backbone(nn.Module, ABC):
     input_size: ClassVar[tuple[int, int]] = (112, 112)
     embedding_dim: ClassVar[int] = 512
     template: ClassVar[AlignmentTemplate]
+    #: Identities of the identification head; 0 when the backbone has none (see :meth:`logits`).
+    num_classes: int = 0
 
     @classmethod
     @abstractmethod
@@ -55,6 +57,15 @@ class Backbone(nn.Module, ABC):
     @abstractmethod
     def cam_layer(self) -> nn.Module:
         """The module whose output Grad-CAM-style methods hook (last spatial feature map)."""
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Identity scores ``(N, num_classes)`` (pre-softmax), for backbones with a class head."""
+        raise NotImplementedError(f"backbone {self.name!r} has no identification head")
+
+    @classmethod
+    def summary(cls) -> dict[str, str]:
+        """Input and embedding size as short labels, for ``s2w plugins``."""
+        return {"input": "x".join(map(str, cls.input_size)), "embedding": str(cls.embedding_dim)}
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """L2-normalised embeddings."""
@@ -77,6 +88,7 @@ class Backbone(nn.Module, ABC):
             "name": self.name,
             "input_size": list(self.input_size),
             "embedding_dim": self.embedding_dim,
+            "num_classes": self.num_classes,
             "threshold": self.threshold,
             "threshold_source": self.threshold_source,
         }

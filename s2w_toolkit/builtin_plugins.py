@@ -1,6 +1,7 @@
 """The toolkit's own backbones and explainers, registered through the same hooks as any plugin.
 
-Classes are named by reference so that listing them does not import torch.
+Classes are named by reference so that listing them does not import torch; each backbone
+reference carries the labels ``s2w plugins`` shows (a test checks them against the classes).
 
 Example:
     >>> [ref.name for ref in s2w_register_backbones()][:3]
@@ -13,13 +14,25 @@ from .hookspecs import hookimpl
 from .lazy import ClassRef
 
 
+def _backbone(target: str, name: str, input: str, embedding: str) -> ClassRef:
+    return ClassRef(f"s2w_toolkit.backbones.{target}", name=name, details={"input": input, "embedding": embedding})
+
+
+def _class_name(*parts: str) -> str:
+    return "".join(p.title() for p in parts)
+
+
 @hookimpl
 def s2w_register_backbones():
-    iresnets = [f"{family}-r{depth}" for family in ("arcface", "cosface") for depth in (18, 34, 50, 100)]
-    return [ClassRef("s2w_toolkit.backbones.dlib_resnet:DlibResNet", name="dlib-resnet")] + [
-        ClassRef(f"s2w_toolkit.backbones.iresnet:{name.split('-')[0].title()}R{name.rsplit('-r', 1)[1]}", name=name)
-        for name in iresnets
-    ]
+    refs = [_backbone("dlib_resnet:DlibResNet", "dlib-resnet", "150x150", "128")]
+    for family in ("arcface", "cosface"):
+        for depth in (18, 34, 50, 100):
+            refs.append(_backbone(f"iresnet:{_class_name(family)}R{depth}", f"{family}-r{depth}", "112x112", "512"))
+    for family in ("resnet50", "senet50"):
+        for suffix in ("", "_ft", "_scratch"):
+            cls = f"VGGFace2{_class_name(family)}{suffix.title().replace('_', '')}"
+            refs.append(_backbone(f"vggface2:{cls}", f"vggface2-{family}{suffix}", "224x224", "2048"))
+    return refs
 
 
 @hookimpl

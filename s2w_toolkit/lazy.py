@@ -17,16 +17,21 @@ import importlib.util
 import sys
 import types
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterator
 
 
 @dataclass(frozen=True)
 class ClassRef:
-    """A registrable class given by import path, imported only when used."""
+    """A registrable class given by import path, imported only when used.
+
+    ``details`` are short labels shown by ``s2w plugins`` without importing the class (for a
+    backbone, what its ``summary()`` returns); when absent the class is imported to get them.
+    """
 
     target: str
     name: str
+    details: dict[str, str] = field(default_factory=dict, hash=False, compare=False)
 
     def load(self) -> type:
         module_name, _, attr = self.target.partition(":")

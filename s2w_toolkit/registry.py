@@ -51,6 +51,18 @@ class Entry:
     distribution: str
     version: str
 
+    def details(self) -> dict[str, str]:
+        """Short labels for listings: a backbone's input and embedding size. Taken from the
+        reference when it carries them, else from the class's ``summary()``; never raises."""
+        if isinstance(self.target, ClassRef) and self.target.details:
+            return dict(self.target.details)
+        if self.kind != "backbone":
+            return {}
+        try:
+            return dict(self.load().summary())
+        except Exception:
+            return {"input": "?", "embedding": "?"}
+
     def load(self) -> type:
         """The registered class (imported now if it was registered by reference)."""
         try:

@@ -12,7 +12,7 @@ import pytest
 from s2w_toolkit import Explainer, Explanation, hookimpl
 from s2w_toolkit.cli.main import S2WGroup
 from s2w_toolkit.errors import PluginError
-from s2w_toolkit.registry import PluginWarning, Registry, build_plugin_manager, set_registry
+from s2w_toolkit.registry import PluginWarning, Registry, build_plugin_manager, get_registry, set_registry
 
 
 class FakeEntryPoint:
@@ -78,6 +78,23 @@ def test_builtins_are_listed_with_their_distribution(run_cli):
     rows = {(r["kind"], r["name"]): r for r in json.loads(result.stdout)}
     assert rows[("backbone", "dlib-resnet")]["distribution"] == "s2w-toolkit"
     assert rows[("explainer", "input-gradient")]["version"] == "0.1.0"
+
+
+def test_backbones_are_listed_with_input_and_embedding_size(run_cli):
+    rows = {r["name"]: r for r in json.loads(run_cli("plugins", "--json").stdout) if r["kind"] == "backbone"}
+    assert (rows["dlib-resnet"]["input"], rows["dlib-resnet"]["embedding"]) == ("150x150", "128")
+    assert (rows["vggface2-senet50"]["input"], rows["vggface2-senet50"]["embedding"]) == ("224x224", "2048")
+    table = run_cli("plugins").stdout
+    assert any(line.split()[:3] == ["arcface-r100", "112x112", "512"] for line in table.splitlines())
+
+
+def test_builtin_labels_match_the_classes():
+    reg = get_registry()
+    for entry in reg.all_entries():
+        if entry.kind == "backbone" and entry.plugin == "builtins":
+            cls = entry.load()
+            assert cls.name == entry.name
+            assert entry.target.details == cls.summary(), entry.name
 
 
 def test_example_plugin_installed_as_a_package_is_listed(run_cli):

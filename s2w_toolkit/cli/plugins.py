@@ -1,10 +1,12 @@
-"""``s2w plugins``: what is registered, and by whom. Does not import torch."""
+"""``s2w plugins``: what is registered, and by whom; backbones with their input and embedding
+size. Does not import torch for the built-ins."""
 
 from __future__ import annotations
 
 import json
 
 import click
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
@@ -17,7 +19,8 @@ def plugins(as_json: bool) -> None:
 
     reg = get_registry()
     rows = [
-        {"kind": e.kind, "name": e.name, "plugin": e.plugin, "distribution": e.distribution, "version": e.version}
+        {"kind": e.kind, "name": e.name, "plugin": e.plugin, "distribution": e.distribution, "version": e.version,
+         **e.details()}
         for e in reg.all_entries()
     ]
     for (kind, name), entries in reg.conflicts.items():
@@ -27,10 +30,19 @@ def plugins(as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    table = Table(title="s2w plugins")
-    for column in ("kind", "name", "distribution", "version", "plugin"):
-        table.add_column(column)
-    for row in rows:
-        name = f"[red]{row['name']} (conflict)[/]" if row.get("conflict") else row["name"]
-        table.add_row(row["kind"], name, row["distribution"], row["version"], row["plugin"])
-    Console().print(table)
+    console = Console()
+    for kind in ("backbone", "attribute-model", "explainer"):
+        of_kind = [row for row in rows if row["kind"] == kind]
+        if not of_kind:
+            continue
+        columns = ["name", "input", "dim"] if kind == "backbone" else ["name"]
+        columns += ["distribution", "version", "plugin"]
+        table = Table(title=f"{kind}s", box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False)
+        for column in columns:
+            table.add_column(column, no_wrap=True, overflow="ellipsis")
+        for row in of_kind:
+            cells = [row.get("embedding" if column == "dim" else column, "") for column in columns]
+            if row.get("conflict"):
+                cells[0] = f"[red]{row['name']} (conflict)[/]"
+            table.add_row(*cells)
+        console.print(table)
