@@ -30,7 +30,10 @@ from ..errors import CheckpointError
 
 
 def _allowed() -> dict[tuple[str, str], object]:
-    from numpy._core import multiarray  # numpy >= 2; the old path numpy.core is an alias of it
+    try:
+        from numpy._core import multiarray  # numpy >= 2; numpy.core is an alias of it there
+    except ImportError:  # numpy 1.x
+        from numpy.core import multiarray
 
     table: dict[tuple[str, str], object] = {}
     for module in ("numpy.core.multiarray", "numpy._core.multiarray"):

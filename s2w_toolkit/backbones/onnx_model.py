@@ -1,0 +1,137 @@
+"""Any ONNX face embedder (insightface ``w600k_r50.onnx``, the ``buffalo`` packs, ...) as a backbone.
+
+The graph is converted by :func:`~s2w_toolkit.convert.onnx_graph.convert_onnx` into a
+differentiable module and wrapped with the settings the file implies:
+
+* input size from the graph's input shape (112x112 when the spatial size is not fixed);
+* normalisation: insightface's convention, RGB ``(x - 127.5) / 127.5``, unless the graph
+  normalises by itself (its input goes first into a Sub, Mul or Div with a constant; then the
+  raw 0..255 pixels are fed), the same rule insightface's own model loader applies;
+* alignment: the ArcFace five-point template, scaled to the input size;
+* CAM layer: the last node whose output is a spatial map (4-D, larger than 1x1), not counting
+  Transpose and Reshape, whose 4-D outputs need not be (N, C, H, W);
+* embedding: the first graph output, which must be ``(N, D)``.
+
+:meth:`OnnxBackbone.from_file` overrides any of them.
+
+Example:
+    >>> import os, tempfile, torch
+    >>> from torch import nn
+    >>> tiny = nn.Sequential(nn.Conv2d(3, 4, 3, 2), nn.PReLU(4), nn.Flatten(), nn.Linear(4 * 55 * 55, 8))
+    >>> path = os.path.join(tempfile.mkdtemp(), "tiny.onnx")
+    >>> torch.onnx.export(tiny.eval(), torch.zeros(1, 3, 112, 112), path, dynamo=False)
+    >>> net = OnnxBackbone.from_file(path)
+    >>> net.input_size, net.embedding_dim, net.cam_layer_name, net.normalisation
+    ((112, 112), 8, 'nodes.n_1_PRelu', 'rgb (x - 127.5) / 127.5')
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import torch
+
+from ..errors import CheckpointError
+from ..faces.templates import AlignmentTemplate, arcface_template
+from ..convert.onnx_graph import OnnxModule, convert_onnx
+from .wrapped import WrappedBackbone, wrap_module
+
+_FOREIGN = {".pth": "a PyTorch checkpoint", ".pt": "a PyTorch checkpoint", ".pkl": "a pickle",
+            ".dat": "a dlib model"}
+# Their 4-D outputs need not be (N, C, H, W) maps, so they are never picked as the CAM layer.
+_LAYOUT_OPS = ("Transpose", "Reshape")
+
+
+class OnnxBackbone(WrappedBackbone):
+    """A converted ONNX graph with the input size, normalisation, alignment and CAM layer its
+    file implies (see the module docs). Registered as ``onnx``: ``--backbone onnx --weights
+    model.onnx``.
+
+    Example:
+        >>> OnnxBackbone.summary()
+        {'input': 'from file', 'embedding': 'from file'}
+    """
+
+    name = "onnx"
+    threshold = 0.3
+    threshold_source = "a usual operating point for insightface ArcFace ONNX models; calibrate it on your data"
+    normalisation = ""
+
+    @classmethod
+    def summary(cls) -> dict[str, str]:
+        return {"input": "from file", "embedding": "from file"}
+
+    @classmethod
+    def load(cls, weights: str | None = None) -> "OnnxBackbone":
+        if weights is None:
+            raise CheckpointError("onnx needs --weights PATH (an .onnx face embedding model)")
+        return cls.from_file(weights)
+
+    @classmethod
+    def from_file(cls, path: str | Path, *, mean: Sequence[float] | None = None,
+                  std: Sequence[float] | None = None, bgr: bool = False, template: AlignmentTemplate | None = None,
+                  threshold: float | None = None, cam_layer: str | None = None) -> "OnnxBackbone":
+        """Convert ``path`` and wrap it; every keyword left as None is taken from the file."""
+        suffix = Path(path).suffix.lower()
+        if suffix in _FOREIGN:
+            raise CheckpointError(f"{path}: expected an .onnx model for the onnx backbone, found {_FOREIGN[suffix]}")
+        graph = convert_onnx(path)
+        if len(graph.input_names) != 1:
+            raise CheckpointError(f"{path}: expected a graph with one image input, found {len(graph.input_names)}")
+        graph.keep_outputs(graph.output_names[:1])
+        size = _input_size(graph, path)
+        in_graph = _normalises_itself(graph)
+        if mean is None:
+            mean = (0.0, 0.0, 0.0) if in_graph else (127.5, 127.5, 127.5)
+        if std is None:
+            std = (1.0, 1.0, 1.0) if in_graph else (127.5, 127.5, 127.5)
+        if template is None and size[0] == size[1]:
+            template = arcface_template(size[0])
+        net = wrap_module(graph, input_size=size, mean=mean, std=std, bgr=bgr,
+                          cam_layer=cam_layer or _last_spatial_node(graph, size), template=template,
+                          threshold=cls.threshold if threshold is None else threshold, name=cls.name,
+                          backbone_class=cls)
+        net.threshold_source = cls.threshold_source if threshold is None else "given to OnnxBackbone.from_file"
+        order = "bgr" if bgr else "rgb"
+        net.normalisation = (f"{order} (x - {mean[0]:g}) / {std[0]:g}" if len(set(mean)) == 1 == len(set(std))
+                             else f"{order} (x - {tuple(mean)}) / {tuple(std)}")
+        net.source = str(path)
+        return net
+
+    def describe(self) -> dict:
+        return {**super().describe(), "source": getattr(self, "source", ""), "normalisation": self.normalisation}
+
+
+def _input_size(graph: OnnxModule, path) -> tuple[int, int]:
+    shape = graph.input_shapes[0]
+    if len(shape) != 4 or shape[1] not in (3, None):
+        raise CheckpointError(f"{path}: expected an (N, 3, H, W) image input, found shape "
+                              f"{['?' if d is None else d for d in shape]}")
+    height, width = shape[2], shape[3]
+    return (height or 112, width or 112)
+
+
+def _normalises_itself(graph: OnnxModule) -> bool:
+    for key, inputs in graph.consumers(graph.input_names[0]):
+        if graph.nodes[key].op_type in ("Sub", "Mul", "Div") and any(graph.is_constant(n) for n in inputs):
+            return True
+    return False
+
+
+def _last_spatial_node(graph: OnnxModule, size: tuple[int, int]) -> str | None:
+    shapes: dict[str, torch.Size] = {}
+    hooks = [m.register_forward_hook(lambda mod, args, out, key=key: shapes.update({key: out.shape}))
+             for key, m in graph.nodes.items()]
+    try:
+        with torch.no_grad():
+            graph(torch.zeros(1, 3, *size))
+    except Exception as exc:
+        detail = " ".join(str(exc).split())[:200]
+        raise CheckpointError(f"converted graph fails on a (1, 3, {size[0]}, {size[1]}) input: {detail}") from None
+    finally:
+        for hook in hooks:
+            hook.remove()
+    spatial = [key for key, op in graph.nodes.items() if op.op_type not in _LAYOUT_OPS
+               and len(shapes.get(key, ())) == 4 and shapes[key][2] * shapes[key][3] > 1]
+    return f"nodes.{spatial[-1]}" if spatial else None

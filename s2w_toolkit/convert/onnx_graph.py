@@ -1,0 +1,217 @@
+"""Convert an ONNX graph into a differentiable PyTorch module.
+
+The ``onnx`` package reads the file; each node becomes an operator module from
+:mod:`~s2w_toolkit.convert.onnx_ops` (so forward hooks, and thus Grad-CAM, work on any node),
+float initializers become parameters and ``Constant`` nodes are folded into buffers. A graph
+with an operator outside :data:`~s2w_toolkit.convert.onnx_ops.SUPPORTED` is refused with a
+one-line :class:`~s2w_toolkit.errors.CheckpointError` naming it.
+
+Example:
+    >>> import onnx, torch
+    >>> from onnx import helper, TensorProto
+    >>> graph = helper.make_graph(
+    ...     [helper.make_node("Relu", ["x"], ["y"], name="relu")], "g",
+    ...     [helper.make_tensor_value_info("x", TensorProto.FLOAT, [None, 2])],
+    ...     [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 2])])
+    >>> net = convert_onnx(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 18)]))
+    >>> net(torch.tensor([[-1.0, 2.0]]))
+    tensor([[0., 2.]])
+    >>> net.node("relu").op_type
+    'Relu'
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import onnx
+import torch
+from onnx import helper, numpy_helper
+from torch import nn
+
+from ..errors import CheckpointError
+from .onnx_ops import SUPPORTED, OnnxOp, Reshape, UnsupportedOperator
+
+
+def read_onnx(path: str | Path) -> onnx.ModelProto:
+    """Parse an ``.onnx`` file; a one-line :class:`CheckpointError` if it is not one."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such ONNX file")
+    try:
+        model = onnx.load(str(path))
+    except Exception as exc:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise CheckpointError(f"{path}: not a readable ONNX model ({detail})") from None
+    if not model.graph.node or not model.opset_import:
+        raise CheckpointError(f"{path}: not an ONNX model (no graph nodes or opset found)")
+    return model
+
+
+def _opset(model: onnx.ModelProto) -> int:
+    versions = [o.version for o in model.opset_import if o.domain in ("", "ai.onnx")]
+    return versions[0] if versions else 0
+
+
+def _key(name: str, taken: set[str]) -> str:
+    key = re.sub(r"\W", "_", name).strip("_") or "node"
+    key = f"n_{key}" if key[0].isdigit() else key
+    unique, i = key, 1
+    while unique in taken:
+        unique, i = f"{key}_{i}", i + 1
+    taken.add(unique)
+    return unique
+
+
+def _constant_value(node: onnx.NodeProto) -> np.ndarray:
+    attr = node.attribute[0] if len(node.attribute) == 1 else None
+    if attr is None or attr.name not in ("value", "value_float", "value_floats", "value_int", "value_ints"):
+        raise UnsupportedOperator(f"Constant with attribute {attr.name if attr else 'none'}")
+    value = helper.get_attribute_value(attr)
+    if attr.name == "value":
+        return numpy_helper.to_array(value)
+    dtype = np.float32 if "float" in attr.name else np.int64
+    return np.asarray(value, dtype=dtype)
+
+
+class OnnxModule(nn.Module):
+    """An ONNX graph as a module: ``forward(*inputs)`` returns the graph's output (a tuple when
+    it has several). Nodes are submodules in :attr:`nodes`, in graph order.
+
+    Example:
+        >>> from onnx import helper, TensorProto
+        >>> g = helper.make_graph([helper.make_node("Sigmoid", ["x"], ["y"])], "g",
+        ...     [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+        ...     [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, 8, 8])])
+        >>> m = OnnxModule(helper.make_model(g))
+        >>> m.input_names, m.input_shapes, m.output_names
+        (['x'], [[1, 3, 8, 8]], ['y'])
+    """
+
+    def __init__(self, model: onnx.ModelProto, source: str = "<model>") -> None:
+        super().__init__()
+        graph, opset = model.graph, _opset(model)
+        unsupported = sorted({n.op_type for n in graph.node if n.op_type not in SUPPORTED or
+                              n.domain not in ("", "ai.onnx")})
+        if unsupported:
+            raise CheckpointError(f"{source}: unsupported ONNX operator(s) {', '.join(unsupported)}; "
+                                  f"supported: {', '.join(SUPPORTED)}")
+        self.weights = nn.ParameterDict()
+        self.constants = nn.Module()
+        self._lookup: dict[str, tuple[str, str]] = {}
+        taken: set[str] = set()
+        for init in graph.initializer:
+            self._add_constant(init.name, numpy_helper.to_array(init), taken, trainable=True)
+        initialized = {init.name for init in graph.initializer}
+        self.input_names = [i.name for i in graph.input if i.name not in initialized]
+        self.input_shapes = [[d.dim_value if d.HasField("dim_value") else None for d in i.type.tensor_type.shape.dim]
+                             for i in graph.input if i.name not in initialized]
+        self.output_names = [o.name for o in graph.output]
+        self.nodes = nn.ModuleDict()
+        self._wiring: list[tuple[str, list[str], str]] = []
+        node_keys: set[str] = set()
+        static_batch_one = bool(self.input_shapes and self.input_shapes[0][:1] == [1])
+        for index, node in enumerate(graph.node):
+            label = node.name or f"{node.op_type}_{index}"
+            try:
+                if node.op_type == "Constant":
+                    self._add_constant(node.output[0], _constant_value(node), taken, trainable=False)
+                    continue
+                attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+                op = OnnxOp.create(node.op_type, attrs, opset)
+            except UnsupportedOperator as exc:
+                raise CheckpointError(f"{source}: unsupported {exc} in node {label!r}") from None
+            outputs = [o for o in node.output if o]
+            if len(outputs) != 1 or node.output[0] != outputs[0]:
+                raise CheckpointError(f"{source}: node {label!r} ({node.op_type}) has {len(outputs)} outputs; "
+                                      "only the first output of an operator is supported")
+            if isinstance(op, Reshape):
+                op.batch_polymorphic = static_batch_one
+            key = _key(label, node_keys)
+            self.nodes[key] = op
+            self._wiring.append((key, list(node.input), outputs[0]))
+        self._check_order(source)
+        self._release = self._release_plan()
+
+    def _add_constant(self, name: str, array: np.ndarray, taken: set[str], trainable: bool) -> None:
+        key = _key(name, taken)
+        tensor = torch.from_numpy(np.array(array, copy=True))
+        if trainable and tensor.is_floating_point():
+            self.weights[key] = nn.Parameter(tensor)
+            self._lookup[name] = ("weights", key)
+        else:
+            self.constants.register_buffer(key, tensor)
+            self._lookup[name] = ("constants", key)
+
+    def _check_order(self, source: str) -> None:
+        known = set(self.input_names) | set(self._lookup) | {""}
+        for key, inputs, output in self._wiring:
+            missing = [n for n in inputs if n not in known]
+            if missing:
+                raise CheckpointError(f"{source}: input {missing[0]!r} of node {key!r} is never defined "
+                                      "(truncated file, or nodes out of order)")
+            known.add(output)
+        absent = [n for n in self.output_names if n not in known]
+        if absent:
+            raise CheckpointError(f"{source}: graph output {absent[0]!r} is never computed")
+
+    def _release_plan(self) -> list[list[str]]:
+        """For each node, the intermediate values no later node needs (freed to save memory)."""
+        last_use: dict[str, int] = {}
+        for i, (_, inputs, _) in enumerate(self._wiring):
+            for name in inputs:
+                if name and name not in self._lookup:
+                    last_use[name] = i
+        plan: list[list[str]] = [[] for _ in self._wiring]
+        for name, i in last_use.items():
+            if name not in self.output_names:
+                plan[i].append(name)
+        return plan
+
+    def is_constant(self, name: str) -> bool:
+        """Whether a value is an initializer or a folded Constant."""
+        return name in self._lookup
+
+    def consumers(self, name: str) -> list[tuple[str, list[str]]]:
+        """``(module key, input names)`` of each node that reads the value ``name``."""
+        return [(key, inputs) for key, inputs, _ in self._wiring if name in inputs]
+
+    def keep_outputs(self, names: list[str]) -> None:
+        """Compute only these graph outputs from now on (e.g. the embedding of a multi-output graph)."""
+        unknown = [n for n in names if n not in self.output_names]
+        if unknown:
+            raise KeyError(f"no graph output {unknown[0]!r}; outputs: {', '.join(self.output_names)}")
+        self.output_names = list(names)
+        self._release = self._release_plan()
+
+    def node(self, name: str) -> OnnxOp:
+        """The operator module of a node, by its ONNX node name (or its module key)."""
+        if name in self.nodes:
+            return self.nodes[name]
+        key = _key(name, set())
+        if key in self.nodes:
+            return self.nodes[key]
+        raise KeyError(f"no node {name!r}")
+
+    def forward(self, *inputs: torch.Tensor):
+        if len(inputs) != len(self.input_names):
+            raise TypeError(f"the graph takes {len(self.input_names)} input(s), got {len(inputs)}")
+        env: dict[str, torch.Tensor | None] = dict(zip(self.input_names, inputs))
+        env[""] = None
+        for name, (holder, key) in self._lookup.items():
+            env[name] = self.weights[key] if holder == "weights" else getattr(self.constants, key)
+        for (key, names, output), dead in zip(self._wiring, self._release):
+            env[output] = self.nodes[key](*[env[n] for n in names])
+            for name in dead:
+                env.pop(name, None)
+        outputs = tuple(env[n] for n in self.output_names)
+        return outputs[0] if len(outputs) == 1 else outputs
+
+
+def convert_onnx(source: str | Path | onnx.ModelProto) -> OnnxModule:
+    """An :class:`OnnxModule` from a path or a loaded ``ModelProto``, in eval mode."""
+    if isinstance(source, onnx.ModelProto):
+        return OnnxModule(source).eval()
+    return OnnxModule(read_onnx(source), source=str(source)).eval()
