@@ -152,9 +152,23 @@ def test_refuses_wrong_files(edl_file, tmp_path):
     cut = tmp_path / "cut.pth"
     with open(path, "rb") as f:
         cut.write_bytes(f.read(5000))
-    assert "not a readable PyTorch checkpoint" in _refusal(cut)
+    assert "but truncated or corrupt" in _refusal(cut)
     other = tmp_path / "other.pth"
     torch.save({"fc.weight": torch.zeros(2, 2)}, other)
     assert re.search(EXPECTED + "no iresnet trunk$", _refusal(other))
     with pytest.raises(CheckpointError, match="edl-iresnet50 needs --weights"):
         EDLIResNet50.load(None)
+
+
+def test_registered_and_verifies_through_the_cli(edl_file, ref, run_cli, demo):
+    from s2w_toolkit import load_backbone
+
+    _, path = edl_file
+    loaded = load_backbone("edl-iresnet50", weights=str(path), device="cpu")
+    with torch.no_grad():
+        assert torch.allclose(loaded.logits(ref["x"]), ref["logits"], atol=1e-5)
+    result = run_cli("verify", "--backbone", "edl-iresnet50", "--weights", path, demo["obama"], demo["biden"], "--json")
+    assert result.exit_code == 0, result.output
+    assert '"backbone": "edl-iresnet50"' in result.stdout
+    bad = run_cli("verify", "--backbone", "edl-iresnet50", demo["obama"], demo["biden"])
+    assert bad.exit_code == 1 and "edl-iresnet50 needs --weights PATH" in bad.output

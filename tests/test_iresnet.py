@@ -1,7 +1,9 @@
 """insightface IResNet loaders: arcface_torch state dicts, strict loading, clear refusals."""
 
 import json
+import pickle
 
+import numpy as np
 import pytest
 import torch
 
@@ -62,12 +64,18 @@ def test_truncated_and_foreign_files(tmp_path, r18_file):
     _, path = r18_file
     cut = tmp_path / "cut.pth"
     cut.write_bytes(path.read_bytes()[:5000])
-    with pytest.raises(CheckpointError, match="not a readable PyTorch checkpoint"):
+    with pytest.raises(CheckpointError, match="expected an arcface_torch .pth state dict for arcface-r18, "
+                                              "but truncated or corrupt"):
         load_backbone("arcface-r18", weights=str(cut))
     evil = tmp_path / "evil.pth"
     torch.save({"x": CheckpointError("arbitrary object")}, evil)  # needs full unpickling
-    with pytest.raises(CheckpointError, match="not a readable PyTorch checkpoint"):
+    with pytest.raises(CheckpointError, match="holds pickled objects other than tensors, which are never unpickled"):
         load_backbone("arcface-r18", weights=str(evil))
+    pkl = tmp_path / "weights.pkl"
+    pkl.write_bytes(pickle.dumps({"conv1.weight": np.zeros(3, np.float32)}, protocol=2))
+    with pytest.raises(CheckpointError, match="weights.pkl: expected an arcface_torch .pth state dict for "
+                                              "arcface-r18, found a pickle"):
+        load_backbone("arcface-r18", weights=str(pkl))
     with pytest.raises(CheckpointError, match="needs --weights"):
         load_backbone("arcface-r18")
 

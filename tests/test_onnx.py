@@ -190,3 +190,20 @@ def test_verify_end_to_end_agrees_with_the_pytorch_checkpoint(r18, run_cli, demo
         assert result.exit_code == 0, result.output
         scores[backbone] = json.loads(result.stdout)["similarity"]
     assert scores["onnx"] == pytest.approx(scores["arcface-r18"], abs=TOL)
+
+
+def test_each_loader_names_the_format_it_was_given(r18, tmp_path):
+    _, onnx_path, pth = r18
+    pkl = tmp_path / "w.pkl"
+    pkl.write_bytes(b"\x80\x02}q\x00.")
+    cases = [
+        ("arcface-r18", onnx_path, "expected an arcface_torch .pth state dict for arcface-r18, found an ONNX model"),
+        ("edl-iresnet50", pkl, "expected a .pth state dict of edl-iresnet50 .*, found a pickle"),
+        ("vggface2-senet50", onnx_path, "expected a VGGFace2 .pkl weight file for vggface2-senet50, found an ONNX model"),
+        ("dlib-resnet", pth, r"expected dlib's face ResNet file \(dlib_face_recognition_resnet_model_v1.dat\), "
+                             "found a PyTorch checkpoint"),
+        ("onnx", pkl, "expected an .onnx model for the onnx backbone, found a pickle"),
+    ]
+    for name, path, message in cases:
+        with pytest.raises(CheckpointError, match=message):
+            load_backbone(name, weights=str(path), device="cpu")

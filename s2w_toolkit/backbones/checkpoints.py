@@ -15,19 +15,26 @@ from pathlib import Path
 import torch
 
 from ..errors import CheckpointError
+from .formats import PYTORCH, refuse_unless
 
 
-def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+def read_state_dict(path: str | Path, expected: str = "a PyTorch .pth state dict") -> dict[str, torch.Tensor]:
     """A state dict from a ``.pth`` file, unwrapped from ``{"state_dict": ...}`` and stripped
-    of a DataParallel ``module.`` prefix. Never runs pickled code."""
+    of a DataParallel ``module.`` prefix. Never runs pickled code (``weights_only=True``);
+    ``expected`` names the file wanted in the one-line errors."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint file")
+    refuse_unless(path, PYTORCH, expected)
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise CheckpointError(f"{path}: not a readable PyTorch checkpoint ({first})") from None
+        text = " ".join(str(exc).split())
+        if text.startswith("Weights only load failed"):
+            reason = "it holds pickled objects other than tensors, which are never unpickled here"
+        else:
+            reason = f"truncated or corrupt: {text[:160] or type(exc).__name__}"
+        raise CheckpointError(f"{path}: expected {expected}, but {reason}") from None
     if isinstance(data, dict) and isinstance(data.get("state_dict"), dict):
         data = data["state_dict"]
     if not isinstance(data, dict) or not all(isinstance(v, torch.Tensor) for v in data.values()):

@@ -24,6 +24,7 @@ from ..backbone import Backbone
 from ..errors import CheckpointError
 from ..faces.model_files import model_file
 from ..faces.templates import dlib_chip_template
+from .formats import DLIB, refuse_unless
 from .dlib_format import DlibNet, read_dlib_net
 
 WEIGHTS_FILE = "dlib_face_recognition_resnet_model_v1.dat"
@@ -128,6 +129,7 @@ class DlibResNet(Backbone):
     @classmethod
     def load(cls, weights: str | None = None) -> "DlibResNet":
         path = Path(weights) if weights else model_file(WEIGHTS_FILE)
+        refuse_unless(path, DLIB, f"dlib's face ResNet file ({WEIGHTS_FILE})")
         return cls(read_dlib_net(path)).eval()
 
     def features(self, x: torch.Tensor) -> torch.Tensor:

@@ -81,7 +81,7 @@ class EDLIResNet50(Backbone):
         if weights is None:
             raise CheckpointError(f"{cls.name} needs --weights PATH (a .pth state dict of an iresnet r50 "
                                   f"trunk + Linear(512→K) head)")
-        state = _canonical(read_state_dict(weights))
+        state = _canonical(read_state_dict(weights, f"a .pth state dict of {_EXPECTED}"))
         trunk = {k.removeprefix("backbone."): v for k, v in state.items() if k.startswith("backbone.")}
         trunk = trunk or state  # a bare arcface_torch iresnet state dict is refused below, with its depth
         found = depth_of(trunk)

@@ -106,7 +106,7 @@ class IResNetBackbone(Backbone):
     def load(cls, weights: str | None = None) -> "IResNetBackbone":
         if weights is None:
             raise CheckpointError(f"{cls.name} needs --weights PATH (an arcface_torch .pth state dict)")
-        state = read_state_dict(weights)
+        state = read_state_dict(weights, f"an arcface_torch .pth state dict for {cls.name}")
         found = depth_of(state)
         expected = DEPTHS[cls.depth]
         if found != expected:

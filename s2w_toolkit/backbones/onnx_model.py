@@ -35,10 +35,9 @@ import torch
 from ..errors import CheckpointError
 from ..faces.templates import AlignmentTemplate, arcface_template
 from ..convert.onnx_graph import OnnxModule, convert_onnx
+from .formats import ONNX, refuse_unless
 from .wrapped import WrappedBackbone, wrap_module
 
-_FOREIGN = {".pth": "a PyTorch checkpoint", ".pt": "a PyTorch checkpoint", ".pkl": "a pickle",
-            ".dat": "a dlib model"}
 # Their 4-D outputs need not be (N, C, H, W) maps, so they are never picked as the CAM layer.
 _LAYOUT_OPS = ("Transpose", "Reshape")
 
@@ -73,9 +72,7 @@ class OnnxBackbone(WrappedBackbone):
                   std: Sequence[float] | None = None, bgr: bool = False, template: AlignmentTemplate | None = None,
                   threshold: float | None = None, cam_layer: str | None = None) -> "OnnxBackbone":
         """Convert ``path`` and wrap it; every keyword left as None is taken from the file."""
-        suffix = Path(path).suffix.lower()
-        if suffix in _FOREIGN:
-            raise CheckpointError(f"{path}: expected an .onnx model for the onnx backbone, found {_FOREIGN[suffix]}")
+        refuse_unless(path, ONNX, "an .onnx model for the onnx backbone")
         graph = convert_onnx(path)
         if len(graph.input_names) != 1:
             raise CheckpointError(f"{path}: expected a graph with one image input, found {len(graph.input_names)}")

@@ -18,8 +18,6 @@ Example:
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -28,6 +26,7 @@ from torch import nn
 from ..backbone import Backbone
 from ..errors import CheckpointError
 from ..faces.templates import dlib_chip_template
+from .formats import PICKLE, refuse_unless
 from .safe_pickle import read_array_pickle
 
 #: Mean pixel of VGGFace2 training faces, in the B, G, R order the network reads.
@@ -116,9 +115,7 @@ class VGGFace2Backbone(Backbone):
     def load(cls, weights: str | None = None) -> "VGGFace2Backbone":
         if weights is None:
             raise CheckpointError(f"{cls.name} needs --weights PATH (a VGGFace2 caffe-converted .pkl)")
-        if Path(weights).suffix in (".pth", ".pt", ".onnx"):
-            raise CheckpointError(f"{weights}: expected a VGGFace2 .pkl weight file for {cls.name}, "
-                                  f"found a {Path(weights).suffix} file")
+        refuse_unless(weights, PICKLE, f"a VGGFace2 .pkl weight file for {cls.name}")
         arrays = read_array_pickle(weights)
         found = _family_of(arrays)
         expected = "SENet-50" if cls.squeeze_excite else "ResNet-50"
