@@ -7,22 +7,13 @@ import pytest
 import torch
 from torch import nn
 
+from nets import randomise_batch_norm
 from s2w_toolkit.backbones.edl import EDLIResNet50
 from s2w_toolkit.backbones.iresnet import IResNetBackbone
 from s2w_toolkit.errors import CheckpointError
 
 K = 10
 EXPECTED = r"expected edl-iresnet50 \(iresnet r50 trunk \+ Linear\(512→K\) head\), found "
-
-
-def randomise_batch_norm(net: nn.Module) -> nn.Module:
-    with torch.no_grad():  # non-trivial statistics, as a trained model has
-        for m in net.modules():
-            if isinstance(m, (nn.BatchNorm1d, nn.BatchNorm2d)):
-                m.running_mean.uniform_(-0.1, 0.1)
-                m.running_var.uniform_(0.5, 1.5)
-                m.bias.uniform_(-0.1, 0.1)
-    return net.eval()
 
 
 @pytest.fixture(scope="module")

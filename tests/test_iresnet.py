@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from nets import randomise_batch_norm
 from s2w_toolkit import load_backbone
 from s2w_toolkit.backbones.iresnet import IResNetBackbone
 from s2w_toolkit.errors import CheckpointError
@@ -14,14 +15,7 @@ from s2w_toolkit.errors import CheckpointError
 
 def random_iresnet(name: str, seed: int = 0) -> IResNetBackbone:
     torch.manual_seed(seed)
-    net = IResNetBackbone.build(name)
-    with torch.no_grad():  # non-trivial batch-norm statistics, as a trained model has
-        for m in net.modules():
-            if isinstance(m, (torch.nn.BatchNorm2d, torch.nn.BatchNorm1d)):
-                m.running_mean.uniform_(-0.1, 0.1)
-                m.running_var.uniform_(0.5, 1.5)
-                m.bias.uniform_(-0.1, 0.1)
-    return net.eval()
+    return randomise_batch_norm(IResNetBackbone.build(name))
 
 
 @pytest.fixture(scope="module")

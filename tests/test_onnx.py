@@ -10,6 +10,7 @@ import pytest
 import torch
 from onnx import TensorProto, helper
 
+from nets import randomise_batch_norm
 from onnx_graphs import every_operator_graph, legacy_opset_graph
 from s2w_toolkit import load_backbone
 from s2w_toolkit.backbones.iresnet import IResNetBackbone
@@ -49,13 +50,7 @@ def crops(demo):
 @pytest.fixture(scope="module")
 def r18(tmp_path_factory):
     torch.manual_seed(0)
-    net = IResNetBackbone.build("arcface-r18").eval()
-    with torch.no_grad():
-        for m in net.modules():
-            if isinstance(m, (torch.nn.BatchNorm2d, torch.nn.BatchNorm1d)):
-                m.running_mean.uniform_(-0.1, 0.1)
-                m.running_var.uniform_(0.5, 1.5)
-                m.bias.uniform_(-0.1, 0.1)
+    net = randomise_batch_norm(IResNetBackbone.build("arcface-r18"))
     folder = tmp_path_factory.mktemp("onnx")
     torch.save(net.state_dict(), folder / "r18.pth")
     return net, export(net, folder / "r18.onnx"), folder / "r18.pth"

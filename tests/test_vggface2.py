@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 
+from nets import randomise_batch_norm
 from s2w_toolkit import load_backbone
 from s2w_toolkit.backbones.vggface2 import BGR_MEAN, VGGFace2Backbone
 from s2w_toolkit.errors import CheckpointError
@@ -44,13 +45,7 @@ def write_py2_pkl(path, net: torch.nn.Module) -> None:
 def random_vggface2(name: str, num_classes: int = 10, seed: int = 0) -> VGGFace2Backbone:
     torch.manual_seed(seed)
     net = type(VGGFace2Backbone.build(name))(num_classes=num_classes)
-    with torch.no_grad():
-        for m in net.modules():
-            if isinstance(m, torch.nn.BatchNorm2d):
-                m.running_mean.uniform_(-0.1, 0.1)
-                m.running_var.uniform_(0.5, 1.5)
-                m.weight.uniform_(0.2, 0.6)  # keeps activations bounded through 16 blocks
-    return net.eval()
+    return randomise_batch_norm(net, weight=(0.2, 0.6))
 
 
 @pytest.fixture(scope="module", params=["vggface2-resnet50", "vggface2-senet50_ft"])

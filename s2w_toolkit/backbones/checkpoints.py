@@ -40,3 +40,12 @@ def read_state_dict(path: str | Path, expected: str = "a PyTorch .pth state dict
     if not isinstance(data, dict) or not all(isinstance(v, torch.Tensor) for v in data.values()):
         raise CheckpointError(f"{path}: expected a state dict of tensors, found {type(data).__name__}")
     return {k.removeprefix("module."): v for k, v in data.items()}
+
+
+def load_strict(net: torch.nn.Module, state: dict[str, torch.Tensor], source: str | Path, expected: str) -> None:
+    """``net.load_state_dict(state, strict=True)``, with a mismatch reported as one line."""
+    try:
+        net.load_state_dict(state, strict=True)
+    except RuntimeError as exc:
+        detail = " ".join(str(exc).split())[:300]
+        raise CheckpointError(f"{source}: not {expected} ({detail})") from None

@@ -23,7 +23,7 @@ from torch import nn
 
 from ..backbone import Backbone
 from ..errors import CheckpointError
-from .checkpoints import read_state_dict
+from .checkpoints import load_strict, read_state_dict
 from .iresnet import DEPTHS, IResNetBackbone, depth_of
 
 _EXPECTED = "edl-iresnet50 (iresnet r50 trunk + Linear(512→K) head)"
@@ -97,11 +97,7 @@ class EDLIResNet50(Backbone):
         if head.ndim != 2 or head.shape[1] != 512:
             raise CheckpointError(f"{weights}: expected {_EXPECTED}, found head.weight of shape {tuple(head.shape)}")
         net = cls(num_classes=head.shape[0])
-        try:
-            net.load_state_dict(state, strict=True)
-        except RuntimeError as exc:
-            detail = " ".join(str(exc).split())[:300]
-            raise CheckpointError(f"{weights}: not an {_EXPECTED} state dict ({detail})") from None
+        load_strict(net, state, weights, f"an {_EXPECTED} state dict")
         return net.eval()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

@@ -21,7 +21,7 @@ from torch import nn
 from ..backbone import Backbone
 from ..errors import CheckpointError
 from ..faces.templates import arcface_template
-from .checkpoints import read_state_dict
+from .checkpoints import load_strict, read_state_dict
 
 DEPTHS = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3), 50: (3, 4, 14, 3), 100: (3, 13, 30, 3)}
 
@@ -115,11 +115,7 @@ class IResNetBackbone(Backbone):
             raise CheckpointError(f"{weights}: expected {cls.name} (iresnet r{cls.depth}, blocks per stage "
                                   f"{expected}), found {what}")
         net = cls(depth=cls.depth, num_features=state["fc.weight"].shape[0] if "fc.weight" in state else 512)
-        try:
-            net.load_state_dict(state, strict=True)
-        except RuntimeError as exc:
-            detail = " ".join(str(exc).split())[:300]
-            raise CheckpointError(f"{weights}: not an arcface_torch iresnet state dict ({detail})") from None
+        load_strict(net, state, weights, "an arcface_torch iresnet state dict")
         return net.eval()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
