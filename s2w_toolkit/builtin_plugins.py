@@ -33,7 +33,7 @@ def s2w_register_backbones():
             cls = f"VGGFace2{_class_name(family)}{suffix.title().replace('_', '')}"
             refs.append(_backbone(f"vggface2:{cls}", f"vggface2-{family}{suffix}", "224x224", "2048"))
     refs.append(_backbone("edl:EDLIResNet50", "edl-iresnet50", "112x112", "512"))
-    refs.append(_backbone("onnx_model:OnnxBackbone", "onnx", "from file", "from file"))
+    refs.append(_backbone("onnx_model:OnnxBackbone", "onnx", "per file", "per file"))
     return refs
 
 

@@ -49,7 +49,7 @@ class OnnxBackbone(WrappedBackbone):
 
     Example:
         >>> OnnxBackbone.summary()
-        {'input': 'from file', 'embedding': 'from file'}
+        {'input': 'per file', 'embedding': 'per file'}
     """
 
     name = "onnx"
@@ -59,7 +59,7 @@ class OnnxBackbone(WrappedBackbone):
 
     @classmethod
     def summary(cls) -> dict[str, str]:
-        return {"input": "from file", "embedding": "from file"}
+        return {"input": "per file", "embedding": "per file"}
 
     @classmethod
     def load(cls, weights: str | None = None) -> "OnnxBackbone":

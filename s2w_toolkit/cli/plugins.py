@@ -36,12 +36,13 @@ def plugins(as_json: bool) -> None:
         if not of_kind:
             continue
         columns = ["name", "input", "dim"] if kind == "backbone" else ["name"]
-        columns += ["distribution", "version", "plugin"]
+        columns += ["package", "plugin"]
         table = Table(title=f"{kind}s", box=box.SIMPLE_HEAD, title_justify="left", pad_edge=False)
         for column in columns:
             table.add_column(column, no_wrap=True, overflow="ellipsis")
         for row in of_kind:
-            cells = [row.get("embedding" if column == "dim" else column, "") for column in columns]
+            row = {**row, "dim": row.get("embedding", ""), "package": f"{row['distribution']} {row['version']}"}
+            cells = [row.get(column, "") for column in columns]
             if row.get("conflict"):
                 cells[0] = f"[red]{row['name']} (conflict)[/]"
             table.add_row(*cells)
