@@ -17,7 +17,7 @@ from typing import Any
 
 from .explanation import Explanation, Word
 from .hookspecs import hookimpl
-from .interfaces import Attribute, AttributeModel, Explainer, Pair
+from .interfaces import AttributeModel, Explainer, Pair
 from .lazy import ClassRef
 
 _LAZY = {
@@ -30,7 +30,7 @@ _LAZY = {
     "render_explanation": "s2w_toolkit.render",
 }
 
-__all__ = ["Attribute", "AttributeModel", "ClassRef", "Explainer", "Explanation", "Pair", "Word", "hookimpl", *_LAZY]
+__all__ = ["AttributeModel", "ClassRef", "Explainer", "Explanation", "Pair", "Word", "hookimpl", *_LAZY]
 
 
 def __getattr__(name: str) -> Any:

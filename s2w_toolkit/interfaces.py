@@ -41,37 +41,48 @@ class Pair:
     info: dict = field(default_factory=dict)
 
 
-@dataclass
-class Attribute:
-    """One attribute of one aligned face: its word, confidence, decision and evidence map."""
-
-    word: str
-    confidence: float
-    present: bool
-    map: np.ndarray | None = None
-    group: str = ""
-
-
 class AttributeModel(ABC):
     """Predicts attributes of aligned faces ("Big Nose", "Senior", ...) with evidence maps.
 
+    ``predict`` takes faces already aligned to a backbone's template, RGB uint8
+    ``(N, H, W, 3)``, together with that template, and returns one
+    :class:`~s2w_toolkit.attributes.prediction.AttributePrediction` whose maps are in the same
+    frame. A model that needs its own crop (a tighter chip, another size) makes it from the
+    aligned face and brings its maps back. Neural models are also ``nn.Module`` s, so
+    ``.to(device)`` moves them.
+
     Example:
+        >>> import numpy as np
         >>> class AlwaysSmiling(AttributeModel):
         ...     name = "always-smiling"
-        ...     words = ("Smiling",)
-        ...     def predict(self, face):
-        ...         return [Attribute("Smiling", 1.0, True)]
-        >>> AlwaysSmiling().predict(None)[0].word
-        'Smiling'
+        ...     attributes = ("Smiling",)
+        ...     def predict(self, images, template=None):
+        ...         from s2w_toolkit.attributes import AttributePrediction
+        ...         n, h, w = images.shape[:3]
+        ...         return AttributePrediction.build(self.attributes, [["Smiling"]] * n, np.ones((n, 1)),
+        ...                                          np.ones((n, 1), bool), np.ones((n, 1, h, w)),
+        ...                                          kinds=["binary"], model=self.name)
+        >>> AlwaysSmiling().predict(np.zeros((2, 8, 8, 3), np.uint8)).words
+        [['Smiling'], ['Smiling']]
     """
 
     name: ClassVar[str] = ""
-    #: Every word this model can speak.
-    words: ClassVar[tuple[str, ...]] = ()
+    #: The attribute names predicted, in the order of the prediction's columns.
+    attributes: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def load(cls, weights: str | None = None) -> "AttributeModel":
+        """Build the model with its weights (the packaged ones when ``weights`` is None)."""
+        return cls()
 
     @abstractmethod
-    def predict(self, face: np.ndarray) -> list[Attribute]:
-        """Attributes of one aligned RGB uint8 face ``(H, W, 3)``."""
+    def predict(self, images: np.ndarray, template: Any = None) -> Any:
+        """Attributes of aligned faces ``(N, H, W, 3)`` uint8 (or one ``(H, W, 3)``) that were
+        aligned to ``template`` (default: dlib's chip, padding 0.25, at their size)."""
+
+    def to(self, device: Any) -> "AttributeModel":
+        """Move to ``device`` (a no-op for models without tensors)."""
+        return self
 
 
 class Explainer(ABC):

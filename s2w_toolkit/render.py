@@ -76,3 +76,29 @@ def render_explanation(e: Explanation, face_a: np.ndarray, face_b: np.ndarray, p
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def render_attributes(face: np.ndarray, rows: list[dict], maps: np.ndarray, path: str | Path,
+                      title: str = "") -> str:
+    """Write a grid of the aligned ``face`` with each attribute's map overlaid (PNG); ``rows``
+    are :meth:`AttributePrediction.rows` of that face and ``maps`` its ``(A, H, W)`` maps."""
+    count = len(rows) + 1
+    cols = min(6, count)
+    lines = -(-count // cols)
+    fig, axes = plt.subplots(lines, cols, figsize=(2.2 * cols, 2.45 * lines), squeeze=False)
+    axes[0, 0].imshow(face)
+    axes[0, 0].set_title("aligned face", fontsize=8)
+    for ax, row, heat in zip(axes.flat[1:], rows, maps):
+        ax.imshow(face)
+        ax.imshow(np.clip(np.asarray(heat, dtype=np.float64), 0, 1), cmap="jet", alpha=0.5, vmin=0, vmax=1)
+        mark = "" if row["present"] else " (absent)"
+        ax.set_title(f"{row['attribute']}\n{row['word']}{mark} {row['confidence']:.2f}", fontsize=7)
+    for ax in axes.flat:
+        ax.axis("off")
+    if title:
+        fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    path = str(path)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path

@@ -30,16 +30,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import torch
-
 from ..errors import CheckpointError
 from ..faces.templates import AlignmentTemplate, arcface_template
 from ..convert.onnx_graph import OnnxModule, convert_onnx
 from .formats import ONNX, refuse_unless
 from .wrapped import WrappedBackbone, wrap_module
 
-# Their 4-D outputs need not be (N, C, H, W) maps, so they are never picked as the CAM layer.
-_LAYOUT_OPS = ("Transpose", "Reshape")
 
 
 class OnnxBackbone(WrappedBackbone):
@@ -86,7 +82,7 @@ class OnnxBackbone(WrappedBackbone):
         if template is None and size[0] == size[1]:
             template = arcface_template(size[0])
         net = wrap_module(graph, input_size=size, mean=mean, std=std, bgr=bgr,
-                          cam_layer=cam_layer or _last_spatial_node(graph, size), template=template,
+                          cam_layer=cam_layer or _spatial_layer(graph, size), template=template,
                           threshold=cls.threshold if threshold is None else threshold, name=cls.name,
                           backbone_class=cls)
         net.threshold_source = cls.threshold_source if threshold is None else "given to OnnxBackbone.from_file"
@@ -116,19 +112,10 @@ def _normalises_itself(graph: OnnxModule) -> bool:
     return False
 
 
-def _last_spatial_node(graph: OnnxModule, size: tuple[int, int]) -> str | None:
-    shapes: dict[str, torch.Size] = {}
-    hooks = [m.register_forward_hook(lambda mod, args, out, key=key: shapes.update({key: out.shape}))
-             for key, m in graph.nodes.items()]
+def _spatial_layer(graph: OnnxModule, size: tuple[int, int]) -> str | None:
     try:
-        with torch.no_grad():
-            graph(torch.zeros(1, 3, *size))
+        key = graph.last_spatial_node((1, 3, *size))
     except Exception as exc:
         detail = " ".join(str(exc).split())[:200]
         raise CheckpointError(f"converted graph fails on a (1, 3, {size[0]}, {size[1]}) input: {detail}") from None
-    finally:
-        for hook in hooks:
-            hook.remove()
-    spatial = [key for key, op in graph.nodes.items() if op.op_type not in _LAYOUT_OPS
-               and len(shapes.get(key, ())) == 4 and shapes[key][2] * shapes[key][3] > 1]
-    return f"nodes.{spatial[-1]}" if spatial else None
+    return f"nodes.{key}" if key else None

@@ -25,6 +25,7 @@ from torch import nn
 
 from ..backbone import Backbone
 from ..errors import CheckpointError
+from ..faces.frames import faces_to_tensor
 from ..faces.templates import dlib_chip_template
 from .formats import PICKLE, refuse_unless
 from .safe_pickle import read_array_pickle
@@ -67,6 +68,32 @@ class CaffeBottleneck(nn.Module):
         return F.relu(out + shortcut)
 
 
+def add_caffe_trunk(module: nn.Module, squeeze_excite: bool) -> None:
+    """Give ``module`` the caffe-style ResNet-50 / SENet-50 trunk as ``conv1``, ``bn1``,
+    ``layer1`` ... ``layer4`` (the VGGFace2 layer names), to be run by :func:`caffe_trunk_features`."""
+    module.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
+    module.bn1 = nn.BatchNorm2d(64)
+    inplanes, stages = 64, []
+    for i, (planes, blocks) in enumerate(zip((64, 128, 256, 512), _BLOCKS)):
+        layers = [CaffeBottleneck(inplanes, planes, 1 if i == 0 else 2, squeeze_excite)]
+        layers += [CaffeBottleneck(planes * 4, planes, 1, squeeze_excite) for _ in range(1, blocks)]
+        stages.append(nn.Sequential(*layers))
+        inplanes = planes * 4
+    module.layer1, module.layer2, module.layer3, module.layer4 = stages
+
+
+def caffe_trunk_features(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Run the trunk added by :func:`add_caffe_trunk`: ``(N, 2048, 7, 7)`` at 224 px."""
+    x = F.relu(module.bn1(module.conv1(x)))
+    x = F.max_pool2d(x, 3, 2, 0, ceil_mode=True)
+    return module.layer4(module.layer3(module.layer2(module.layer1(x))))
+
+
+def vggface2_normalise(rgb: torch.Tensor) -> torch.Tensor:
+    """RGB 0..255 ``(N, 3, H, W)`` to the network's input: B, G, R minus :data:`BGR_MEAN`."""
+    return rgb.flip(1) - torch.tensor(BGR_MEAN, dtype=rgb.dtype, device=rgb.device).view(1, 3, 1, 1)
+
+
 class VGGFace2Backbone(Backbone):
     """VGGFace2 ResNet-50 / SENet-50: 224x224 BGR minus :data:`BGR_MEAN`, 2048-d embedding,
     8631-class identification head (:meth:`logits`).
@@ -94,16 +121,7 @@ class VGGFace2Backbone(Backbone):
     def __init__(self, num_classes: int = NUM_CLASSES) -> None:
         super().__init__()
         self.num_classes = num_classes
-        self.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
-        self.bn1 = nn.BatchNorm2d(64)
-        inplanes, stages = 64, []
-        for i, (planes, blocks) in enumerate(zip((64, 128, 256, 512), _BLOCKS)):
-            stride = 1 if i == 0 else 2
-            layers = [CaffeBottleneck(inplanes, planes, stride, self.squeeze_excite)]
-            layers += [CaffeBottleneck(planes * 4, planes, 1, self.squeeze_excite) for _ in range(1, blocks)]
-            stages.append(nn.Sequential(*layers))
-            inplanes = planes * 4
-        self.layer1, self.layer2, self.layer3, self.layer4 = stages
+        add_caffe_trunk(self, self.squeeze_excite)
         self.fc = nn.Linear(2048, num_classes)
 
     @classmethod
@@ -129,9 +147,7 @@ class VGGFace2Backbone(Backbone):
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """The last conv block's output, ``(N, 2048, 7, 7)`` at 224 px."""
-        x = F.relu(self.bn1(self.conv1(x)))
-        x = F.max_pool2d(x, 3, 2, 0, ceil_mode=True)
-        return self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return caffe_trunk_features(self, x)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.features(x).mean(dim=(2, 3))
@@ -141,11 +157,7 @@ class VGGFace2Backbone(Backbone):
         return self.fc(self(x))
 
     def preprocess(self, faces: np.ndarray) -> torch.Tensor:
-        batch = torch.as_tensor(np.ascontiguousarray(faces), device=self.conv1.weight.device)
-        if batch.ndim == 3:
-            batch = batch.unsqueeze(0)
-        bgr = batch.permute(0, 3, 1, 2).flip(1).float()
-        return bgr - torch.tensor(BGR_MEAN, device=bgr.device).view(1, 3, 1, 1)
+        return vggface2_normalise(faces_to_tensor(faces, self.conv1.weight.device))
 
     @property
     def cam_layer(self) -> nn.Module:

@@ -78,11 +78,12 @@ def cli(ctx: click.Context, debug: bool) -> None:
         warnings.showwarning = _show_warning
 
 
+from .attributes import attributes  # noqa: E402
 from .explain import explain  # noqa: E402
 from .plugins import plugins  # noqa: E402
 from .verify import verify  # noqa: E402
 
-for _command in (verify, explain, plugins):
+for _command in (verify, explain, attributes, plugins):
     cli.add_command(_command)
 
 

@@ -186,6 +186,29 @@ class OnnxModule(nn.Module):
         self.output_names = list(names)
         self._release = self._release_plan()
 
+    def output_shapes(self, input_shape: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
+        """The output shape of every node for a zero input of ``input_shape`` (one forward pass)."""
+        shapes: dict[str, tuple[int, ...]] = {}
+        hooks = [m.register_forward_hook(lambda mod, args, out, key=key: shapes.update({key: tuple(out.shape)}))
+                 for key, m in self.nodes.items()]
+        reference = next(iter(self.weights.values()), None)
+        try:
+            with torch.no_grad():
+                self(torch.zeros(input_shape, device=reference.device if reference is not None else None))
+        finally:
+            for hook in hooks:
+                hook.remove()
+        return shapes
+
+    def last_spatial_node(self, input_shape: tuple[int, ...]) -> str | None:
+        """Key of the last node whose output is a spatial map ``(N, C, H, W)`` larger than 1x1,
+        the usual Grad-CAM layer. Transpose and Reshape are skipped: their 4-D outputs need
+        not be channels-first maps."""
+        shapes = self.output_shapes(input_shape)
+        spatial = [key for key, op in self.nodes.items() if op.op_type not in ("Transpose", "Reshape")
+                   and len(shapes.get(key, ())) == 4 and shapes[key][2] * shapes[key][3] > 1]
+        return spatial[-1] if spatial else None
+
     def node(self, name: str) -> OnnxOp:
         """The operator module of a node, by its ONNX node name (or its module key)."""
         if name in self.nodes:

@@ -4,6 +4,8 @@ Example:
     >>> t = dlib_chip_template(150, 0.25)
     >>> t.size, t.points.shape
     ((150, 150), (5, 2))
+    >>> [round(v, 6) for v in t.face_box()]
+    [25.0, 25.0, 125.0, 125.0]
 """
 
 from __future__ import annotations
@@ -24,6 +26,10 @@ _DLIB5_UNIT = np.array(
     ]
 )
 
+_UNIT_EYES = (_DLIB5_UNIT[2:4].mean(axis=0), _DLIB5_UNIT[0:2].mean(axis=0))
+_UNIT_EYE_DISTANCE = float(np.linalg.norm(_UNIT_EYES[1] - _UNIT_EYES[0]))
+_UNIT_EYE_MID = (_UNIT_EYES[0] + _UNIT_EYES[1]) / 2
+
 
 @dataclass(frozen=True)
 class AlignmentTemplate:
@@ -38,11 +44,23 @@ class AlignmentTemplate:
     points: np.ndarray
     landmarks: str = "dlib5"
     groups: tuple[tuple[int, ...], ...] = ((0,), (1,), (2,), (3,), (4,))
+    #: Which of :attr:`points` make the image-left and the image-right eye centre (their mean).
+    eyes: tuple[tuple[int, ...], tuple[int, ...]] = ((2, 3), (0, 1))
 
     def source_points(self, landmarks: np.ndarray) -> np.ndarray:
         """The detected points that correspond to :attr:`points`, in the same order."""
         landmarks = np.asarray(landmarks, dtype=np.float64)
         return np.stack([landmarks[list(group)].mean(axis=0) for group in self.groups])
+
+    def face_box(self) -> tuple[float, float, float, float]:
+        """Where dlib's face box (left, top, right, bottom) lies in the aligned face: the box that
+        dlib's own reference shape fits, placed by the template's eye centres. Landmark
+        predictors run on an aligned face with this box."""
+        left_eye, right_eye = (self.points[list(idx)].mean(axis=0) for idx in self.eyes)
+        width = float(np.linalg.norm(right_eye - left_eye)) / _UNIT_EYE_DISTANCE
+        mid = (left_eye + right_eye) / 2
+        left, top = mid[0] - _UNIT_EYE_MID[0] * width, mid[1] - _UNIT_EYE_MID[1] * width
+        return (float(left), float(top), float(left + width), float(top + width))
 
 
 def dlib_chip_template(size: int = 150, padding: float = 0.25) -> AlignmentTemplate:
@@ -62,4 +80,4 @@ def arcface_template(size: int = 112) -> AlignmentTemplate:
     """The standard ArcFace 5-point template, from dlib's 68 landmarks (eyes as their means)."""
     groups = (tuple(range(36, 42)), tuple(range(42, 48)), (30,), (48,), (54,))
     return AlignmentTemplate(name=f"arcface-{size}", size=(size, size), points=_ARCFACE_112 * size / 112.0,
-                             landmarks="dlib68", groups=groups)
+                             landmarks="dlib68", groups=groups, eyes=((0,), (1,)))

@@ -1,0 +1,73 @@
+"""``s2w attributes``: the attribute words of the faces in photos, with their evidence maps."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from ..data import demo_image
+from .explain import writable_folder
+from .options import model_options
+
+
+@click.command()
+@click.argument("images", nargs=-1, type=click.Path())
+@click.option("--attributes", "spec", default=None,
+              help="Attribute models, comma-separated (default: age-gender,face-parts; "
+                   "sim2word-resnet50 when --attribute-weights is given).")
+@click.option("--attribute-weights", default=None,
+              help="Checkpoint: PATH for the first model, or NAME=PATH[,NAME=PATH].")
+@click.option("--out", "out_dir", default="s2w-out", show_default=True, type=click.Path(file_okay=False),
+              help="Folder for attributes-<image>.png and .json.")
+@click.option("--json", "as_json", is_flag=True, help="Print the predictions as JSON instead of tables.")
+@model_options
+def attributes(images, spec, attribute_weights, out_dir, as_json, backbone, weights, device, face_index,
+               aligned) -> None:
+    """Predict attributes of the faces in photos (default: the bundled Obama portrait).
+
+    Faces are aligned as --backbone aligns them, so the maps are in that backbone's frame.
+    """
+    import numpy as np
+
+    from ..attributes.composite import load_attributes
+    from ..pipeline import load_backbone, load_face
+    from ..render import render_attributes
+
+    paths = list(images) or [str(demo_image("obama"))]
+    model = load_attributes(spec, attribute_weights, device)
+    folder = writable_folder(out_dir)
+    net = load_backbone(backbone, weights=weights, device=device)
+    faces = np.stack([load_face(p, net, face_index, aligned)[0] for p in paths])
+    prediction = model.predict(faces, net.template)
+    report = []
+    console = Console()
+    for i, path in enumerate(paths):
+        rows = prediction.rows(i)
+        stem = Path(path).stem
+        png = render_attributes(faces[i], rows, prediction.maps[i].cpu().numpy(), folder / f"attributes-{stem}.png",
+                                title=f"{Path(path).name}: {model.name}")
+        (folder / f"attributes-{stem}.json").write_text(json.dumps({"image": path, "model": model.name,
+                                                                    "attributes": rows}, indent=2))
+        report.append({"image": path, "png": png, "attributes": rows})
+        if not as_json:
+            console.print(_table(Path(path).name, model.name, rows))
+            console.print(f"wrote {png}, {folder / f'attributes-{stem}.json'}", highlight=False, soft_wrap=True)
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+
+
+def _table(image: str, model: str, rows: list[dict]) -> Table:
+    table = Table(title=f"{image} ({model})")
+    for column in ("attribute", "word", "confidence", "present", "value / threshold"):
+        table.add_column(column, justify="right" if column == "confidence" else "left", no_wrap=column == "attribute")
+    for row in rows:
+        measured = "" if row["value"] is None else f"{row['value']:.3g}"
+        if measured and row["threshold"] is not None and row["threshold"] == row["threshold"]:
+            measured += f" / {row['threshold']:.3g}"
+        present = "[green]yes[/]" if row["present"] else "no"
+        table.add_row(row["attribute"], row["word"], f"{row['confidence']:.2f}", present, measured)
+    return table
