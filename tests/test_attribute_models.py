@@ -171,3 +171,20 @@ def test_cli_table_and_unknown_model(run_cli, demo, tmp_path):
     assert "Gender" in result.stdout and "Male" in result.stdout
     bad = run_cli("attributes", demo["obama"], "--attributes", "no-such-model", "--out", tmp_path)
     assert bad.exit_code == 1 and "unknown attribute-model 'no-such-model'" in bad.output
+
+
+def test_default_is_the_age_gender_and_face_parts_composite(run_cli, demo, tmp_path, net, faces):
+    result = run_cli("attributes", demo["obama"], demo["biden"], "--out", tmp_path, "--json")
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    for entry in report:
+        rows = entry["attributes"]
+        assert [r["attribute"] for r in rows[:2]] == ["Gender", "Age"] and len(rows) == 15
+        assert {r["model"] for r in rows} == {"age-gender", "face-parts"}
+        assert rows[0]["word"] == "Male"
+    composite = load_attributes(None, None, "cpu")
+    p = composite.predict(faces[:2], net.template)
+    assert p.maps.shape == (2, 15, 150, 150) and p.eligible.shape == (2, 15)
+    bad = run_cli("attributes", demo["obama"], "--attributes", "age-gender,face-parts",
+                  "--attribute-weights", "face-parts=x.pth,nope=y.pth", "--out", tmp_path)
+    assert bad.exit_code == 1 and "--attribute-weights names 'nope'" in bad.output
