@@ -58,9 +58,14 @@ class Backbone(nn.Module, ABC):
     def cam_layer(self) -> nn.Module:
         """The module whose output Grad-CAM-style methods hook (last spatial feature map)."""
 
-    def logits(self, x: torch.Tensor) -> torch.Tensor:
-        """Identity scores ``(N, num_classes)`` (pre-softmax), for backbones with a class head."""
+    def classify(self, embedding: torch.Tensor) -> torch.Tensor:
+        """Identity scores ``(N, num_classes)`` (pre-softmax) from raw embeddings ``self(x)``,
+        for backbones with an identification head."""
         raise NotImplementedError(f"backbone {self.name!r} has no identification head")
+
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        """Identity scores ``(N, num_classes)`` of preprocessed faces: ``classify(self(x))``."""
+        return self.classify(self(x))
 
     @classmethod
     def summary(cls) -> dict[str, str]:

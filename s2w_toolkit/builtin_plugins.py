@@ -48,4 +48,7 @@ def s2w_register_attribute_models():
 
 @hookimpl
 def s2w_register_explainers():
-    return [ClassRef("s2w_toolkit.explainers.input_gradient:InputGradient", name="input-gradient")]
+    return [
+        ClassRef("s2w_toolkit.sim2word.explainer:Sim2Word", name="sim2word"),
+        ClassRef("s2w_toolkit.explainers.input_gradient:InputGradient", name="input-gradient"),
+    ]

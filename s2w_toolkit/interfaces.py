@@ -95,6 +95,8 @@ class Explainer(ABC):
     """
 
     name: ClassVar[str] = ""
+    #: Whether ``explain`` uses an attribute model (the CLI then loads one and passes it in).
+    uses_attributes: ClassVar[bool] = False
 
     def __init__(self, **options: Any) -> None:
         self.options = options
@@ -102,3 +104,9 @@ class Explainer(ABC):
     @abstractmethod
     def explain(self, pair: Pair, backbone: Any, attributes: AttributeModel | None = None) -> Explanation:
         """Return the explanation of ``pair`` under ``backbone``."""
+
+    def render(self, explanation: Explanation, face_a: np.ndarray, face_b: np.ndarray, path: Any) -> str:
+        """Write the explanation's PNG figure to ``path``; override for a figure of your own."""
+        from .render import render_explanation
+
+        return render_explanation(explanation, face_a, face_b, path)

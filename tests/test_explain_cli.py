@@ -27,10 +27,13 @@ def test_two_explainers_write_json_and_png(run_cli, tmp_path, demo):
     assert prior.maps["a"][h // 2, w // 2] == pytest.approx(1.0, abs=0.01)  # the blob peaks at the centre
 
 
-def test_explain_defaults_to_the_demo_pair(run_cli, tmp_path):
+def test_explain_defaults_to_sim2word_on_the_demo_pair(run_cli, tmp_path):
     result = run_cli("explain", "--out", tmp_path)
     assert result.exit_code == 0, result.stderr
-    assert json.loads((tmp_path / "input-gradient.json").read_text())["same_person"] is True
+    data = json.loads((tmp_path / "sim2word.json").read_text())
+    assert data["same_person"] is True and data["metadata"]["case"] == "mate"
+    assert (tmp_path / "sim2word.png").stat().st_size > 20_000
+    assert "ranked words" in result.stdout
 
 
 def test_input_gradient_maps_move_when_the_model_moves(net, demo):

@@ -104,9 +104,9 @@ class EDLIResNet50(Backbone):
         """The trunk's 512-d embedding (used for verification)."""
         return self.backbone(x)
 
-    def logits(self, x: torch.Tensor) -> torch.Tensor:
-        """Head outputs ``(N, K)``, before the ReLU that turns them into evidence."""
-        return self.head(self.backbone(x))
+    def classify(self, embedding: torch.Tensor) -> torch.Tensor:
+        """Head outputs ``(N, K)`` from the trunk's embedding, before the ReLU that makes evidence."""
+        return self.head(embedding)
 
     def evidence(self, x: torch.Tensor) -> torch.Tensor:
         """``relu(logits) * evidence_scale``, shape ``(N, K)``."""

@@ -152,9 +152,9 @@ class VGGFace2Backbone(Backbone):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.features(x).mean(dim=(2, 3))
 
-    def logits(self, x: torch.Tensor) -> torch.Tensor:
-        """Scores of the 8631 VGGFace2 training identities (pre-softmax)."""
-        return self.fc(self(x))
+    def classify(self, embedding: torch.Tensor) -> torch.Tensor:
+        """Scores of the 8631 VGGFace2 training identities (pre-softmax) from the pooled feature."""
+        return self.fc(embedding)
 
     def preprocess(self, faces: np.ndarray) -> torch.Tensor:
         return vggface2_normalise(faces_to_tensor(faces, self.conv1.weight.device))

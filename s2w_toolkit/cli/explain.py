@@ -14,7 +14,7 @@ from ..errors import PluginError, S2WError
 from .console import err_console, report_failure
 from .options import model_options, prepare
 
-DEFAULT_EXPLAINER = "input-gradient"
+DEFAULT_EXPLAINER = "sim2word"
 
 
 def writable_folder(path: str) -> Path:
@@ -36,15 +36,30 @@ def writable_folder(path: str) -> Path:
               help="Registered explainer name; repeat to run several.")
 @click.option("--out", "out_dir", default="s2w-out", show_default=True, type=click.Path(file_okay=False),
               help="Folder for <explainer>.json and <explainer>.png.")
+@click.option("--attributes", "attribute_spec", default=None,
+              help="Attribute models for explainers that use them (default: age-gender,face-parts).")
+@click.option("--attribute-weights", default=None, help="Attribute checkpoint: PATH or NAME=PATH[,NAME=PATH].")
+@click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Images per forward pass.")
+@click.option("--option", "-o", "raw_options", multiple=True, metavar="KEY=VALUE",
+              help="An explainer option, e.g. -o fill=blur -o top_k=2; repeatable.")
 @model_options
-def explain(images, names, out_dir, backbone, weights, device, face_index, aligned) -> None:
-    """Explain the similarity of the faces in two photos (default: the bundled demo pair)."""
+def explain(images, names, out_dir, attribute_spec, attribute_weights, batch_size, raw_options, backbone, weights,
+            device, face_index, aligned) -> None:
+    """Explain the similarity of the faces in two photos (default: Sim2Word on the bundled demo pair)."""
     from ..registry import get_registry
 
     reg = get_registry()
     classes = {name: reg.explainer(name) for name in dict.fromkeys(names)}  # unknown names fail here
+    options = _parse_options(raw_options)
+    if batch_size is not None:
+        options["batch_size"] = batch_size
     folder = writable_folder(out_dir)
     net, pair = prepare(images, backbone, weights, device, face_index, aligned)
+    attributes = None
+    if any(getattr(cls, "uses_attributes", False) for cls in classes.values()):
+        from ..attributes.composite import load_attributes
+
+        attributes = load_attributes(attribute_spec, attribute_weights, device=str(net.device))
 
     table = Table(title=f"s2w explain ({net.name} on {net.device})")
     table.add_column("explainer", no_wrap=True)
@@ -57,27 +72,43 @@ def explain(images, names, out_dir, backbone, weights, device, face_index, align
         task = progress.add_task("explaining", total=len(classes))
         for name, cls in classes.items():
             progress.update(task, description=f"explaining with {name}")
-            _explain_one(name, cls, pair, net, folder, table, failed, written)
+            _explain_one(name, cls, options, attributes, pair, net, folder, table, failed, written)
             progress.advance(task)
     console = Console()
     console.print(table)
-    for line in written:
+    for explanation in written_explanations(written):
+        console.print(words_table(explanation))
+    for line, _ in written:
         console.print(f"wrote {line}", highlight=False, soft_wrap=True)
     if failed:
         raise S2WError(f"{len(failed)} of {len(classes)} explainer(s) failed: {', '.join(failed)}"
                        f"; the others' results are in {os.fspath(folder)}")
 
 
-def _explain_one(name: str, cls: type, pair, net, folder: Path, table: Table, failed: list, written: list) -> None:
+def _parse_options(raw: tuple[str, ...]) -> dict[str, str]:
+    options = {}
+    for item in raw:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise click.UsageError(f"--option wants KEY=VALUE, got {item!r}")
+        options[key.strip().replace("-", "_")] = value.strip()
+    return options
+
+
+def _explain_one(name: str, cls: type, options: dict, attributes, pair, net, folder: Path, table: Table,
+                 failed: list, written: list) -> None:
     """Run one explainer, write its JSON and PNG, add its row; a failure is reported, not raised."""
     from ..pipeline import run_explainer
-    from ..render import render_explanation
 
     try:
-        explanation = run_explainer(cls(), pair, net)
+        try:
+            explainer = cls(**options)
+        except (TypeError, ValueError) as exc:
+            raise PluginError(f"explainer {name!r} rejected its options: {exc}") from None
+        explanation = run_explainer(explainer, pair, net, attributes if cls.uses_attributes else None)
         json_path = folder / f"{name}.json"
         json_path.write_text(explanation.to_json())
-        png_path = render_explanation(explanation, pair.image_a, pair.image_b, folder / f"{name}.png")
+        png_path = explainer.render(explanation, pair.image_a, pair.image_b, folder / f"{name}.png")
     except (PluginError, OSError) as exc:
         failed.append(name)
         report_failure(exc)
@@ -86,4 +117,23 @@ def _explain_one(name: str, cls: type, pair, net, folder: Path, table: Table, fa
     verdict = "[green]same person[/]" if explanation.same_person else "[red]different person[/]"
     words = ", ".join(w.text for w in (explanation.words or [])[:3])
     table.add_row(name, f"{explanation.score:.4f}", verdict, words, f"{explanation.metadata['seconds']:.2f}")
-    written.append(f"{json_path}, {png_path}")
+    written.append((f"{json_path}, {png_path}", explanation))
+
+
+def written_explanations(written: list) -> list:
+    return [e for _, e in written if e.words]
+
+
+def words_table(explanation) -> Table:
+    """The ranked words of one explanation: side, attribute, word, cosine s_j and its score."""
+    case = explanation.metadata.get("case", "")
+    table = Table(title=f"{explanation.explainer}: ranked words" + (f" ({case} pair)" if case else ""),
+                  caption=explanation.metadata.get("caption"))
+    for column in ("#", "face", "attribute", "word", "s_j (cosine)", "1-arccos/pi", "change", "erased"):
+        table.add_column(column, justify="right" if column not in ("face", "attribute", "word") else "left")
+    for rank, w in enumerate(explanation.words[:10], start=1):
+        d = w.details
+        table.add_row(str(rank), d.get("side", ""), d.get("attribute", ""), w.text,
+                      f"{d.get('cosine', float('nan')):.4f}", f"{w.score:.4f}", f"{d.get('delta', 0.0):+.4f}",
+                      f"{100 * d.get('erased_fraction', 0.0):.1f}%")
+    return table

@@ -1,0 +1,163 @@
+"""The Sim2Word algorithm on one pair, both directions, erased images in one batch.
+
+For the target T and the counter face F (T = a, F = b, then T = b, F = a):
+
+1. identity maps H_t (T's own identity on T) and H_f (F's identity on T), see
+   :mod:`~s2w_toolkit.sim2word.identity`;
+2. counterfactual map H_d = minmax(H_t * (max(H_f) - H_f));
+3. attribute maps A_j of T from the attribute model; joint maps J_j = H_d * A_j (renormalised
+   per map with the ``threshold`` identity strategy, as the official code does);
+4. erase T where J_j > ``erase_threshold`` (dilated by ``dilate`` px) with the ``fill``, and
+   re-score s_j = cos(f(erased_j(T)), f(F));
+5. eligible attributes (every category one, a yes/no one when present) ranked by s_j.
+
+Ablations: ``ablation="no-attributes"`` erases the thresholded H_d alone (one image per
+direction); ``ablation="no-counterfactual"`` erases each A_j alone (J_j = A_j).
+
+Example:
+    >>> from s2w_toolkit import load_backbone, load_pair
+    >>> from s2w_toolkit.attributes.composite import load_attributes
+    >>> from s2w_toolkit.data import demo_image
+    >>> net = load_backbone("dlib-resnet", device="cpu")
+    >>> pair = load_pair(demo_image("obama"), demo_image("biden"), net)
+    >>> result = run_sim2word(net, pair, load_attributes("age-gender"))
+    >>> [d.target for d in result.directions], len(result.directions[0].rows)
+    (['a', 'b'], 2)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..attributes.cam import normalise_maps
+from ..backbone import Backbone
+from ..interfaces import AttributeModel, Pair
+from .erase import FILLS, erase_masks, erased_batch, fill_images
+from .identity import counterfactual_map, identity_maps
+
+ABLATIONS = (None, "no-attributes", "no-counterfactual")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of the algorithm; the defaults are the official behaviour."""
+
+    strategy: str = "topk"
+    top_k: int = 1
+    prob_threshold: float = 0.4
+    erase_threshold: float = 0.6
+    fill: str = "black"
+    dilate: int = 0
+    seed: int = 0
+    batch_size: int = 64
+    ablation: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.fill not in FILLS:
+            raise ValueError(f"unknown fill {self.fill!r}; use one of {FILLS}")
+        if self.ablation not in ABLATIONS:
+            raise ValueError(f"unknown ablation {self.ablation!r}; use one of {ABLATIONS[1:]}")
+        if self.batch_size < 1 or self.top_k < 1:
+            raise ValueError("batch_size and top_k must be at least 1")
+
+
+def angular(cosine: float) -> float:
+    """The displayed score 1 - arccos(s) / pi, in [0, 1]."""
+    return 1.0 - math.acos(max(-1.0, min(1.0, cosine))) / math.pi
+
+
+@dataclass
+class Direction:
+    """One direction of the explanation: T is ``target``, F the other side."""
+
+    target: str
+    identity: torch.Tensor  # H_t (H, W)
+    counter: torch.Tensor  # H_f
+    counterfactual: torch.Tensor  # H_d
+    joint: torch.Tensor  # J (A, H, W)
+    rows: list[dict] = field(default_factory=list)
+
+    def ranked(self, descending: bool = True) -> list[dict]:
+        """Eligible rows by s_j, highest first (or lowest first)."""
+        eligible = [r for r in self.rows if r["eligible"]]
+        return sorted(eligible, key=lambda r: r["s"], reverse=descending)
+
+
+@dataclass
+class Sim2WordResult:
+    """Both directions of a pair, with the original similarity and how it was computed."""
+
+    similarity: float
+    directions: list[Direction]
+    settings: Settings
+    identity_strategy: str
+    degenerate: bool
+    forward_images: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@torch.no_grad()
+def rescore(backbone: Backbone, images: torch.Tensor, counters: torch.Tensor, batch_size: int) -> torch.Tensor:
+    """cos(f(images[i]), counters[i]) in chunks of ``batch_size``; ``counters`` are unit vectors."""
+    scores = []
+    for start in range(0, len(images), batch_size):
+        emb = backbone.embed(images[start:start + batch_size])
+        scores.append((emb * counters[start:start + batch_size]).sum(dim=1))
+    return torch.cat(scores) if scores else torch.zeros(0, device=counters.device)
+
+
+def run_sim2word(backbone: Backbone, pair: Pair, attributes: AttributeModel,
+                 settings: Settings = Settings()) -> Sim2WordResult:
+    """Sim2Word on ``pair`` in both directions; see the module docs."""
+    x = torch.cat([pair.a, pair.b]).detach()
+    faces = np.stack([pair.image_a, pair.image_b])
+    ids = identity_maps(backbone, x, settings.strategy, settings.top_k, settings.prob_threshold)
+    units = F.normalize(ids.embeddings, dim=1)
+    similarity = float((units[0] @ units[1]).item())
+    h_d = counterfactual_map(ids.own, ids.other)
+    prediction = attributes.predict(faces, backbone.template)
+    attr_maps = prediction.maps.to(x.device)
+    if settings.ablation == "no-attributes":
+        joint = h_d[:, None]
+    elif settings.ablation == "no-counterfactual":
+        joint = attr_maps
+    else:
+        joint = h_d[:, None] * attr_maps
+        if settings.strategy == "threshold":
+            joint = normalise_maps(joint)
+    masks = erase_masks(joint, settings.erase_threshold, settings.dilate)
+    fills = backbone.preprocess(fill_images(faces, settings.fill, settings.seed)).to(x.device)
+    batch = erased_batch(x, fills, masks)
+    per_side = masks.shape[1]
+    counters = units[[1, 0]].repeat_interleave(per_side, dim=0)  # T = a is scored against b, and back
+    scores = rescore(backbone, batch, counters, settings.batch_size).view(2, per_side).cpu()
+    fractions = masks.flatten(2).float().mean(dim=2).cpu()
+    directions = []
+    for i, side in enumerate(("a", "b")):
+        rows = _rows(prediction, i, scores[i], fractions[i], similarity, settings.ablation)
+        directions.append(Direction(side, ids.own[i].cpu(), ids.other[i].cpu(), h_d[i].cpu(), joint[i].cpu(), rows))
+    return Sim2WordResult(similarity, directions, settings, ids.strategy, ids.degenerate, len(batch),
+                          extra={"classes": ids.classes})
+
+
+def _rows(prediction, i: int, scores: torch.Tensor, fractions: torch.Tensor, similarity: float,
+          ablation: str | None) -> list[dict]:
+    if ablation == "no-attributes":
+        s = float(scores[0])
+        return [{"attribute": "H_d", "word": "counterfactual region", "model": "", "eligible": True,
+                 "present": True, "s": s, "angular": angular(s), "delta": s - similarity, "valid": s > similarity,
+                 "erased_fraction": float(fractions[0]), "confidence": 1.0}]
+    rows = []
+    for j, name in enumerate(prediction.names):
+        s = float(scores[j])
+        rows.append({"attribute": name, "word": prediction.words[i][j], "model": prediction.models[j],
+                     "eligible": bool(prediction.eligible[i, j]), "present": bool(prediction.present[i, j]),
+                     "confidence": float(prediction.confidences[i, j]), "s": s, "angular": angular(s),
+                     "delta": s - similarity, "valid": s > similarity, "erased_fraction": float(fractions[j])})
+    return rows

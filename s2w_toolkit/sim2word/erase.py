@@ -1,0 +1,64 @@
+"""Erasing regions of aligned faces, done where the backbone reads them.
+
+All backbones preprocess with a per-channel affine map of the pixels, so a region is erased
+by replacing it with the preprocessed fill image: the erased batch is built on the device
+with one ``torch.where``, never going back to pixels.
+
+Fills: ``black`` (0), ``mean`` (the face's mean colour), ``noise`` (uniform 0..255 from a
+seeded generator, the same for every run) and ``blur`` (the face blurred with a Gaussian of
+sigma = 1/20 of its size).
+
+Example:
+    >>> import numpy as np, torch
+    >>> faces = np.full((1, 8, 8, 3), 200, np.uint8)
+    >>> int(fill_images(faces, "black").max()), fill_images(faces, "mean")[0, 0, 0].tolist()
+    (0, [200, 200, 200])
+    >>> joint = torch.zeros(1, 2, 8, 8); joint[0, 1, 2:4, 2:4] = 0.9
+    >>> masks = erase_masks(joint, threshold=0.6, dilate=1)
+    >>> masks.sum(dim=(2, 3)).tolist()
+    [[0, 16]]
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from skimage.filters import gaussian
+
+FILLS = ("black", "mean", "noise", "blur")
+
+
+def fill_images(faces: np.ndarray, fill: str = "black", seed: int = 0) -> np.ndarray:
+    """What erased pixels become, per face: uint8 ``(N, H, W, 3)``."""
+    faces = np.asarray(faces, dtype=np.uint8)
+    if fill == "black":
+        return np.zeros_like(faces)
+    if fill == "mean":
+        means = faces.reshape(len(faces), -1, 3).mean(axis=1)
+        return np.broadcast_to(np.rint(means)[:, None, None, :], faces.shape).astype(np.uint8)
+    if fill == "noise":
+        return np.random.default_rng(seed).integers(0, 256, faces.shape, dtype=np.uint8)
+    if fill == "blur":
+        sigma = faces.shape[1] / 20
+        blurred = [gaussian(face, sigma=sigma, channel_axis=-1, preserve_range=True) for face in faces]
+        return np.clip(np.rint(np.stack(blurred)), 0, 255).astype(np.uint8)
+    raise ValueError(f"unknown fill {fill!r}; use one of {FILLS}")
+
+
+def erase_masks(joint: torch.Tensor, threshold: float = 0.6, dilate: int = 0) -> torch.Tensor:
+    """Pixels to erase, bool ``(N, A, H, W)``: ``joint > threshold``, grown by ``dilate`` pixels."""
+    masks = joint > threshold
+    if dilate > 0:
+        n, a, h, w = masks.shape
+        grown = F.max_pool2d(masks.float().view(n * a, 1, h, w), 2 * dilate + 1, stride=1, padding=dilate)
+        masks = grown.view(n, a, h, w) > 0
+    return masks
+
+
+def erased_batch(x: torch.Tensor, fills: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
+    """``(N * A, 3, H, W)``: each preprocessed face ``x`` ``(N, 3, H, W)`` with each of its A
+    masks replaced by its preprocessed fill."""
+    n, a = masks.shape[:2]
+    out = torch.where(masks[:, :, None], fills[:, None], x[:, None])
+    return out.reshape(n * a, *x.shape[1:])

@@ -1,0 +1,151 @@
+"""``Sim2Word``, the toolkit's main explainer, as an :class:`~s2w_toolkit.interfaces.Explainer`.
+
+Options (keywords, or ``-o KEY=VALUE`` / dedicated flags on ``s2w explain``): ``strategy``
+(``topk`` or ``threshold``), ``top_k``, ``prob_threshold``, ``erase_threshold``, ``fill``
+(``black``, ``mean``, ``noise``, ``blur``), ``dilate``, ``seed``, ``batch_size``,
+``ablation`` (``no-attributes``, ``no-counterfactual``), and ``attributes`` /
+``attribute_weights`` when no attribute model is passed in.
+
+The explanation's ``maps`` are the counterfactual maps H_d; ``extra_maps`` hold the identity
+and counter-identity maps and the joint maps of the five top-ranked attributes of each side;
+``words`` are the ranked attribute words of both directions, scored 1 - arccos(s_j)/pi;
+``metadata`` holds every attribute's s_j, eligibility and erased fraction.
+
+Example:
+    >>> from s2w_toolkit import load_backbone, load_pair
+    >>> from s2w_toolkit.data import demo_image
+    >>> net = load_backbone("dlib-resnet", device="cpu")
+    >>> pair = load_pair(demo_image("obama"), demo_image("biden"), net)
+    >>> e = Sim2Word(attributes="age-gender").explain(pair, net)
+    >>> e.metadata["case"], sorted(e.extra_maps)[:2], e.words[0].details["side"] in ("a", "b")
+    ('non-mate', ['counter-identity', 'identity'], True)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+from ..explanation import Explanation, Word
+from ..interfaces import AttributeModel, Explainer, Pair
+from .core import Settings, Sim2WordResult, angular, run_sim2word
+
+TOP = 5
+_INT_OPTIONS = ("top_k", "dilate", "seed", "batch_size")
+_FLOAT_OPTIONS = ("prob_threshold", "erase_threshold")
+
+
+def settings_from_options(options: dict[str, Any]) -> Settings:
+    """:class:`Settings` from explainer options (strings from the CLI are converted)."""
+    known = {f.name for f in dataclasses.fields(Settings)}
+    values: dict[str, Any] = {}
+    for key, value in options.items():
+        key = key.replace("-", "_")
+        if key not in known or value is None:
+            continue
+        if key in _INT_OPTIONS:
+            value = int(value)
+        elif key in _FLOAT_OPTIONS:
+            value = float(value)
+        elif key == "ablation" and value in ("", "none"):
+            value = None
+        values[key] = value
+    return Settings(**values)
+
+
+class Sim2Word(Explainer):
+    """Counterfactual attribute words for a pair's similarity (Chen et al., TOMM 2022).
+
+    Example:
+        >>> Sim2Word(fill="blur", top_k="2").settings.top_k
+        2
+    """
+
+    name = "sim2word"
+    uses_attributes = True
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.settings = settings_from_options(options)
+
+    def explain(self, pair: Pair, backbone: Any, attributes: AttributeModel | None = None) -> Explanation:
+        if attributes is None:
+            from ..attributes.composite import load_attributes
+
+            attributes = load_attributes(self.options.get("attributes"), self.options.get("attribute_weights"),
+                                         device=str(backbone.device))
+        result = run_sim2word(backbone, pair, attributes, self.settings)
+        return to_explanation(result, backbone.threshold, getattr(attributes, "name", ""))
+
+    def render(self, explanation: Explanation, face_a: Any, face_b: Any, path: str | Path) -> str:
+        from .figure import render_sim2word
+
+        return render_sim2word(explanation, face_a, face_b, path)
+
+
+def _label(row: dict, side: str) -> str:
+    if row["word"] == row["attribute"]:  # a yes/no attribute: "the pointy nose"
+        return f"the {row['word'].lower()} (face {side})"
+    return f"{row['word'].lower()} ({row['attribute'].lower()}, face {side})"
+
+
+def to_explanation(result: Sim2WordResult, threshold: float, attribute_model: str = "") -> Explanation:
+    """The plain-data :class:`Explanation` of a Sim2Word result."""
+    mate = result.similarity >= threshold
+    ranked = sorted(((d.target, r) for d in result.directions for r in d.ranked()),
+                    key=lambda item: item[1]["s"], reverse=not mate)
+    words = [Word(text=r["word"], score=r["angular"],
+                  details={"side": side, "attribute": r["attribute"], "cosine": r["s"], "delta": r["delta"],
+                           "valid": r["valid"], "erased_fraction": r["erased_fraction"]})
+             for side, r in ranked]
+    extra = {"identity": {d.target: d.identity for d in result.directions},
+             "counter-identity": {d.target: d.counter for d in result.directions}}
+    top_rows = {d.target: d.ranked(descending=not mate)[:TOP] for d in result.directions}
+    joint_index = {d.target: {r["attribute"]: j for j, r in enumerate(d.rows)} for d in result.directions}
+    top_names = {}
+    for rank in range(TOP):
+        maps, names = {}, {}
+        for d in result.directions:
+            rows = top_rows[d.target]
+            if rank < len(rows):
+                maps[d.target] = d.joint[joint_index[d.target][rows[rank]["attribute"]]]
+                names[d.target] = rows[rank]["word"]
+            else:
+                maps[d.target], names[d.target] = d.joint[0] * 0, ""
+        extra[f"joint #{rank + 1}"] = maps
+        top_names[f"joint #{rank + 1}"] = names
+    caption = _caption(result.similarity, threshold, mate, ranked)
+    metadata = {
+        "case": "mate" if mate else "non-mate",
+        "ranking": "ascending s_j: the shared evidence" if mate else "descending s_j: the distinguishing attributes",
+        "angular_score": angular(result.similarity),
+        "caption": caption,
+        "attribute_model": attribute_model,
+        "identity_strategy": result.identity_strategy,
+        "identity_classes": result.extra.get("classes", []),
+        "degenerate": result.degenerate,
+        "degenerate_note": ("the two faces share their identity (top class or embedding direction), so H_f equals "
+                            "H_t and the counterfactual map says little") if result.degenerate else "",
+        "settings": dataclasses.asdict(result.settings),
+        "forward_images": result.forward_images,
+        "joint_map_words": top_names,
+        "top_valid": {d.target: bool(d.ranked()[0]["valid"]) if d.ranked() else None for d in result.directions},
+        "directions": [{"target": d.target, "counter": "b" if d.target == "a" else "a",
+                        "distinguishing": [r["attribute"] for r in d.ranked()],
+                        "shared_evidence": [r["attribute"] for r in d.ranked(descending=False)],
+                        "attributes": d.rows} for d in result.directions],
+    }
+    return Explanation(score=result.similarity, maps={d.target: d.counterfactual for d in result.directions},
+                       explainer=Sim2Word.name, words=words, extra_maps=extra, threshold=threshold,
+                       metadata=metadata)
+
+
+def _caption(similarity: float, threshold: float, mate: bool, ranked: list) -> str:
+    verdict = "the same person" if mate else "different people"
+    head = f"Cosine {similarity:.3f} (score {angular(similarity):.3f}): {verdict} at threshold {threshold:.3f}"
+    if not ranked:
+        return head + "; no eligible attribute to explain it."
+    side, row = ranked[0]
+    what = "the strongest shared attribute" if mate else "the most characteristic attribute"
+    return f"{head}; {what} is {_label(row, side)}."

@@ -1,0 +1,69 @@
+"""The Sim2Word figure: both faces, their identity, counter-identity and counterfactual maps,
+the joint maps of the top-5 attributes, a bar chart of the top words, and a caption.
+
+Example:
+    >>> import numpy as np, os, tempfile
+    >>> from s2w_toolkit.explanation import Explanation, Word
+    >>> m = {"a": np.eye(8), "b": np.eye(8)}
+    >>> e = Explanation(score=0.8, maps=m, words=[Word("Big Nose", 0.7, {"side": "a", "cosine": 0.8})],
+    ...                 extra_maps={"identity": m}, threshold=0.9, metadata={"caption": "demo"})
+    >>> path = os.path.join(tempfile.mkdtemp(), "s2w.png")
+    >>> render_sim2word(e, np.zeros((8, 8, 3), np.uint8), np.zeros((8, 8, 3), np.uint8), path).endswith(".png")
+    True
+"""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import numpy as np
+
+from ..explanation import SIDES, Explanation
+from ..render import map_on_face, plt
+
+_MAP_TITLES = {"identity": "identity H_t", "counter-identity": "counter-identity H_f"}
+
+
+def render_sim2word(e: Explanation, face_a: np.ndarray, face_b: np.ndarray, path: str | Path) -> str:
+    """Write the figure of a Sim2Word explanation to ``path`` (PNG); return the path."""
+    faces = {"a": face_a, "b": face_b}
+    columns = [(name, e.extra_maps[name]) for name in ("identity", "counter-identity") if name in e.extra_maps]
+    columns.append(("counterfactual H_d", e.maps))
+    columns += [(name, maps) for name, maps in e.extra_maps.items() if name.startswith("joint")]
+    cols = 1 + len(columns)
+    fig = plt.figure(figsize=(1.75 * cols + 4.0, 4.6), layout="constrained")
+    grid = fig.add_gridspec(2, cols + 1, width_ratios=[1.0] * cols + [2.3])
+    joint_words = e.metadata.get("joint_map_words", {})
+    for row, side in enumerate(SIDES):
+        face = faces[side]
+        ax = fig.add_subplot(grid[row, 0])
+        ax.imshow(face)
+        ax.set_title(f"face {side} (target)", fontsize=8)
+        ax.axis("off")
+        for col, (name, maps) in enumerate(columns, start=1):
+            ax = fig.add_subplot(grid[row, col])
+            ax.imshow(face)
+            ax.imshow(map_on_face(maps[side], face.shape[:2]), cmap="jet", alpha=0.5, vmin=0, vmax=1)
+            word = joint_words.get(name, {}).get(side, "")
+            title = f"{name}\n{word}" if name.startswith("joint") else _MAP_TITLES.get(name, name)
+            ax.set_title(title, fontsize=7)
+            ax.axis("off")
+    bars = fig.add_subplot(grid[:, cols])
+    top = (e.words or [])[:5]
+    labels = [f"{w.text} ({w.details.get('side', '?')})" for w in top][::-1]
+    bars.barh(labels, [w.score for w in top][::-1], color="tab:blue")
+    for y, w in enumerate(top[::-1]):
+        bars.text(w.score, y, f" {w.score:.3f} (cos {w.details.get('cosine', float('nan')):.3f})", va="center",
+                  fontsize=7)
+    if top:  # zoom on the scores: they differ in the second or third decimal
+        low, high = min(w.score for w in top), max(w.score for w in top)
+        bars.set_xlim(max(0.0, low - 0.02), min(1.0, high + 0.01) + 0.35 * (high - low + 0.03))
+    bars.set_title("top words: 1 - arccos(s_j)/pi", fontsize=8)
+    bars.tick_params(labelsize=7)
+    caption = e.metadata.get("caption", f"cosine {e.score:.4f}")
+    fig.suptitle("\n".join(textwrap.wrap(caption, 150)), fontsize=9)
+    path = str(path)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
