@@ -1,0 +1,157 @@
+"""Sim2Word on real faces with the default backbone: erasing, re-scoring, ranking, determinism
+and degenerate inputs."""
+
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from s2w_toolkit import load_pair
+from s2w_toolkit.attributes import AttributePrediction
+from s2w_toolkit.interfaces import AttributeModel, Pair
+from s2w_toolkit.sim2word.core import Settings, run_sim2word
+from s2w_toolkit.sim2word.explainer import Sim2Word
+
+
+class FixedAttributes(AttributeModel):
+    """Attributes with fixed maps: "Face" covers everything, "Eyes" a band, "Nothing" is empty."""
+
+    name = "fixed"
+    attributes = ("Face", "Eyes", "Nothing")
+
+    def __init__(self, present=(True, True, True)):
+        self.present = present
+
+    def predict(self, images, template=None):
+        n, h, w = images.shape[:3]
+        maps = np.zeros((n, 3, h, w), np.float32)
+        maps[:, 0] = 1.0
+        maps[:, 1, h // 4: h // 2] = 1.0
+        present = np.tile(np.array(self.present, bool), (n, 1))
+        words = [["Face", "Eyes", "Nothing"]] * n
+        return AttributePrediction.build(self.attributes, words, np.ones((n, 3)), present, maps,
+                                         kinds=["binary"] * 3, model=self.name)
+
+
+@pytest.fixture(scope="module")
+def pair(net, demo):
+    return load_pair(demo["obama"], demo["biden"], net)
+
+
+@pytest.fixture(scope="module")
+def result(net, pair):
+    return run_sim2word(net, pair, FixedAttributes())
+
+
+def test_erasing_really_changes_the_score(result):
+    for direction in result.directions:
+        face = direction.rows[0]
+        assert face["erased_fraction"] > 0.005
+        assert abs(face["s"] - result.similarity) > 1e-3
+
+
+def test_s_j_is_the_backbone_cosine_of_the_erased_image(net, pair, result):
+    """Recomputed the plain way: erase uint8 pixels, preprocess, embed."""
+    for direction, face, other in zip(result.directions, (pair.image_a, pair.image_b), (pair.b, pair.a)):
+        for j, row in enumerate(direction.rows):
+            erased = face.copy()
+            erased[(direction.joint[j] > 0.6).numpy()] = 0
+            with torch.no_grad():
+                expected = net.similarity(net.preprocess(erased), other).item()
+            assert row["s"] == pytest.approx(expected, abs=1e-5), (direction.target, row["attribute"])
+
+
+def test_a_map_that_is_zero_everywhere_erases_nothing(result):
+    for direction in result.directions:
+        nothing = direction.rows[2]
+        assert nothing["erased_fraction"] == 0.0
+        assert nothing["s"] == pytest.approx(result.similarity, abs=1e-5)
+
+
+def test_identical_across_batch_sizes_and_repeated_runs(net, pair, result):
+    def scores(r):
+        return [row["s"] for d in r.directions for row in d.rows]
+
+    again = run_sim2word(net, pair, FixedAttributes())
+    assert scores(again) == scores(result)
+    for size in (1, 4):
+        other = run_sim2word(net, pair, FixedAttributes(), Settings(batch_size=size))
+        np.testing.assert_allclose(scores(other), scores(result), atol=1e-5)
+    assert result.forward_images == 6  # 3 attributes x 2 directions, one batch
+
+
+def test_ranking_both_directions_and_the_json(net, pair, tmp_path):
+    explanation = Sim2Word().explain(pair, net, FixedAttributes())
+    assert explanation.metadata["case"] == "non-mate"
+    cosines = [w.details["cosine"] for w in explanation.words]
+    assert cosines == sorted(cosines, reverse=True)  # non-mate: distinguishing attributes first
+    assert {w.details["side"] for w in explanation.words} == {"a", "b"}
+    for w in explanation.words:
+        assert w.score == pytest.approx(1 - math.acos(w.details["cosine"]) / math.pi)
+    data = json.loads(explanation.to_json())
+    rows = data["metadata"]["directions"][0]["attributes"]
+    assert {"s", "eligible", "erased_fraction", "angular", "valid"} <= set(rows[0])
+    assert {"identity", "counter-identity", "joint #1"} <= set(data["extra_maps"])
+    assert "the most characteristic attribute is" in data["metadata"]["caption"]
+
+
+def test_mate_pair_ranks_the_shared_evidence(net, demo):
+    mate = load_pair(demo["obama"], demo["obama2"], net)
+    explanation = Sim2Word().explain(mate, net, FixedAttributes())
+    assert explanation.metadata["case"] == "mate"
+    cosines = [w.details["cosine"] for w in explanation.words]
+    assert cosines == sorted(cosines)  # erasing the shared evidence lowers the score most
+    assert "strongest shared attribute" in explanation.metadata["caption"]
+
+
+def _finite(explanation):
+    values = [explanation.score] + [w.score for w in explanation.words or []]
+    maps = list(explanation.maps.values()) + [m for e in explanation.extra_maps.values() for m in e.values()]
+    return all(math.isfinite(v) for v in values) and all(np.isfinite(m).all() for m in maps)
+
+
+def test_degenerate_inputs_never_give_nan(net, pair):
+    grey = np.full_like(pair.image_a, 128)
+    constant = Pair(a=net.preprocess(grey), b=pair.b, image_a=grey, image_b=pair.image_b)
+    e = Sim2Word().explain(constant, net, FixedAttributes())
+    assert _finite(e)
+    same = Pair(a=pair.a, b=pair.a, image_a=pair.image_a, image_b=pair.image_a)
+    e = Sim2Word().explain(same, net, FixedAttributes())
+    assert _finite(e) and e.metadata["degenerate"] and e.metadata["degenerate_note"]
+    assert e.score == pytest.approx(1.0, abs=1e-5)
+    e = Sim2Word().explain(pair, net, FixedAttributes(present=(False, False, False)))
+    assert _finite(e) and e.words == [] and "no eligible attribute" in e.metadata["caption"]
+
+
+def test_ablations(net, pair):
+    h_d_only = run_sim2word(net, pair, FixedAttributes(), Settings(ablation="no-attributes"))
+    assert [len(d.rows) for d in h_d_only.directions] == [1, 1]
+    assert h_d_only.directions[0].rows[0]["erased_fraction"] > 0
+    no_cf = run_sim2word(net, pair, FixedAttributes(), Settings(ablation="no-counterfactual"))
+    assert no_cf.directions[0].rows[0]["erased_fraction"] == 1.0  # the "Face" map alone covers everything
+
+
+@pytest.mark.parametrize("fill", ["mean", "noise", "blur"])
+def test_fills_are_deterministic_and_differ(net, pair, result, fill):
+    first = run_sim2word(net, pair, FixedAttributes(), Settings(fill=fill, dilate=2))
+    second = run_sim2word(net, pair, FixedAttributes(), Settings(fill=fill, dilate=2))
+    s = [d.rows[0]["s"] for d in first.directions]
+    assert s == [d.rows[0]["s"] for d in second.directions]
+    assert s != [d.rows[0]["s"] for d in result.directions]
+    assert first.directions[0].rows[0]["erased_fraction"] > result.directions[0].rows[0]["erased_fraction"]
+
+
+def test_with_the_default_attribute_models(net, pair):
+    """The default composite (age-gender + face-parts): s_j still is the erased image's cosine."""
+    from s2w_toolkit.attributes.composite import load_attributes
+
+    result = run_sim2word(net, pair, load_attributes())
+    assert len(result.directions[0].rows) == 15
+    for direction, face, other in zip(result.directions, (pair.image_a, pair.image_b), (pair.b, pair.a)):
+        for j, row in enumerate(direction.rows):
+            erased = face.copy()
+            erased[(direction.joint[j] > 0.6).numpy()] = 0
+            with torch.no_grad():
+                assert row["s"] == pytest.approx(net.similarity(net.preprocess(erased), other).item(), abs=1e-5)
