@@ -38,7 +38,7 @@ import torch.nn.functional as F
 from ..attributes.cam import normalise_maps
 from ..backbone import Backbone
 from ..interfaces import AttributeModel, Pair
-from .erase import FILLS, erase_masks, erased_batch, fill_images
+from .erase import FILLS, erase_masks, fill_images
 from .identity import counterfactual_map, identity_maps
 
 ABLATIONS = (None, "no-attributes", "no-counterfactual")
@@ -104,7 +104,11 @@ class Sim2WordResult:
 
 @torch.no_grad()
 def rescore(backbone: Backbone, images: torch.Tensor, counters: torch.Tensor, batch_size: int) -> torch.Tensor:
-    """cos(f(images[i]), counters[i]) in chunks of ``batch_size``; ``counters`` are unit vectors."""
+    """cos(f(images[i]), counters[i]) in chunks of ``batch_size``; ``counters`` are unit vectors.
+
+    On CPU the batch is laid out channels-last, which oneDNN convolves about 1.5x faster."""
+    if images.device.type == "cpu":
+        images = images.contiguous(memory_format=torch.channels_last)
     scores = []
     for start in range(0, len(images), batch_size):
         emb = backbone.embed(images[start:start + batch_size])
@@ -133,17 +137,42 @@ def run_sim2word(backbone: Backbone, pair: Pair, attributes: AttributeModel,
             joint = normalise_maps(joint)
     masks = erase_masks(joint, settings.erase_threshold, settings.dilate)
     fills = backbone.preprocess(fill_images(faces, settings.fill, settings.seed)).to(x.device)
-    batch = erased_batch(x, fills, masks)
-    per_side = masks.shape[1]
-    counters = units[[1, 0]].repeat_interleave(per_side, dim=0)  # T = a is scored against b, and back
-    scores = rescore(backbone, batch, counters, settings.batch_size).view(2, per_side).cpu()
+    scores, forwarded = _score_masks(backbone, x, fills, masks, units, similarity, settings.batch_size)
     fractions = masks.flatten(2).float().mean(dim=2).cpu()
     directions = []
     for i, side in enumerate(("a", "b")):
         rows = _rows(prediction, i, scores[i], fractions[i], similarity, settings.ablation)
         directions.append(Direction(side, ids.own[i].cpu(), ids.other[i].cpu(), h_d[i].cpu(), joint[i].cpu(), rows))
-    return Sim2WordResult(similarity, directions, settings, ids.strategy, ids.degenerate, len(batch),
+    return Sim2WordResult(similarity, directions, settings, ids.strategy, ids.degenerate, forwarded,
                           extra={"classes": ids.classes})
+
+
+def _score_masks(backbone: Backbone, x: torch.Tensor, fills: torch.Tensor, masks: torch.Tensor,
+                 units: torch.Tensor, similarity: float, batch_size: int) -> tuple[torch.Tensor, int]:
+    """s_j for every mask ``(2, A, H, W)``: an empty mask erases nothing and keeps the pair's
+    similarity; masks repeated on a side are scored once; the rest go through the backbone as
+    one batch (in chunks of ``batch_size``)."""
+    n, a = masks.shape[:2]
+    flat = masks.flatten(2)
+    scores = torch.full((n, a), similarity, dtype=torch.float32)
+    jobs, owners = [], []  # (side, attribute) of each distinct non-empty mask, and who shares it
+    for i in range(n):
+        nonempty = [j for j in range(a) if bool(flat[i, j].any())]
+        if not nonempty:
+            continue
+        unique, inverse = torch.unique(flat[i, nonempty], dim=0, return_inverse=True)
+        for k in range(len(unique)):
+            sharing = [nonempty[m] for m in (inverse == k).nonzero().flatten().tolist()]
+            jobs.append((i, sharing[0]))
+            owners.append((i, sharing))
+    if jobs:
+        sides = torch.tensor([i for i, _ in jobs], device=x.device)
+        chosen = torch.stack([masks[i, j] for i, j in jobs])[:, None]  # (J, 1, H, W)
+        batch = torch.where(chosen, fills[sides], x[sides])
+        values = rescore(backbone, batch, units[1 - sides], batch_size).cpu()
+        for value, (i, sharing) in zip(values, owners):
+            scores[i, sharing] = value
+    return scores, len(jobs)
 
 
 def _rows(prediction, i: int, scores: torch.Tensor, fractions: torch.Tensor, similarity: float,

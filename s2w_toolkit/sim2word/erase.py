@@ -1,8 +1,8 @@
 """Erasing regions of aligned faces, done where the backbone reads them.
 
 All backbones preprocess with a per-channel affine map of the pixels, so a region is erased
-by replacing it with the preprocessed fill image: the erased batch is built on the device
-with one ``torch.where``, never going back to pixels.
+by replacing it with the preprocessed fill image: erased batches are built on the device with
+``torch.where``, never going back to pixels.
 
 Fills: ``black`` (0), ``mean`` (the face's mean colour), ``noise`` (uniform 0..255 from a
 seeded generator, the same for every run) and ``blur`` (the face blurred with a Gaussian of
@@ -54,11 +54,3 @@ def erase_masks(joint: torch.Tensor, threshold: float = 0.6, dilate: int = 0) ->
         grown = F.max_pool2d(masks.float().view(n * a, 1, h, w), 2 * dilate + 1, stride=1, padding=dilate)
         masks = grown.view(n, a, h, w) > 0
     return masks
-
-
-def erased_batch(x: torch.Tensor, fills: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
-    """``(N * A, 3, H, W)``: each preprocessed face ``x`` ``(N, 3, H, W)`` with each of its A
-    masks replaced by its preprocessed fill."""
-    n, a = masks.shape[:2]
-    out = torch.where(masks[:, :, None], fills[:, None], x[:, None])
-    return out.reshape(n * a, *x.shape[1:])

@@ -7,7 +7,8 @@ For a pair ``x = [T_a, T_b]`` (preprocessed, one backward pass for all maps):
   cumulative softmax probability exceeds ``prob_threshold`` (``strategy="threshold"``); a map
   is the average of the Grad-CAMs of those classes' logits;
 * without one, the identity of an image is the direction ``e`` of its own embedding and the
-  Grad-CAM target is ``cos(f(x), e)``.
+  Grad-CAM target is ``<f(x), e>``, the raw embedding's projection on it (not the cosine, which
+  is flat where ``f(x)`` points along ``e``).
 
 ``own[i]`` is the Grad-CAM on image i of its own identity (H_t when i is the target),
 ``other[i]`` that on image i of the other image's identity (H_f). Maps are in [0, 1] at the
@@ -87,7 +88,9 @@ def identity_maps(backbone: Backbone, x: torch.Tensor, strategy: str = "topk", t
             degenerate, used = classes[0][0] == classes[1][0], "classes"
         else:
             directions = F.normalize(embeddings.detach(), dim=1)
-            scores = F.normalize(embeddings, dim=1) @ directions.T  # scores[i, j] = cos(f(x_i), e_j)
+            # scores[i, j] = <f(x_i), e_j> on the raw embedding: its gradient is e_j. (The cosine
+            # would be flat at its maximum for j = i: its gradient vanishes there.)
+            scores = embeddings @ directions.T
             cams = gradcam(features, scores)
             own, other = cams[[0, 1], [0, 1]], cams[[0, 1], [1, 0]]
             classes, used = [], "embedding"
