@@ -67,6 +67,10 @@ class Backbone(nn.Module, ABC):
         """Identity scores ``(N, num_classes)`` of preprocessed faces: ``classify(self(x))``."""
         return self.classify(self(x))
 
+    def uncertainty_from_embedding(self, embedding: torch.Tensor) -> torch.Tensor:
+        """Predictive uncertainty ``(N,)`` from raw embeddings, for evidential backbones."""
+        raise NotImplementedError(f"backbone {self.name!r} is not evidential: it has no uncertainty")
+
     @classmethod
     def summary(cls) -> dict[str, str]:
         """Input and embedding size as short labels, for ``s2w plugins``."""

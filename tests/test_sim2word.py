@@ -158,3 +158,28 @@ def test_with_the_default_attribute_models(net, pair):
             erased[(direction.joint[j] > 0.6).numpy()] = 0
             with torch.no_grad():
                 assert row["s"] == pytest.approx(net.similarity(net.preprocess(erased), other).item(), abs=1e-5)
+
+
+def test_uncertainty_mode_ranks_by_the_rise_of_u(net, pair):
+    from nets import randomise_batch_norm
+    from s2w_toolkit.backbones.edl import EDLIResNet50
+
+    torch.manual_seed(0)
+    edl = randomise_batch_norm(EDLIResNet50(num_classes=20))
+    faces = np.stack([pair.image_a, pair.image_b])
+    from skimage.transform import resize
+
+    small = np.stack([np.rint(resize(f, (112, 112), preserve_range=True)).astype(np.uint8) for f in faces])
+    x = edl.preprocess(small)
+    edl_pair = Pair(a=x[:1], b=x[1:], image_a=small[0], image_b=small[1])
+    explanation = Sim2Word(rank_by="uncertainty").explain(edl_pair, edl, FixedAttributes())
+    rises = [w.details["delta_u"] for w in explanation.words]
+    assert rises == sorted(rises, reverse=True) and "uncertainty" in explanation.metadata["ranking"]
+    result = run_sim2word(edl, edl_pair, FixedAttributes(), Settings(rank_by="uncertainty"))
+    face = result.directions[0].rows[0]
+    erased = small[0].copy()
+    erased[(result.directions[0].joint[0] > 0.6).numpy()] = 0
+    with torch.no_grad():
+        assert face["u"] == pytest.approx(edl.uncertainty(edl.preprocess(erased)).item(), abs=1e-5)
+    with pytest.raises(NotImplementedError, match="not evidential"):
+        run_sim2word(net, pair, FixedAttributes(), Settings(rank_by="uncertainty"))

@@ -123,7 +123,12 @@ class EDLIResNet50(Backbone):
 
     def uncertainty(self, x: torch.Tensor) -> torch.Tensor:
         """``K / sum(alpha)``, shape ``(N,)``, in (0, 1]; differentiable."""
-        return self.num_classes / self.alpha(x).sum(dim=1)
+        return self.uncertainty_from_embedding(self(x))
+
+    def uncertainty_from_embedding(self, embedding: torch.Tensor) -> torch.Tensor:
+        """:meth:`uncertainty` from the trunk's embedding ``self(x)`` (no second forward pass)."""
+        evidence = F.relu(self.classify(embedding)) * self.evidence_scale
+        return self.num_classes / (evidence + 1.0).sum(dim=1)
 
     def preprocess(self, faces: np.ndarray) -> torch.Tensor:
         return self.backbone.preprocess(faces)

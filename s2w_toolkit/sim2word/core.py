@@ -40,8 +40,11 @@ from ..backbone import Backbone
 from ..interfaces import AttributeModel, Pair
 from .erase import FILLS, erase_masks, fill_images
 from .identity import counterfactual_map, identity_maps
+from .rescore import score_masks
 
 ABLATIONS = (None, "no-attributes", "no-counterfactual")
+#: ``uncertainty`` ranks by how much erasing raises an evidential backbone's uncertainty u.
+RANK_BY = ("similarity", "uncertainty")
 
 
 @dataclass(frozen=True)
@@ -57,12 +60,15 @@ class Settings:
     seed: int = 0
     batch_size: int = 64
     ablation: str | None = None
+    rank_by: str = "similarity"
 
     def __post_init__(self) -> None:
         if self.fill not in FILLS:
             raise ValueError(f"unknown fill {self.fill!r}; use one of {FILLS}")
         if self.ablation not in ABLATIONS:
             raise ValueError(f"unknown ablation {self.ablation!r}; use one of {ABLATIONS[1:]}")
+        if self.rank_by not in RANK_BY:
+            raise ValueError(f"unknown rank_by {self.rank_by!r}; use one of {RANK_BY}")
         if self.batch_size < 1 or self.top_k < 1:
             raise ValueError("batch_size and top_k must be at least 1")
 
@@ -83,10 +89,10 @@ class Direction:
     joint: torch.Tensor  # J (A, H, W)
     rows: list[dict] = field(default_factory=list)
 
-    def ranked(self, descending: bool = True) -> list[dict]:
-        """Eligible rows by s_j, highest first (or lowest first)."""
+    def ranked(self, descending: bool = True, key: str = "s") -> list[dict]:
+        """Eligible rows by ``key`` (s_j, or ``delta_u``), highest first (or lowest first)."""
         eligible = [r for r in self.rows if r["eligible"]]
-        return sorted(eligible, key=lambda r: r["s"], reverse=descending)
+        return sorted(eligible, key=lambda r: r[key], reverse=descending)
 
 
 @dataclass
@@ -100,20 +106,6 @@ class Sim2WordResult:
     degenerate: bool
     forward_images: int
     extra: dict[str, Any] = field(default_factory=dict)
-
-
-@torch.no_grad()
-def rescore(backbone: Backbone, images: torch.Tensor, counters: torch.Tensor, batch_size: int) -> torch.Tensor:
-    """cos(f(images[i]), counters[i]) in chunks of ``batch_size``; ``counters`` are unit vectors.
-
-    On CPU the batch is laid out channels-last, which oneDNN convolves about 1.5x faster."""
-    if images.device.type == "cpu":
-        images = images.contiguous(memory_format=torch.channels_last)
-    scores = []
-    for start in range(0, len(images), batch_size):
-        emb = backbone.embed(images[start:start + batch_size])
-        scores.append((emb * counters[start:start + batch_size]).sum(dim=1))
-    return torch.cat(scores) if scores else torch.zeros(0, device=counters.device)
 
 
 def run_sim2word(backbone: Backbone, pair: Pair, attributes: AttributeModel,
@@ -137,42 +129,22 @@ def run_sim2word(backbone: Backbone, pair: Pair, attributes: AttributeModel,
             joint = normalise_maps(joint)
     masks = erase_masks(joint, settings.erase_threshold, settings.dilate)
     fills = backbone.preprocess(fill_images(faces, settings.fill, settings.seed)).to(x.device)
-    scores, forwarded = _score_masks(backbone, x, fills, masks, units, similarity, settings.batch_size)
+    baseline_u = None
+    if settings.rank_by == "uncertainty":
+        baseline_u = backbone.uncertainty_from_embedding(ids.embeddings).detach()
+    scored = score_masks(backbone, x, fills, masks, units[[1, 0]], torch.full((2,), similarity), settings.batch_size,
+                         baseline_u)
     fractions = masks.flatten(2).float().mean(dim=2).cpu()
     directions = []
     for i, side in enumerate(("a", "b")):
-        rows = _rows(prediction, i, scores[i], fractions[i], similarity, settings.ablation)
+        rows = _rows(prediction, i, scored.cosine[i], fractions[i], similarity, settings.ablation)
+        if scored.uncertainty is not None:
+            for j, row in enumerate(rows):
+                row["u"] = float(scored.uncertainty[i, j])
+                row["delta_u"] = row["u"] - float(baseline_u[i])
         directions.append(Direction(side, ids.own[i].cpu(), ids.other[i].cpu(), h_d[i].cpu(), joint[i].cpu(), rows))
-    return Sim2WordResult(similarity, directions, settings, ids.strategy, ids.degenerate, forwarded,
+    return Sim2WordResult(similarity, directions, settings, ids.strategy, ids.degenerate, scored.forwarded,
                           extra={"classes": ids.classes})
-
-
-def _score_masks(backbone: Backbone, x: torch.Tensor, fills: torch.Tensor, masks: torch.Tensor,
-                 units: torch.Tensor, similarity: float, batch_size: int) -> tuple[torch.Tensor, int]:
-    """s_j for every mask ``(2, A, H, W)``: an empty mask erases nothing and keeps the pair's
-    similarity; masks repeated on a side are scored once; the rest go through the backbone as
-    one batch (in chunks of ``batch_size``)."""
-    n, a = masks.shape[:2]
-    flat = masks.flatten(2)
-    scores = torch.full((n, a), similarity, dtype=torch.float32)
-    jobs, owners = [], []  # (side, attribute) of each distinct non-empty mask, and who shares it
-    for i in range(n):
-        nonempty = [j for j in range(a) if bool(flat[i, j].any())]
-        if not nonempty:
-            continue
-        unique, inverse = torch.unique(flat[i, nonempty], dim=0, return_inverse=True)
-        for k in range(len(unique)):
-            sharing = [nonempty[m] for m in (inverse == k).nonzero().flatten().tolist()]
-            jobs.append((i, sharing[0]))
-            owners.append((i, sharing))
-    if jobs:
-        sides = torch.tensor([i for i, _ in jobs], device=x.device)
-        chosen = torch.stack([masks[i, j] for i, j in jobs])[:, None]  # (J, 1, H, W)
-        batch = torch.where(chosen, fills[sides], x[sides])
-        values = rescore(backbone, batch, units[1 - sides], batch_size).cpu()
-        for value, (i, sharing) in zip(values, owners):
-            scores[i, sharing] = value
-    return scores, len(jobs)
 
 
 def _rows(prediction, i: int, scores: torch.Tensor, fractions: torch.Tensor, similarity: float,

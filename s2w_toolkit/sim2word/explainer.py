@@ -93,15 +93,18 @@ def _label(row: dict, side: str) -> str:
 def to_explanation(result: Sim2WordResult, threshold: float, attribute_model: str = "") -> Explanation:
     """The plain-data :class:`Explanation` of a Sim2Word result."""
     mate = result.similarity >= threshold
+    by_u = result.settings.rank_by == "uncertainty"
+    key, descending = ("delta_u", True) if by_u else ("s", not mate)
     ranked = sorted(((d.target, r) for d in result.directions for r in d.ranked()),
-                    key=lambda item: item[1]["s"], reverse=not mate)
+                    key=lambda item: item[1][key], reverse=descending)
     words = [Word(text=r["word"], score=r["angular"],
                   details={"side": side, "attribute": r["attribute"], "cosine": r["s"], "delta": r["delta"],
-                           "valid": r["valid"], "erased_fraction": r["erased_fraction"]})
+                           "valid": r["valid"], "erased_fraction": r["erased_fraction"],
+                           **({"u": r["u"], "delta_u": r["delta_u"]} if by_u else {})})
              for side, r in ranked]
     extra = {"identity": {d.target: d.identity for d in result.directions},
              "counter-identity": {d.target: d.counter for d in result.directions}}
-    top_rows = {d.target: d.ranked(descending=not mate)[:TOP] for d in result.directions}
+    top_rows = {d.target: d.ranked(descending, key)[:TOP] for d in result.directions}
     joint_index = {d.target: {r["attribute"]: j for j, r in enumerate(d.rows)} for d in result.directions}
     top_names = {}
     for rank in range(TOP):
@@ -115,10 +118,11 @@ def to_explanation(result: Sim2WordResult, threshold: float, attribute_model: st
                 maps[d.target], names[d.target] = d.joint[0] * 0, ""
         extra[f"joint #{rank + 1}"] = maps
         top_names[f"joint #{rank + 1}"] = names
-    caption = _caption(result.similarity, threshold, mate, ranked)
+    caption = _caption(result.similarity, threshold, mate, ranked, by_u)
+    ranking = "ascending s_j: the shared evidence" if mate else "descending s_j: the distinguishing attributes"
     metadata = {
         "case": "mate" if mate else "non-mate",
-        "ranking": "ascending s_j: the shared evidence" if mate else "descending s_j: the distinguishing attributes",
+        "ranking": "descending rise of the uncertainty u when erased" if by_u else ranking,
         "angular_score": angular(result.similarity),
         "caption": caption,
         "attribute_model": attribute_model,
@@ -141,11 +145,13 @@ def to_explanation(result: Sim2WordResult, threshold: float, attribute_model: st
                        metadata=metadata)
 
 
-def _caption(similarity: float, threshold: float, mate: bool, ranked: list) -> str:
+def _caption(similarity: float, threshold: float, mate: bool, ranked: list, by_u: bool = False) -> str:
     verdict = "the same person" if mate else "different people"
     head = f"Cosine {similarity:.3f} (score {angular(similarity):.3f}): {verdict} at threshold {threshold:.3f}"
     if not ranked:
         return head + "; no eligible attribute to explain it."
     side, row = ranked[0]
+    if by_u:
+        return f"{head}; erasing {_label(row, side)} raises the uncertainty most (by {row['delta_u']:+.4f})."
     what = "the strongest shared attribute" if mate else "the most characteristic attribute"
     return f"{head}; {what} is {_label(row, side)}."

@@ -1,0 +1,84 @@
+"""Re-scoring erased faces: every distinct erased image through the backbone once, in batches.
+
+Example:
+    >>> import torch
+    >>> from s2w_toolkit import load_backbone
+    >>> net = load_backbone("dlib-resnet", device="cpu")
+    >>> x = torch.randn(1, 3, 150, 150)
+    >>> masks = torch.zeros(1, 2, 150, 150, dtype=torch.bool); masks[0, 1, :75] = True
+    >>> counter = torch.nn.functional.normalize(net(torch.randn(1, 3, 150, 150)), dim=1).detach()
+    >>> out = score_masks(net, x, torch.zeros_like(x), masks, counter, torch.tensor([0.5]))
+    >>> out.cosine[0, 0].item(), out.forwarded   # the empty mask keeps the baseline, unscored
+    (0.5, 1)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from ..backbone import Backbone
+
+
+@dataclass
+class MaskScores:
+    """cos(f(erased), counter) per row and mask, optionally the backbone's uncertainty u of the
+    erased image, and how many images went through the backbone."""
+
+    cosine: torch.Tensor  # (n, A)
+    uncertainty: torch.Tensor | None  # (n, A)
+    forwarded: int
+
+
+@torch.no_grad()
+def rescore(backbone: Backbone, images: torch.Tensor, counters: torch.Tensor, batch_size: int,
+            with_uncertainty: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """cos(f(images[i]), counters[i]) (``counters`` are unit vectors), and u(images[i]) when
+    asked, in chunks of ``batch_size``. On CPU the batch is laid out channels-last, which
+    oneDNN convolves about 1.5x faster."""
+    if images.device.type == "cpu":
+        images = images.contiguous(memory_format=torch.channels_last)
+    cosines, uncertainties = [], []
+    for start in range(0, len(images), batch_size):
+        emb = backbone(images[start:start + batch_size])
+        cosines.append((F.normalize(emb, dim=1) * counters[start:start + batch_size]).sum(dim=1))
+        if with_uncertainty:
+            uncertainties.append(backbone.uncertainty_from_embedding(emb))
+    empty = torch.zeros(0, device=counters.device)
+    return (torch.cat(cosines) if cosines else empty,
+            (torch.cat(uncertainties) if uncertainties else empty) if with_uncertainty else None)
+
+
+def score_masks(backbone: Backbone, x: torch.Tensor, fills: torch.Tensor, masks: torch.Tensor,
+                counters: torch.Tensor, baseline: torch.Tensor, batch_size: int = 64,
+                baseline_u: torch.Tensor | None = None) -> MaskScores:
+    """Score row i's faces ``x[i]`` with each of its masks ``masks[i, j]`` filled from
+    ``fills[i]``, against ``counters[i]``. An empty mask erases nothing and keeps
+    ``baseline[i]`` (and ``baseline_u[i]``); masks repeated within a row are scored once."""
+    n, a = masks.shape[:2]
+    flat = masks.flatten(2)
+    cosine = baseline.detach().float().cpu()[:, None].repeat(1, a)
+    with_u = baseline_u is not None
+    uncertainty = baseline_u.detach().float().cpu()[:, None].repeat(1, a) if with_u else None
+    jobs, owners = [], []  # (row, mask) of each distinct non-empty mask, and the masks that share it
+    for i in range(n):
+        nonempty = [j for j in range(a) if bool(flat[i, j].any())]
+        if not nonempty:
+            continue
+        _, inverse = torch.unique(flat[i, nonempty], dim=0, return_inverse=True)
+        for k in range(int(inverse.max()) + 1):
+            sharing = [nonempty[m] for m in (inverse == k).nonzero().flatten().tolist()]
+            jobs.append((i, sharing[0]))
+            owners.append((i, sharing))
+    if jobs:
+        rows = torch.tensor([i for i, _ in jobs], device=x.device)
+        chosen = torch.stack([masks[i, j] for i, j in jobs])[:, None]  # (J, 1, H, W)
+        batch = torch.where(chosen, fills[rows], x[rows])
+        values, us = rescore(backbone, batch, counters[rows], batch_size, with_u)
+        for k, (i, sharing) in enumerate(owners):
+            cosine[i, sharing] = values[k].cpu()
+            if with_u:
+                uncertainty[i, sharing] = us[k].cpu()
+    return MaskScores(cosine, uncertainty, len(jobs))
