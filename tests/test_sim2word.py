@@ -183,3 +183,52 @@ def test_uncertainty_mode_ranks_by_the_rise_of_u(net, pair):
         assert face["u"] == pytest.approx(edl.uncertainty(edl.preprocess(erased)).item(), abs=1e-5)
     with pytest.raises(NotImplementedError, match="not evidential"):
         run_sim2word(net, pair, FixedAttributes(), Settings(rank_by="uncertainty"))
+
+
+def test_group_mode_averages_over_the_gallery(net, demo, run_cli, tmp_path):
+    from s2w_toolkit import load_face
+    from s2w_toolkit.sim2word.group import run_group
+
+    faces = [load_face(demo[n], net)[0] for n in ("obama", "biden", "obama2")]
+    result = run_group(net, faces[0], faces[1:], FixedAttributes())
+    for j, row in enumerate(result.rows):
+        pairwise = [run_sim2word(net, load_pair(demo["obama"], demo[n], net), FixedAttributes()).directions[0].rows[j]
+                    for n in ("biden", "obama2")]
+        assert row["mean_angular"] == pytest.approx(np.mean([r["angular"] for r in pairwise]), abs=1e-5)
+    gallery = tmp_path / "gallery"
+    (gallery / "person2").mkdir(parents=True)
+    (gallery / "broken.jpg").write_bytes(b"not an image")
+    (gallery / "biden.jpg").write_bytes(open(demo["biden"], "rb").read())
+    (gallery / "person2" / "a.jpg").write_bytes(open(demo["obama2"], "rb").read())
+    out = tmp_path / "out"
+    result = run_cli("explain", "--probe", demo["obama"], "--gallery", gallery, "--attributes", "age-gender",
+                     "--out", out)
+    assert result.exit_code == 0, result.output
+    assert "broken.jpg" in result.stderr and "group mode" in result.stdout
+    report = json.loads((out / "sim2word-group.json").read_text())
+    assert len(report["gallery"]) == 2 and report["ranking"][0] in ("Gender", "Age")
+    assert (out / "sim2word-group.png").stat().st_size > 10_000
+    bad = run_cli("explain", "--probe", demo["obama"], "--out", out)
+    assert bad.exit_code != 0 and "needs both --probe and --gallery" in bad.output
+
+
+def test_identity_strategies_with_a_class_head(demo):
+    """A backbone with an identification head: top-k classes, and the cumulative-probability rule."""
+    from nets import randomise_batch_norm
+    from s2w_toolkit.backbones.vggface2 import VGGFace2Backbone
+    from s2w_toolkit.sim2word.identity import identity_maps
+
+    torch.manual_seed(0)
+    vgg = randomise_batch_norm(type(VGGFace2Backbone.build("vggface2-resnet50"))(num_classes=12), weight=(0.2, 0.6))
+    vgg_pair = load_pair(demo["obama"], demo["biden"], vgg)
+    x = torch.cat([vgg_pair.a, vgg_pair.b])
+    with torch.no_grad():
+        probs = torch.softmax(vgg.logits(x), dim=1)
+    top2 = identity_maps(vgg, x, "topk", top_k=2)
+    assert top2.strategy == "classes" and [c for c in top2.classes] == probs.topk(2).indices.tolist()
+    rule = identity_maps(vgg, x, "threshold", prob_threshold=0.4)
+    for p, classes in zip(probs, rule.classes):
+        mass = p[classes].sum().item()
+        assert mass > 0.4 and mass - p[classes[-1]].item() <= 0.4  # the smallest set that passes 0.4
+    explanation = Sim2Word(strategy="threshold").explain(vgg_pair, vgg, FixedAttributes())
+    assert _finite(explanation) and explanation.metadata["identity_strategy"] == "classes"

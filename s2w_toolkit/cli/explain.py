@@ -42,10 +42,18 @@ def writable_folder(path: str) -> Path:
 @click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Images per forward pass.")
 @click.option("--option", "-o", "raw_options", multiple=True, metavar="KEY=VALUE",
               help="An explainer option, e.g. -o fill=blur -o top_k=2; repeatable.")
+@click.option("--probe", type=click.Path(dir_okay=False), default=None,
+              help="Group mode (sim2word): the face whose most characteristic attributes are wanted.")
+@click.option("--gallery", type=click.Path(file_okay=False), default=None,
+              help="Group mode: a folder with one image of each other identity (or identity sub-folders).")
 @model_options
-def explain(images, names, out_dir, attribute_spec, attribute_weights, batch_size, raw_options, backbone, weights,
-            device, face_index, aligned) -> None:
-    """Explain the similarity of the faces in two photos (default: Sim2Word on the bundled demo pair)."""
+def explain(images, names, out_dir, attribute_spec, attribute_weights, batch_size, raw_options, probe, gallery,
+            backbone, weights, device, face_index, aligned) -> None:
+    """Explain the similarity of the faces in two photos (default: Sim2Word on the bundled demo pair).
+
+    With --probe and --gallery, Sim2Word's group mode ranks the probe's attributes by how much
+    erasing them makes it look like the other faces, on average.
+    """
     from ..registry import get_registry
 
     reg = get_registry()
@@ -54,6 +62,10 @@ def explain(images, names, out_dir, attribute_spec, attribute_weights, batch_siz
     if batch_size is not None:
         options["batch_size"] = batch_size
     folder = writable_folder(out_dir)
+    if probe or gallery:
+        _group(probe, gallery, list(classes), options, attribute_spec, attribute_weights, folder, backbone, weights,
+               device, face_index, aligned, images)
+        return
     net, pair = prepare(images, backbone, weights, device, face_index, aligned)
     attributes = None
     if any(getattr(cls, "uses_attributes", False) for cls in classes.values()):
@@ -83,6 +95,26 @@ def explain(images, names, out_dir, attribute_spec, attribute_weights, batch_siz
     if failed:
         raise S2WError(f"{len(failed)} of {len(classes)} explainer(s) failed: {', '.join(failed)}"
                        f"; the others' results are in {os.fspath(folder)}")
+
+
+def _group(probe, gallery, names, options, attribute_spec, attribute_weights, folder, backbone, weights, device,
+           face_index, aligned, images) -> None:
+    from ..attributes.composite import load_attributes
+    from ..pipeline import load_backbone
+    from ..sim2word.explainer import settings_from_options
+    from .group import run_group_mode
+
+    if not (probe and gallery):
+        raise click.UsageError("group mode needs both --probe and --gallery")
+    if images or names != ["sim2word"]:
+        raise click.UsageError("group mode takes no image arguments and runs the sim2word explainer only")
+    try:
+        settings = settings_from_options(options)
+    except (TypeError, ValueError) as exc:
+        raise click.UsageError(f"sim2word options: {exc}") from None
+    net = load_backbone(backbone, weights=weights, device=device)
+    attributes = load_attributes(attribute_spec, attribute_weights, device=str(net.device))
+    run_group_mode(probe, gallery, net, attributes, settings, folder, face_index, aligned)
 
 
 def _parse_options(raw: tuple[str, ...]) -> dict[str, str]:

@@ -67,3 +67,34 @@ def render_sim2word(e: Explanation, face_a: np.ndarray, face_b: np.ndarray, path
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def render_group(probe: np.ndarray, rows: list[dict], maps: dict[str, np.ndarray], path: str | Path,
+                 caption: str) -> str:
+    """Group-mode figure: the probe, its identity map, the mean counterfactual map, the mean
+    joint maps of the top attributes, and the mean scores of the top words (PNG)."""
+    top = rows[:5]
+    panels = [("probe", None), ("identity H_t", maps["identity"]), ("mean H_d", maps["counterfactual"])]
+    panels += [(f"#{k + 1} {r['word']}", maps["joint"][r["attribute"]]) for k, r in enumerate(top)]
+    fig = plt.figure(figsize=(1.9 * len(panels) + 4.0, 2.9), layout="constrained")
+    grid = fig.add_gridspec(1, len(panels) + 1, width_ratios=[1.0] * len(panels) + [2.3])
+    for col, (title, heat) in enumerate(panels):
+        ax = fig.add_subplot(grid[0, col])
+        ax.imshow(probe)
+        if heat is not None:
+            ax.imshow(map_on_face(heat, probe.shape[:2]), cmap="jet", alpha=0.5, vmin=0, vmax=1)
+        ax.set_title(title, fontsize=7)
+        ax.axis("off")
+    bars = fig.add_subplot(grid[0, len(panels)])
+    scores = [r["mean_angular"] for r in top]
+    bars.barh([r["word"] for r in top][::-1], scores[::-1], color="tab:green")
+    if top:
+        low, high = min(scores), max(scores)
+        bars.set_xlim(max(0.0, low - 0.02), min(1.0, high + 0.01) + 0.35 * (high - low + 0.03))
+    bars.set_title("mean 1 - arccos(s_j)/pi over the gallery", fontsize=7)
+    bars.tick_params(labelsize=7)
+    fig.suptitle("\n".join(textwrap.wrap(caption, 150)), fontsize=9)
+    path = str(path)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

@@ -69,37 +69,47 @@ def _classes(probs: torch.Tensor, strategy: str, top_k: int, prob_threshold: flo
     return order[:count].tolist()
 
 
-def identity_maps(backbone: Backbone, x: torch.Tensor, strategy: str = "topk", top_k: int = 1,
-                  prob_threshold: float = 0.4) -> IdentityMaps:
-    """The identity maps of a pair ``x`` ``(2, 3, H, W)``; see the module docs."""
+def identity_cams(backbone: Backbone, x: torch.Tensor, others: torch.Tensor | None = None, strategy: str = "topk",
+                  top_k: int = 1, prob_threshold: float = 0.4) -> tuple[torch.Tensor, torch.Tensor, list, str]:
+    """Grad-CAMs on each image of ``x`` ``(n, 3, H, W)`` of every identity: the n images' own,
+    then those of ``others`` (raw embeddings ``(m, D)`` of further faces). Returns the maps
+    ``(n, n + m, H, W)`` in [0, 1], the raw embeddings of ``x``, the classes used per identity
+    (empty without a head) and the strategy used. One backward pass."""
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown identity strategy {strategy!r}; use one of {STRATEGIES}")
     features, embeddings = features_and_embeddings(backbone, x)
+    others = embeddings.new_zeros((0, embeddings.shape[1])) if others is None else others.detach()
     with torch.enable_grad():
         if backbone.num_classes > 0:
             logits = backbone.classify(embeddings)
-            probs = torch.softmax(logits.detach(), dim=1)
+            with torch.no_grad():
+                probs = torch.softmax(torch.cat([logits, backbone.classify(others)]), dim=1)
             classes = [_classes(p, strategy, top_k, prob_threshold) for p in probs]
-            union = list(dict.fromkeys(classes[0] + classes[1]))
+            union = list(dict.fromkeys(c for group in classes for c in group))
             cams = gradcam(features, logits[:, union])
-            pick = [[union.index(c) for c in group] for group in classes]
-            own = torch.stack([cams[i, pick[i]].mean(0) for i in range(2)])
-            other = torch.stack([cams[i, pick[1 - i]].mean(0) for i in range(2)])
-            degenerate, used = classes[0][0] == classes[1][0], "classes"
+            cams = torch.stack([cams[:, [union.index(c) for c in group]].mean(1) for group in classes], dim=1)
+            used = "classes"
         else:
-            directions = F.normalize(embeddings.detach(), dim=1)
-            # scores[i, j] = <f(x_i), e_j> on the raw embedding: its gradient is e_j. (The cosine
-            # would be flat at its maximum for j = i: its gradient vanishes there.)
-            scores = embeddings @ directions.T
-            cams = gradcam(features, scores)
-            own, other = cams[[0, 1], [0, 1]], cams[[0, 1], [1, 0]]
+            directions = F.normalize(torch.cat([embeddings.detach(), others]), dim=1)
+            # <f(x_i), e_k> on the raw embedding: its gradient is e_k. (The cosine would be flat at
+            # its maximum for k = i: its gradient vanishes there.)
+            cams = gradcam(features, embeddings @ directions.T)
             classes, used = [], "embedding"
-            degenerate = bool((directions[0] @ directions[1]).item() > 0.9999)
-    size = tuple(x.shape[2:])
-    up = F.interpolate(torch.stack([own, other], dim=1), size=size, mode="bilinear", align_corners=False)
-    up = normalise_maps(up.clamp_min(0))
-    return IdentityMaps(own=up[:, 0], other=up[:, 1], embeddings=embeddings.detach(), strategy=used,
-                        classes=classes, degenerate=degenerate)
+    up = F.interpolate(cams, size=tuple(x.shape[2:]), mode="bilinear", align_corners=False)
+    return normalise_maps(up.clamp_min(0)), embeddings.detach(), classes, used
+
+
+def identity_maps(backbone: Backbone, x: torch.Tensor, strategy: str = "topk", top_k: int = 1,
+                  prob_threshold: float = 0.4) -> IdentityMaps:
+    """The identity maps of a pair ``x`` ``(2, 3, H, W)``; see the module docs."""
+    maps, embeddings, classes, used = identity_cams(backbone, x, None, strategy, top_k, prob_threshold)
+    if classes:
+        degenerate = classes[0][0] == classes[1][0]
+    else:
+        units = F.normalize(embeddings, dim=1)
+        degenerate = bool((units[0] @ units[1]).item() > 0.9999)
+    return IdentityMaps(own=maps[[0, 1], [0, 1]], other=maps[[0, 1], [1, 0]], embeddings=embeddings,
+                        strategy=used, classes=classes, degenerate=degenerate)
 
 
 def counterfactual_map(own: torch.Tensor, other: torch.Tensor) -> torch.Tensor:

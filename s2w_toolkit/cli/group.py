@@ -1,0 +1,79 @@
+"""Group mode of ``s2w explain``: ``--probe p.jpg --gallery DIR`` with the sim2word explainer."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+from rich.console import Console
+from rich.table import Table
+
+from ..errors import S2WError
+from .console import err_console
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+
+
+def gallery_images(folder: str) -> list[Path]:
+    """One image per other identity: the images in ``folder``, or the first image (by name) of
+    each of its sub-folders when it has identity sub-folders."""
+    root = Path(folder)
+    if not root.is_dir():
+        raise S2WError(f"{root}: --gallery must be a folder of face images (or of identity folders)")
+    images = sorted(p for p in root.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    for sub in sorted(p for p in root.iterdir() if p.is_dir()):
+        inside = sorted(p for p in sub.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        images += inside[:1]
+    if not images:
+        raise S2WError(f"{root}: no images found for --gallery")
+    return images
+
+
+def run_group_mode(probe: str, gallery: str, net, attributes, settings, folder: Path, face_index: int,
+                   aligned: bool) -> None:
+    """Load the faces (skipping, with a warning, gallery images that cannot be used), run group
+    mode, write ``sim2word-group.json`` and ``.png`` and print the ranked table."""
+    from ..pipeline import load_face
+    from ..sim2word.figure import render_group
+    from ..sim2word.group import run_group
+
+    probe_face, _ = load_face(probe, net, face_index, aligned)
+    faces, used = [], []
+    for path in gallery_images(gallery):
+        if path.resolve() == Path(probe).resolve():
+            continue
+        try:
+            faces.append(load_face(path, net, face_index, aligned)[0])
+            used.append(str(path))
+        except S2WError as exc:
+            err_console.print(f"[yellow]skipped[/] {exc}", highlight=False)
+    if not faces:
+        raise S2WError(f"{gallery}: no usable gallery face")
+    result = run_group(net, probe_face, faces, attributes, settings)
+    ranked = result.ranked()
+    caption = (f"{Path(probe).name} against {len(faces)} other faces (mean score "
+               f"{result.extra['mean_angular']:.3f}): ")
+    caption += (f"the most characteristic attribute is {ranked[0]['word'].lower()}." if ranked
+                else "no eligible attribute.")
+    joint = {r["attribute"]: result.joint[j].numpy() for j, r in enumerate(result.rows)}
+    png = render_group(probe_face, ranked, {"identity": result.identity.numpy(),
+                                            "counterfactual": result.counterfactual.numpy(), "joint": joint},
+                       folder / "sim2word-group.png", caption)
+    report = {"probe": probe, "gallery": used, "gallery_similarity": result.gallery_scores, "caption": caption,
+              "ranking": [r["attribute"] for r in ranked], "attributes": result.rows,
+              "forward_images": result.forward_images, "identity_strategy": result.extra["identity_strategy"],
+              "settings": dataclasses.asdict(settings),
+              "maps": {"identity": np.round(result.identity.numpy().astype(float), 5).tolist(),
+                       "counterfactual": np.round(result.counterfactual.numpy().astype(float), 5).tolist()}}
+    (folder / "sim2word-group.json").write_text(json.dumps(report, indent=1))
+    table = Table(title=f"sim2word group mode: {Path(probe).name} against {len(faces)} faces", caption=caption)
+    for column in ("#", "attribute", "word", "mean score", "mean cosine", "change", "erased"):
+        table.add_column(column, justify="left" if column in ("attribute", "word") else "right")
+    for rank, r in enumerate(ranked, start=1):
+        table.add_row(str(rank), r["attribute"], r["word"], f"{r['mean_angular']:.4f}", f"{r['mean_cosine']:.4f}",
+                      f"{r['delta']:+.4f}", f"{100 * r['erased_fraction']:.1f}%")
+    console = Console()
+    console.print(table)
+    console.print(f"wrote {folder / 'sim2word-group.json'}, {png}", highlight=False, soft_wrap=True)
