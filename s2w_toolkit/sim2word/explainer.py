@@ -135,6 +135,7 @@ def to_explanation(result: Sim2WordResult, threshold: float, attribute_model: st
         "forward_images": result.forward_images,
         "joint_map_words": top_names,
         "top_valid": {d.target: bool(d.ranked()[0]["valid"]) if d.ranked() else None for d in result.directions},
+        "validity": None if mate else sum(bool(d.ranked() and d.ranked()[0]["valid"]) for d in result.directions) / 2,
         "directions": [{"target": d.target, "counter": "b" if d.target == "a" else "a",
                         "distinguishing": [r["attribute"] for r in d.ranked()],
                         "shared_evidence": [r["attribute"] for r in d.ranked(descending=False)],
