@@ -7,9 +7,9 @@ heads class 0 means "present".
 
 Checkpoint: a ``.pth`` state dict with the body's keys (``conv1.weight`` ... ``layer4.2.bn3.*``)
 and ``heads.<i>.weight`` / ``heads.<i>.bias`` for i = 0..29, read with ``weights_only=True``.
-The published ``Face-Attributes2.pth`` is a whole pickled module; turn it into a state dict
-once, where you trust it, with ``torch.save(torch.load(path, weights_only=False).state_dict(), out)``
-and the Sim2Word code importable, renaming its head keys to ``heads.<i>`` if they differ.
+The published ``Face-Attributes2.pth`` is a whole pickled module, which this loader never
+unpickles: load it once with the Sim2Word code, where you trust the file, and save its
+``state_dict()`` (renaming its head keys to ``heads.<i>`` if they differ).
 
 Maps: Grad-CAM of each head's predicted class at the last conv layer. Because every head is
 linear on the global average of that layer, its Grad-CAM has a closed form
