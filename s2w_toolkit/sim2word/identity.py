@@ -49,14 +49,28 @@ class IdentityMaps:
 
 
 def features_and_embeddings(backbone: Backbone, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """The CAM layer's output and the raw embeddings of ``x``, in one forward pass with grad."""
+    """The CAM layer's output and the raw embeddings of ``x``, in one forward pass.
+
+    Autograd records only what comes after the CAM layer: the layer's output is swapped for a
+    leaf that requires grad, and the weights do not require grad during the pass, so the
+    layers before it run as plain inference."""
     seen = {}
-    hook = backbone.cam_layer.register_forward_hook(lambda m, a, out: seen.update(out=out))
+
+    def swap(module, args, out):
+        seen["out"] = out.detach().requires_grad_(True)
+        return seen["out"] * 1.0  # not the leaf itself, so a later in-place op cannot touch it
+
+    frozen = [p for p in backbone.parameters() if p.requires_grad]
+    hook = backbone.cam_layer.register_forward_hook(swap)
     try:
+        for p in frozen:
+            p.requires_grad_(False)
         with torch.enable_grad():
             embeddings = backbone(x.detach())
     finally:
         hook.remove()
+        for p in frozen:
+            p.requires_grad_(True)
     return seen["out"], embeddings
 
 
