@@ -97,6 +97,9 @@ class Explainer(ABC):
     name: ClassVar[str] = ""
     #: Whether ``explain`` uses an attribute model (the CLI then loads one and passes it in).
     uses_attributes: ClassVar[bool] = False
+    #: Options that make a quick run (fewer samples, say) for the conformance tests; a plugin
+    #: that needs none leaves it empty.
+    fast_options: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, **options: Any) -> None:
         self.options = options

@@ -102,3 +102,23 @@ def render_attributes(face: np.ndarray, rows: list[dict], maps: np.ndarray, path
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path
+
+
+def render_comparison(explanations: list[Explanation], face_a: np.ndarray, face_b: np.ndarray,
+                      path: str | Path) -> str:
+    """Side by side: one row per explanation with its map on each face and its score (PNG)."""
+    rows = len(explanations)
+    fig, axes = plt.subplots(rows, 2, figsize=(4.6, 2.35 * rows + 0.4), squeeze=False)
+    for row, e in enumerate(explanations):
+        for col, (side, face) in enumerate((("a", face_a), ("b", face_b))):
+            ax = axes[row, col]
+            ax.imshow(face)
+            ax.imshow(map_on_face(e.maps[side], face.shape[:2]), cmap="jet", alpha=0.5, vmin=0, vmax=1)
+            ax.axis("off")
+            if col == 0:
+                ax.set_title(f"{e.explainer}  (cosine {e.score:.4f})", fontsize=8, loc="left")
+    fig.tight_layout()
+    path = str(path)
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path

@@ -90,6 +90,11 @@ def explain(images, names, out_dir, attribute_spec, attribute_weights, batch_siz
     console.print(table)
     for explanation in written_explanations(written):
         console.print(words_table(explanation))
+    if len(written) > 1:
+        from ..render import render_comparison
+
+        compare = render_comparison([e for _, e in written], pair.image_a, pair.image_b, folder / "compare.png")
+        written.append((compare, None))
     for line, _ in written:
         console.print(f"wrote {line}", highlight=False, soft_wrap=True)
     if failed:
@@ -153,7 +158,7 @@ def _explain_one(name: str, cls: type, options: dict, attributes, pair, net, fol
 
 
 def written_explanations(written: list) -> list:
-    return [e for _, e in written if e.words]
+    return [e for _, e in written if e is not None and e.words]
 
 
 def words_table(explanation) -> Table:
