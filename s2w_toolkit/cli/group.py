@@ -48,7 +48,7 @@ def run_group_mode(probe: str, gallery: str, net, attributes, settings, folder: 
             faces.append(load_face(path, net, face_index, aligned)[0])
             used.append(str(path))
         except S2WError as exc:
-            err_console.print(f"[yellow]skipped[/] {exc}", highlight=False)
+            err_console.print(f"[yellow]skipped[/] {exc}", highlight=False, soft_wrap=True)
     if not faces:
         raise S2WError(f"{gallery}: no usable gallery face")
     result = run_group(net, probe_face, faces, attributes, settings)
