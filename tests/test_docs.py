@@ -29,3 +29,16 @@ def test_readme_links_resolve():
     readme = (ROOT / "README.md").read_text()
     for target in re.findall(r"\]\((docs/[^)]+)\)", readme):
         assert (ROOT / target).is_file(), target
+
+
+def test_every_registered_explainer_has_a_section_with_a_figure():
+    from s2w_toolkit.registry import get_registry
+
+    text = (ROOT / "docs" / "explainers.md").read_text()
+    for name in get_registry().names("explainer"):
+        if name == "center-prior":  # the plugin guide's example, documented there
+            continue
+        headings = [line for line in text.splitlines() if line.startswith("#")]
+        assert any(name in heading for heading in headings), f"docs/explainers.md has no section for {name}"
+    for target in re.findall(r"\]\((img/[^)]+)\)", text):
+        assert (ROOT / "docs" / target).is_file(), target
