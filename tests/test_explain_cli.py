@@ -62,3 +62,13 @@ def test_output_folder_that_cannot_be_written(run_cli, tmp_path, demo):
 def test_one_or_two_images_only(run_cli, demo):
     result = run_cli("explain", demo["obama"])
     assert result.exit_code == 2 and "give two images" in result.stderr
+
+
+def test_unknown_flags_become_explainer_options(run_cli, demo, tmp_path):
+    pytest.importorskip("s2w_perturb", reason="install ./plugins/s2w-perturb (README test command)")
+    result = run_cli("explain", "-e", "rise", demo["obama"], "--samples", "8", demo["biden"], "--center=no",
+                     "--out", tmp_path)
+    assert result.exit_code == 0, result.output
+    meta = json.loads((tmp_path / "rise.json").read_text())["metadata"]
+    assert meta["samples"] == 8 and "samples=8" in result.stderr
+    assert json.loads((tmp_path / "rise.json").read_text())["metadata"]["sources"]["b"].endswith("biden.jpg")

@@ -30,8 +30,8 @@ def writable_folder(path: str) -> Path:
     return folder
 
 
-@click.command()
-@click.argument("images", nargs=-1, type=click.Path())
+@click.command(context_settings={"ignore_unknown_options": True})
+@click.argument("images", nargs=-1, type=click.UNPROCESSED)
 @click.option("--explainer", "-e", "names", multiple=True, default=(DEFAULT_EXPLAINER,), show_default=True,
               help="Registered explainer name; repeat to run several.")
 @click.option("--out", "out_dir", default="s2w-out", show_default=True, type=click.Path(file_okay=False),
@@ -58,7 +58,11 @@ def explain(images, names, out_dir, attribute_spec, attribute_weights, batch_siz
 
     reg = get_registry()
     classes = {name: reg.explainer(name) for name in dict.fromkeys(names)}  # unknown names fail here
-    options = _parse_options(raw_options)
+    images, extra = _split_extra_options(images)
+    if extra:
+        listed = ", ".join(f"{k}={v}" for k, v in extra.items())
+        err_console.print(f"[dim]explainer options from flags: {listed}[/]", highlight=False, soft_wrap=True)
+    options = {**extra, **_parse_options(raw_options)}
     if batch_size is not None:
         options["batch_size"] = batch_size
     folder = writable_folder(out_dir)
@@ -120,6 +124,30 @@ def _group(probe, gallery, names, options, attribute_spec, attribute_weights, fo
     net = load_backbone(backbone, weights=weights, device=device)
     attributes = load_attributes(attribute_spec, attribute_weights, device=str(net.device))
     run_group_mode(probe, gallery, net, attributes, settings, folder, face_index, aligned)
+
+
+def _split_extra_options(tokens: tuple[str, ...]) -> tuple[tuple[str, ...], dict[str, str]]:
+    """Image paths, and any other ``--name value`` / ``--name=value`` / ``--flag`` given to
+    ``s2w explain``: those become explainer options (``--xcos-head h.pt`` is ``-o xcos_head=h.pt``),
+    so a plugin's options read like flags of its own."""
+    images: list[str] = []
+    extra: dict[str, str] = {}
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        if token.startswith("--") and len(token) > 2:
+            key, sep, value = token[2:].partition("=")
+            if not sep:
+                following = tokens[i + 1] if i + 1 < len(tokens) else None
+                if following is not None and not following.startswith("--"):
+                    value, i = following, i + 1
+                else:
+                    value = "true"
+            extra[key.replace("-", "_")] = value
+        else:
+            images.append(token)
+        i += 1
+    return tuple(images), extra
 
 
 def _parse_options(raw: tuple[str, ...]) -> dict[str, str]:
