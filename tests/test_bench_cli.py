@@ -1,0 +1,38 @@
+"""``s2w benchmark`` on the bundled pairs: streamed results, resume, shards, summaries."""
+
+import json
+
+
+def _lines(folder):
+    return [json.loads(line) for line in (folder / "results.jsonl").read_text().splitlines() if line.strip()]
+
+
+def test_benchmark_streams_resumes_and_summarises(run_cli, tmp_path):
+    out = tmp_path / "bench"
+    result = run_cli("benchmark", "-e", "input-gradient", "--count", "2", "--steps", "4", "--out", out)
+    assert result.exit_code == 0, result.output
+    rows = _lines(out)
+    assert [r["explainer"] for r in rows] == ["input-gradient"] * 2
+    side = rows[0]["sides"]["a"]
+    assert len(side["deletion"]["deletion_curve"]) == 5 and "best" in side["replacement"]
+    assert rows[0]["forward_passes"] >= 2 and rows[0]["seconds"] > 0
+    summary = json.loads((out / "summary.json").read_text())["input-gradient"]
+    assert summary["pairs"] == 2 and -1 <= summary["deletion_auc"] <= 1
+    assert (out / "summary.csv").read_text().startswith("explainer,pairs,deletion_auc")
+    assert "| input-gradient | 2 |" in (out / "summary.md").read_text()
+    again = run_cli("benchmark", "-e", "input-gradient", "--count", "3", "--steps", "4", "--out", out, "--resume")
+    assert again.exit_code == 0, again.output
+    keys = [r["key"] for r in _lines(out)]
+    assert len(keys) == 3 and len(set(keys)) == 3  # the two finished pairs were not repeated
+
+
+def test_shards_split_the_pairs(run_cli, tmp_path):
+    keys = []
+    for i in (1, 2):
+        out = tmp_path / f"shard{i}"
+        result = run_cli("benchmark", "-e", "input-gradient", "--shard", f"{i}/2", "--steps", "2", "--out", out)
+        assert result.exit_code == 0, result.output
+        keys.append({r["key"] for r in _lines(out)})
+    assert len(keys[0]) == len(keys[1]) == 3 and not keys[0] & keys[1]
+    bad = run_cli("benchmark", "-e", "no-such", "--out", tmp_path / "x")
+    assert bad.exit_code == 1 and "unknown explainer 'no-such'" in bad.output
