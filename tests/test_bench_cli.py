@@ -34,5 +34,13 @@ def test_shards_split_the_pairs(run_cli, tmp_path):
         assert result.exit_code == 0, result.output
         keys.append({r["key"] for r in _lines(out)})
     assert len(keys[0]) == len(keys[1]) == 3 and not keys[0] & keys[1]
+    merged = run_cli("benchmark", "merge", tmp_path / "shard1", tmp_path / "shard2", tmp_path / "shard1",
+                     "--out", tmp_path / "merged")
+    assert merged.exit_code == 0, merged.output
+    assert {r["key"] for r in _lines(tmp_path / "merged")} == keys[0] | keys[1]  # each pair once
+    summary = json.loads((tmp_path / "merged" / "summary.json").read_text())["input-gradient"]
+    assert summary["pairs"] == 6 and set(summary["replacement"]) == {"best", "worst", "random"}
+    for plot in ("curves.png", "replacement.png"):
+        assert (tmp_path / "merged" / plot).stat().st_size > 10_000
     bad = run_cli("benchmark", "-e", "no-such", "--out", tmp_path / "x")
     assert bad.exit_code == 1 and "unknown explainer 'no-such'" in bad.output

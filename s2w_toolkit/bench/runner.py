@@ -12,7 +12,7 @@ Example:
     >>> out = tempfile.mkdtemp()
     >>> done = run_benchmark(read_pairs()[:1], ["input-gradient"], net, out, steps=4)
     >>> done, sorted(summarise(out)["input-gradient"])[:3]
-    (1, ['deletion_auc', 'forward_passes', 'insertion_auc'])
+    (1, ['deletion_auc', 'deletion_curve', 'forward_passes'])
 """
 
 from __future__ import annotations
@@ -123,7 +123,8 @@ def run_benchmark(pairs: list[PairSpec], explainers: list[str], backbone, out_di
                 finally:
                     counter.close()
                 row = {"key": spec.key, "explainer": name, "a": spec.a, "b": spec.b, "same": spec.same,
-                       "fold": spec.fold, "similarity": explanation.score, "seconds": seconds,
+                       "fold": spec.fold, "similarity": explanation.score, "threshold": backbone.threshold,
+                       "seconds": seconds,
                        "forward_passes": passes}
                 with torch.no_grad():
                     row["sides"] = _measure(explanation, pair, backbone, steps, batch_size)
@@ -135,14 +136,42 @@ def run_benchmark(pairs: list[PairSpec], explainers: list[str], backbone, out_di
     return written
 
 
-def summarise(out_dir: str | Path, threshold: float | None = None) -> dict[str, dict]:
-    """Per explainer: mean AUCs, random controls, cost, and (for sim2word) the AUC drop."""
+def read_results(paths: list[str | Path]) -> dict[str, list[dict]]:
+    """Rows of one or more ``results.jsonl`` files by explainer; a (pair, explainer) seen twice
+    (shards that overlap, a resumed run) counts once; error lines are left out."""
     rows: dict[str, list[dict]] = {}
-    for line in (Path(out_dir) / RESULTS).read_text().splitlines():
-        if line.strip():
+    seen: set[tuple[str, str]] = set()
+    for path in paths:
+        for line in Path(path).read_text().splitlines():
+            if not line.strip():
+                continue
             row = json.loads(line)
-            if "error" not in row:
-                rows.setdefault(row["explainer"], []).append(row)
+            if "error" in row or (row["key"], row["explainer"]) in seen:
+                continue
+            seen.add((row["key"], row["explainer"]))
+            rows.setdefault(row["explainer"], []).append(row)
+    return rows
+
+
+def _replacement(group: list[dict]) -> dict:
+    """FMR and FNMR at the backbone's threshold after pixel replacement, per strategy and p."""
+    out: dict[str, dict] = {}
+    threshold = group[0]["threshold"]
+    for strategy in ("best", "worst", "random"):
+        per_p: dict[str, list] = {}
+        for row in group:
+            for side in row["sides"].values():
+                for p, score in side["replacement"].get(strategy, {}).items():
+                    per_p.setdefault(str(p), []).append((score, row["same"]))
+        out[strategy] = {p: dict(zip(("fmr", "fnmr"), metrics.fmr_fnmr([s for s, _ in v], [m for _, m in v], threshold)))
+                         for p, v in per_p.items()}
+    return out
+
+
+def summarise(out_dir: str | Path, extra: list[str | Path] | None = None) -> dict[str, dict]:
+    """Per explainer: mean AUCs, random controls, cost, FMR/FNMR after pixel replacement, and
+    (for sim2word) the AUC drop; from ``out_dir/results.jsonl`` plus any ``extra`` files."""
+    rows = read_results([Path(out_dir) / RESULTS, *(extra or [])])
     summary = {}
     for name, group in rows.items():
         curves = [side["deletion"] for row in group for side in row["sides"].values()]
@@ -156,8 +185,16 @@ def summarise(out_dir: str | Path, threshold: float | None = None) -> dict[str, 
             "random_deletion_auc": mean("random_deletion_auc"), "random_insertion_auc": mean("random_insertion_auc"),
             "seconds_per_pair": sum(r["seconds"] for r in group) / len(group),
             "forward_passes": sum(r["forward_passes"] for r in group) / len(group),
+            "deletion_curve": _mean_curve([c["deletion_curve"] for c in curves]),
+            "insertion_curve": _mean_curve([c["insertion_curve"] for c in curves]),
+            "replacement": _replacement(group),
         }
         if name == "sim2word":
             records = [{"same": r["same"], "similarity": r["similarity"], **r["sim2word"]} for r in group]
             summary[name]["auc_drop"] = metrics.auc_drop(records)
     return summary
+
+
+def _mean_curve(curves: list[list[float]]) -> list[float]:
+    length = min(len(c) for c in curves)
+    return [sum(c[i] for c in curves) / len(curves) for i in range(length)]
