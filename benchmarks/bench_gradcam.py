@@ -35,12 +35,10 @@ from __future__ import annotations
 import argparse
 import email
 import importlib.util
-import statistics
 import subprocess
 import sys
 import tarfile
 import tempfile
-import time
 import zipfile
 from pathlib import Path
 
@@ -53,21 +51,10 @@ from rich.table import Table
 from s2w_toolkit import load_backbone, load_pair
 from s2w_toolkit.data import demo_image
 from s2w_toolkit.registry import get_registry
+from timing import median_seconds  # benchmarks/timing.py, next to this script
 
 FINDING = ("pytorch-grad-cam not compared: grad-cam 1.5.7 requires torchvision>=0.13 (Requires-Dist), "
            "and importing pytorch_grad_cam imports torchvision and cv2; torchvision is not installed here.")
-
-
-def median_seconds(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def min_max(heat: torch.Tensor) -> torch.Tensor:

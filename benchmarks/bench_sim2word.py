@@ -19,8 +19,6 @@ explanation / floor and loop / explanation.
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 
 import numpy as np
 import torch
@@ -35,18 +33,7 @@ from s2w_toolkit.data import DEMO_PAIR, demo_image
 from s2w_toolkit.sim2word.core import Settings, run_sim2word
 from s2w_toolkit.sim2word.erase import erase_masks, fill_images
 from s2w_toolkit.sim2word.identity import counterfactual_map, features_and_embeddings
-
-
-def median_seconds(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        if torch.cuda.is_available():
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+from timing import median_seconds  # benchmarks/timing.py, next to this script
 
 
 def per_attribute_loop(net, pair, attributes, settings: Settings) -> list[float]:
