@@ -18,10 +18,6 @@ Instead, on the default backbone and the bundled obama / biden pair, both sides 
   its output A, ``torch.autograd.grad`` of the similarity to the other face's detached
   embedding with respect to A, ``relu(sum_k mean_ij(dS/dA_k) A_k)``, bilinear upsampling
   (``align_corners=False``) and min-max;
-* ``hook, with the plugin's 4 no-grad forwards``: the same, but with the score and the two
-  targets computed as the plugin computes them (``similarity(a, b)``, ``embed(a)``,
-  ``embed(b)``: four forward passes of one face instead of one pass of both), so that
-  plugin / this is what Captum and the plugin's bookkeeping cost.
 
 It prints medians over ``--repeats`` runs (after a warm-up), the ratios plugin / hook, and the
 largest absolute difference between the two maps of each side (they should agree to float
@@ -63,19 +59,11 @@ def min_max(heat: torch.Tensor) -> torch.Tensor:
     return (heat - low) / (high - low) if high > low else torch.zeros_like(heat)
 
 
-def hook_gradcam(net, pair, plugin_forwards: bool = False) -> tuple[float, dict[str, torch.Tensor]]:
-    """Grad-CAM of each face's similarity to the other, by hand: ``(score, {"a": map, "b": map})``.
-
-    ``plugin_forwards``: get the score and the targets as the plugin does, with four no-grad
-    forward passes of one face (``similarity(a, b)``, then ``embed(a)`` and ``embed(b)``)
-    instead of one of both faces."""
+def hook_gradcam(net, pair) -> tuple[float, dict[str, torch.Tensor]]:
+    """Grad-CAM of each face's similarity to the other, by hand: ``(score, {"a": map, "b": map})``."""
     with torch.no_grad():
-        if plugin_forwards:
-            score = float(net.similarity(pair.a, pair.b))
-            units = torch.cat([net.embed(pair.a), net.embed(pair.b)])
-        else:
-            units = net.embed(torch.cat([pair.a, pair.b]))
-            score = float((units[0] * units[1]).sum())
+        units = net.embed(torch.cat([pair.a, pair.b]))
+        score = float((units[0] * units[1]).sum())
     layer, maps = net.cam_layer, {}
     for side, x, target in (("a", pair.a, units[1:]), ("b", pair.b, units[:1])):
         kept = []
@@ -143,10 +131,8 @@ def main() -> None:
     timings = {
         "plugin: gradcam explainer (Captum)": median_seconds(lambda: explainer.explain(pair, net), args.repeats),
         "hook: hand-written Grad-CAM": median_seconds(lambda: hook_gradcam(net, pair), args.repeats),
-        "hook, with the plugin's 4 no-grad forwards": median_seconds(lambda: hook_gradcam(net, pair, True),
-                                                                     args.repeats),
     }
-    plugin, hook, hook_4 = timings.values()
+    plugin, hook = timings.values()
 
     layer = explanation.metadata["sides"]["a"]["layer"]
     table = Table(title=f"Grad-CAM of the similarity, obama / biden, both sides, {net.name} ({net.device}), "
@@ -156,7 +142,6 @@ def main() -> None:
     for name, seconds in timings.items():
         table.add_row(f"{name} (s)", f"{seconds:.4f}")
     table.add_row("[bold]plugin / hook[/]", f"[bold]{plugin / hook:.2f}x[/]")
-    table.add_row("plugin / hook with the plugin's forwards", f"{plugin / hook_4:.2f}x")
     for side, difference in differences.items():
         table.add_row(f"max |map_{side} plugin - map_{side} hook|", f"{difference:.2e}")
     table.add_row("|score plugin - score hook|", f"{abs(explanation.score - score):.2e}")

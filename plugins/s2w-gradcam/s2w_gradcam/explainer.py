@@ -135,9 +135,10 @@ class GradCam(Explainer):
         size = tuple(int(s) for s in faces["a"].shape[-2:])
         if self.method == "occlusion" and self.window > min(size):
             raise ValueError(f"occlusion window {self.window} is larger than the {size[0]}x{size[1]} face")
-        with torch.no_grad():
-            score = float(backbone.similarity(faces["a"], faces["b"]).item())
-            targets = {side: backbone.embed(faces[side]).detach() for side in SIDES}
+        with torch.no_grad():  # one batched pass gives both targets and the pair's cosine
+            units = backbone.embed(torch.cat([faces["a"], faces["b"]])).detach()
+        targets = {"a": units[:1], "b": units[1:]}
+        score = float((units[0] * units[1]).sum().item())
         maps, raw, details = {}, {}, {}
         for side, other in (("a", "b"), ("b", "a")):
             forward = M.SimilarityTo(backbone.embed, targets[other])
