@@ -57,13 +57,20 @@ class SpatialOutput:
         return self.size[0] * self.size[1]
 
 
-def _hooks(backbone: Any, names: set[str] | None, on_output) -> list:
+def _run_hooked(backbone: Any, x: torch.Tensor, names: set[str] | None, on_output) -> None:
+    """``backbone(x)`` without gradients, calling ``on_output(name, output)`` for every named
+    submodule (or only those in ``names``) as it runs."""
     handles = []
     for name, module in backbone.named_modules():
         if name and (names is None or name in names):
             handles.append(module.register_forward_hook(
                 lambda module, inputs, output, name=name: on_output(name, output)))
-    return handles
+    try:
+        with torch.no_grad():
+            backbone(x)
+    finally:
+        for handle in handles:
+            handle.remove()
 
 
 def trace_spatial_outputs(backbone: Any, x: torch.Tensor) -> list[SpatialOutput]:
@@ -80,13 +87,7 @@ def trace_spatial_outputs(backbone: Any, x: torch.Tensor) -> list[SpatialOutput]
                                        (int(output.shape[2]), int(output.shape[3]))))
         order[0] += 1
 
-    handles = _hooks(backbone, None, record)
-    try:
-        with torch.no_grad():
-            backbone(x)
-    finally:
-        for handle in handles:
-            handle.remove()
+    _run_hooked(backbone, x, None, record)
     return found
 
 
@@ -151,13 +152,7 @@ def capture_levels(backbone: Any, x: torch.Tensor, levels: list[SpatialOutput]) 
         if (name, call) in wanted:
             found[wanted[(name, call)]] = output.detach()
 
-    handles = _hooks(backbone, {o.name for o in levels}, keep)
-    try:
-        with torch.no_grad():
-            backbone(x)
-    finally:
-        for handle in handles:
-            handle.remove()
+    _run_hooked(backbone, x, {o.name for o in levels}, keep)
     missing = [levels[i].name for i, f in enumerate(found) if f is None]
     if missing:
         raise ValueError(f"levels {missing} did not run in the second pass (a data-dependent backbone?)")
