@@ -23,3 +23,7 @@ class PluginError(S2WError):
 
 class DeviceError(S2WError):
     """The requested device does not exist on this machine."""
+
+
+class OptionError(S2WError):
+    """An explainer option is unknown to the explainers it is given to, or has a bad value."""

@@ -15,7 +15,11 @@ from typing import Any
 
 import numpy as np
 
+from .io.json_data import dumps
+
 SIDES = ("a", "b")
+#: Rounding error allowed beyond [-1, 1] in a cosine score.
+COSINE_SLACK = 1e-4
 
 
 def as_map(value: Any) -> np.ndarray:
@@ -69,6 +73,27 @@ class Explanation:
         if self.words is not None:
             self.words = [w if isinstance(w, Word) else Word(**w) for w in self.words]
 
+    def problems(self) -> list[str]:
+        """What makes this explanation unusable: a score that is not a finite cosine in [-1, 1],
+        a map that is empty or not finite, a word score that is not finite. Empty when valid.
+
+        Example:
+            >>> Explanation(score=float("nan"), maps={"a": np.ones((2, 2)), "b": np.zeros((0, 0))}).problems()
+            ['score is nan, not a finite cosine in [-1, 1]', "map 'b' is empty (0x0)"]
+        """
+        out = []
+        if not (np.isfinite(self.score) and -1.0 - COSINE_SLACK <= self.score <= 1.0 + COSINE_SLACK):
+            out.append(f"score is {self.score}, not a finite cosine in [-1, 1]")
+        named = [(f"map {side!r}", self.maps[side]) for side in SIDES]
+        named += [(f"extra map {name!r} side {side!r}", m[side]) for name, m in self.extra_maps.items() for side in SIDES]
+        for label, array in named:
+            if array.size == 0:
+                out.append(f"{label} is empty ({'x'.join(map(str, array.shape))})")
+            elif not np.isfinite(array).all():
+                out.append(f"{label} has {int((~np.isfinite(array)).sum())} non-finite values")
+        out += [f"word {w.text!r} has score {w.score}" for w in self.words or [] if not np.isfinite(w.score)]
+        return out
+
     @property
     def same_person(self) -> bool | None:
         """The verdict at ``threshold``, or None when no threshold is known."""
@@ -98,7 +123,7 @@ class Explanation:
         return cls(**data)
 
     def to_json(self, indent: int | None = None) -> str:
-        return json.dumps(self.to_dict(), indent=indent)
+        return dumps(self.to_dict(), indent=indent)
 
     @classmethod
     def from_json(cls, text: str) -> "Explanation":

@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from .explanation import Explanation
+from .options import BaseOptions, build_options, check_options_class
 
 
 @dataclass
@@ -88,21 +89,34 @@ class AttributeModel(ABC):
 class Explainer(ABC):
     """Explains a pair's similarity: ``explain(pair, backbone, attributes=None) -> Explanation``.
 
+    Its options are declared by ``Options``, a frozen dataclass subclassing
+    :class:`~s2w_toolkit.options.BaseOptions` (see :mod:`s2w_toolkit.options`): the
+    constructor converts text values by field type, rejects undeclared keys with an
+    :class:`~s2w_toolkit.errors.OptionError` and keeps the result in ``self.options``.
+
     Example:
         >>> from s2w_toolkit.registry import get_registry
-        >>> get_registry().explainer("input-gradient").name
-        'input-gradient'
+        >>> cls = get_registry().explainer("input-gradient")
+        >>> cls.name, cls(seed="3").options
+        ('input-gradient', BaseOptions(batch_size=64, seed=3))
     """
 
     name: ClassVar[str] = ""
     #: Whether ``explain`` uses an attribute model (the CLI then loads one and passes it in).
     uses_attributes: ClassVar[bool] = False
+    #: The options dataclass (a subclass of :class:`~s2w_toolkit.options.BaseOptions`).
+    Options: ClassVar[type] = BaseOptions
     #: Options that make a quick run (fewer samples, say) for the conformance tests; a plugin
     #: that needs none leaves it empty.
     fast_options: ClassVar[dict[str, Any]] = {}
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        check_options_class(cls.Options, cls.__name__)
+
     def __init__(self, **options: Any) -> None:
-        self.options = options
+        #: The typed options, an instance of ``Options``.
+        self.options = build_options(type(self), options)
 
     @abstractmethod
     def explain(self, pair: Pair, backbone: Any, attributes: AttributeModel | None = None) -> Explanation:

@@ -10,16 +10,18 @@ Example:
 
 from __future__ import annotations
 
+import copy
 import time
+from dataclasses import replace
 from pathlib import Path
+from typing import Any, Callable
 
 import numpy as np
 import torch
-from skimage.transform import resize
 
 from .backbone import Backbone
 from .devices import resolve_device
-from .errors import PluginError, S2WError
+from .errors import CheckpointError, PluginError, S2WError
 from .explanation import Explanation
 from .faces.align import align_face
 from .faces.detect import FaceDetector
@@ -32,20 +34,31 @@ def load_backbone(name: str = "dlib-resnet", weights: str | None = None, device:
     """A registered backbone by name, with its weights, in eval mode on ``device``."""
     target = resolve_device(device)
     cls = get_registry().backbone(name)
-    return cls.load(weights).eval().to(target)
+    net = call_plugin(f"backbone {name!r}", cls.load, weights)
+    bad = next((key for key, t in net.state_dict().items() if t.is_floating_point() and not torch.isfinite(t).all()),
+               None)
+    if bad is not None:
+        source = weights if weights is not None else f"the packaged weights of {name}"
+        raise CheckpointError(f"{source}: tensor {bad!r} holds NaN or infinite values; the checkpoint is damaged")
+    return net.eval().to(target)
 
 
 def load_face(path: str | Path, backbone: Backbone, face_index: int = 0, aligned: bool = False,
               detector: FaceDetector | None = None) -> tuple[np.ndarray, dict]:
     """Read a photo and return the face aligned to ``backbone.template`` (RGB uint8) and info.
 
-    With ``aligned=True`` the photo is taken as an already cropped face and only resized.
+    With ``aligned=True`` the photo is taken as an already cropped face and only resized (see
+    :func:`~s2w_toolkit.faces.align.resize_aligned`: at least 32 px, a warning if not square).
     """
+    from .faces.align import resize_aligned
+
+    if isinstance(face_index, (tuple, list)):
+        raise TypeError(f"load_face takes one face index, got {face_index!r} "
+                        "(--face-index-a/--face-index-b are for pairs of images)")
     image = read_image(path)
     size = backbone.template.size
     if aligned:
-        face = resize(image, size, anti_aliasing=True, preserve_range=True)
-        return np.clip(np.rint(face), 0, 255).astype(np.uint8), {"source": str(path), "aligned": True}
+        return resize_aligned(image, size, str(path)), {"source": str(path), "aligned": True}
     if detector is None or detector.landmarks != backbone.template.landmarks:
         detector = FaceDetector(landmarks=backbone.template.landmarks)
     found = detector.find(image, face_index, source=str(path))
@@ -53,12 +66,14 @@ def load_face(path: str | Path, backbone: Backbone, face_index: int = 0, aligned
     return face, {"source": str(path), "box": list(found.box), "aligned": False}
 
 
-def load_pair(path_a: str | Path, path_b: str | Path, backbone: Backbone, face_index: int = 0,
+def load_pair(path_a: str | Path, path_b: str | Path, backbone: Backbone, face_index: int | tuple[int, int] = 0,
               aligned: bool = False) -> Pair:
-    """Detect, align and preprocess two photos for ``backbone``."""
+    """Detect, align and preprocess two photos for ``backbone``; ``face_index`` is one index for
+    both photos or ``(index_a, index_b)``."""
+    index_a, index_b = face_index if isinstance(face_index, tuple) else (face_index, face_index)
     detector = FaceDetector(landmarks=backbone.template.landmarks)
-    face_a, info_a = load_face(path_a, backbone, face_index, aligned, detector)
-    face_b, info_b = load_face(path_b, backbone, face_index, aligned, detector)
+    face_a, info_a = load_face(path_a, backbone, index_a, aligned, detector)
+    face_b, info_b = load_face(path_b, backbone, index_b, aligned, detector)
     batch = backbone.preprocess(np.stack([face_a, face_b]))
     return Pair(a=batch[:1], b=batch[1:], image_a=face_a, image_b=face_b, source_a=str(path_a),
                 source_b=str(path_b), info={"a": info_a, "b": info_b})
@@ -68,6 +83,8 @@ def load_pair(path_a: str | Path, path_b: str | Path, backbone: Backbone, face_i
 def verify(pair: Pair, backbone: Backbone) -> dict:
     """Cosine similarity, threshold and verdict of a pair."""
     score = backbone.similarity(pair.a, pair.b).item()
+    if not np.isfinite(score):
+        raise S2WError(f"backbone {backbone.name!r} gave a non-finite embedding for {pair.source_a} or {pair.source_b}")
     return {
         "a": pair.source_a,
         "b": pair.source_b,
@@ -78,19 +95,45 @@ def verify(pair: Pair, backbone: Backbone) -> dict:
     }
 
 
-def run_explainer(explainer: Explainer, pair: Pair, backbone: Backbone,
-                  attributes: AttributeModel | None = None) -> Explanation:
-    """Run one explainer, fill in backbone, threshold and timing; wrap its failures in a
-    one-line :class:`PluginError` naming it."""
-    start = time.perf_counter()
+def call_plugin(what: str, function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Call a plugin's ``function``; any failure, ``sys.exit()`` included, becomes a one-line
+    :class:`PluginError` that starts with ``what``. Ctrl-C still stops the run."""
     try:
-        result = explainer.explain(pair, backbone, attributes)
+        return function(*args, **kwargs)
     except S2WError:
         raise
+    except KeyboardInterrupt:
+        raise
+    except SystemExit as exc:
+        raise PluginError(f"{what} called sys.exit({exc.code!r})") from None
     except Exception as exc:
-        raise PluginError(f"explainer {explainer.name!r} failed: {type(exc).__name__}: {exc}") from exc
+        raise PluginError(f"{what} failed: {type(exc).__name__}: {exc}") from exc
+
+
+def build_explainer(cls: type[Explainer], options: dict[str, Any] | None = None) -> Explainer:
+    """``cls(**options)``; a constructor that rejects its options or fails is a :class:`PluginError`."""
+    return call_plugin(f"explainer {cls.name!r} with options {options or {}}", cls, **(options or {}))
+
+
+def isolated_copy(pair: Pair) -> Pair:
+    """A copy of ``pair`` that an explainer may change in place without touching the original."""
+    return replace(pair, a=pair.a.detach().clone(), b=pair.b.detach().clone(), image_a=pair.image_a.copy(),
+                   image_b=pair.image_b.copy(), info=copy.deepcopy(pair.info))
+
+
+def run_explainer(explainer: Explainer, pair: Pair, backbone: Backbone,
+                  attributes: AttributeModel | None = None) -> Explanation:
+    """Run one explainer on its own copy of ``pair``; fill in backbone, threshold and timing;
+    check the result (:meth:`Explanation.problems`). Every failure is a one-line
+    :class:`PluginError` naming the explainer."""
+    start = time.perf_counter()
+    result = call_plugin(f"explainer {explainer.name!r}", explainer.explain, isolated_copy(pair), backbone,
+                         attributes)
     if not isinstance(result, Explanation):
         raise PluginError(f"explainer {explainer.name!r} returned {type(result).__name__}, not an Explanation")
+    problems = result.problems()
+    if problems:
+        raise PluginError(f"explainer {explainer.name!r} returned an invalid explanation: {'; '.join(problems)}")
     result.explainer = result.explainer or explainer.name
     result.backbone = result.backbone or backbone.name
     if result.threshold is None:

@@ -3,7 +3,9 @@
 Plugins come from the entry-point group ``s2w``; built-ins are registered through the same
 pluggy manager. ``S2W_DISABLE_PLUGINS=a,b`` blocks plugins by entry-point name and
 ``S2W_TRACE_PLUGINS=1`` traces every hook call on stderr. A plugin that fails to import, or
-whose hook raises, is reported as a warning naming it; every other plugin keeps working.
+whose hook raises, is reported as a warning naming it; every other plugin keeps working. So is
+a plugin that implements a hook no spec declares (a misspelt name), and one that registers a
+built-in's name: the built-in keeps it.
 
 Example:
     >>> reg = get_registry()
@@ -13,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import os
 import sys
@@ -29,6 +32,7 @@ from .lazy import ClassRef, deferred_torch
 
 ENTRY_POINT_GROUP = "s2w"
 BUILTIN_PLUGIN = "s2w_toolkit.builtin_plugins"
+BUILTINS = "builtins"  # the plugin name the built-ins are registered under
 KINDS = {
     "backbone": "s2w_register_backbones",
     "attribute-model": "s2w_register_attribute_models",
@@ -99,9 +103,23 @@ class Registry:
         self.dists = dists
         self.entries: dict[str, dict[str, Entry]] = {kind: {} for kind in KINDS}
         self.conflicts: dict[tuple[str, str], list[Entry]] = {}
+        self._check_hook_names()
         for kind, hook in KINDS.items():
             for plugin, result in self.call(hook):
                 self._add(kind, plugin, result)
+
+    def _check_hook_names(self) -> None:
+        """Warn about each hook implementation that no spec declares: pluggy never calls it."""
+        known = sorted(name for name, caller in vars(self.pm.hook).items() if caller.has_spec())
+        for plugin_name, plugin in self.pm.list_name_plugin():
+            for caller in (self.pm.get_hookcallers(plugin) or []) if plugin is not None else []:
+                if caller.has_spec() or all(i.optionalhook for i in caller.get_hookimpls()):
+                    continue
+                dist, version = self.dists.get(plugin_name, (plugin_name, "?"))
+                closest = difflib.get_close_matches(caller.name, known, n=1, cutoff=0)
+                hint = f"; did you mean {closest[0]!r}?" if closest else ""
+                _warn(f"plugin {plugin_name!r} ({dist} {version}) implements unknown hook {caller.name!r}, "
+                      f"which is never called{hint}")
 
     def call(self, hook: str, **kwargs: Any) -> list[tuple[str, Any]]:
         """Call each plugin's implementation of ``hook`` separately; one that raises is warned
@@ -129,6 +147,10 @@ class Registry:
                 continue
             entry = Entry(kind, name, target, plugin, dist, version)
             known = self.entries[kind].get(name)
+            if plugin == BUILTINS or (known is not None and known.plugin == BUILTINS):
+                builtin, other = (entry, known) if plugin == BUILTINS else (known, entry)
+                self._keep_builtin(builtin, other)
+                continue
             if known is not None or (kind, name) in self.conflicts:
                 clash = self.conflicts.setdefault((kind, name), [known] if known else [])
                 clash.append(entry)
@@ -136,6 +158,16 @@ class Registry:
                 _warn(self._conflict_message(kind, name))
                 continue
             self.entries[kind][name] = entry
+
+    def _keep_builtin(self, builtin: Entry, other: Entry | None) -> None:
+        """A built-in keeps its name; every plugin entry that claims it is warned about and dropped."""
+        kind, name = builtin.kind, builtin.name
+        claims = [other, *self.conflicts.pop((kind, name), [])]
+        shadowed = [e for e in claims if e is not None and e.plugin != BUILTINS]
+        for e in shadowed:
+            _warn(f"plugin {e.plugin!r} ({e.distribution} {e.version}) registers {kind} {name!r}, "
+                  f"a built-in name; the built-in is kept and the plugin's {kind} is ignored")
+        self.entries[kind][name] = builtin
 
     def _conflict_message(self, kind: str, name: str) -> str:
         owners = " and ".join(f"{e.distribution} {e.version} (plugin {e.plugin})" for e in self.conflicts[(kind, name)])
@@ -180,9 +212,9 @@ def build_plugin_manager(
     blocked = _disabled()
     for name in sorted(blocked):
         pm.set_blocked(name)
-    if "builtins" not in blocked:
-        pm.register(importlib.import_module(BUILTIN_PLUGIN), name="builtins")
-        dists["builtins"] = _own_distribution()
+    if BUILTINS not in blocked:
+        pm.register(importlib.import_module(BUILTIN_PLUGIN), name=BUILTINS)
+        dists[BUILTINS] = _own_distribution()
     eps = entry_points() if entry_points else metadata.entry_points(group=ENTRY_POINT_GROUP)
     for ep in eps:
         if ep.name in blocked:

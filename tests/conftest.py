@@ -1,4 +1,5 @@
-"""Shared fixtures: the real default backbone, the demo faces, and a CLI runner."""
+"""Shared fixtures: the real default backbone, the demo faces, a CLI runner, and the project's
+own explainers (a third party's installed plugin is not the project's to test)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,18 @@ import pytest
 from click.testing import CliRunner
 
 from s2w_toolkit.data import demo_image
+
+#: The distributions this repository builds: the toolkit and the plugins under plugins/.
+PROJECT_DISTRIBUTIONS = ("s2w-toolkit", "s2w-gradcam", "s2w-xcos", "s2w-xssab", "s2w-avsl", "s2w-perturb",
+                         "s2w-center-prior")
+
+
+@pytest.fixture
+def project_explainers():
+    """The names of the installed explainers that this repository provides."""
+    from s2w_toolkit.testing import explainer_names
+
+    return explainer_names(PROJECT_DISTRIBUTIONS)
 
 
 @pytest.fixture(scope="session")

@@ -18,8 +18,8 @@ def test_benchmark_streams_resumes_and_summarises(run_cli, tmp_path):
     assert rows[0]["forward_passes"] >= 2 and rows[0]["seconds"] > 0
     summary = json.loads((out / "summary.json").read_text())["input-gradient"]
     assert summary["pairs"] == 2 and -1 <= summary["deletion_auc"] <= 1
-    assert (out / "summary.csv").read_text().startswith("explainer,pairs,deletion_auc")
-    assert "| input-gradient | 2 |" in (out / "summary.md").read_text()
+    assert (out / "summary.csv").read_text().startswith("explainer,pairs,failed,deletion_auc")
+    assert "| input-gradient | 2 | 0 |" in (out / "summary.md").read_text()
     again = run_cli("benchmark", "-e", "input-gradient", "--count", "3", "--steps", "4", "--out", out, "--resume")
     assert again.exit_code == 0, again.output
     keys = [r["key"] for r in _lines(out)]

@@ -85,7 +85,7 @@ def test_csv_spellings(tmp_path):
     csv.write_text("a,b,same\n" + "".join(f"x{i}.png,y{i}.png,{s}\n" for i, s in enumerate(rows)))
     pairs = read_pairs(csv)
     assert [p.same for p in pairs] == [True, False] * 4
-    assert pairs[0] == PairSpec(str(tmp_path / "x0.png"), str(tmp_path / "y0.png"), True, 0, "csv:2")
+    assert pairs[0] == PairSpec(str(tmp_path / "x0.png"), str(tmp_path / "y0.png"), True, 0, "csv:x0.png|y0.png")
     assert read_pairs(csv, "/imgs")[1].b == str(Path("/imgs") / "y1.png")
     assert len(read_pairs(csv, count=3)) == 3
 

@@ -10,6 +10,7 @@ pytest.importorskip("s2w_avsl", reason="install ./plugins/s2w-avsl (README test 
 
 from s2w_toolkit import Explanation, Pair, load_pair  # noqa: E402
 from s2w_toolkit.backbones.wrapped import wrap_module  # noqa: E402
+from s2w_toolkit.errors import OptionError  # noqa: E402
 from s2w_avsl.explainer import AVSL, level_similarity, level_weights  # noqa: E402
 
 
@@ -98,7 +99,7 @@ def test_levels_option_picks_the_named_modules(net, pairs):
         AVSL(levels="nose").explain(pair, net)
     with pytest.raises(ValueError, match="'fc' does not return a feature map"):
         AVSL(levels="fc").explain(pair, net)
-    with pytest.raises(ValueError, match="num_levels"):
+    with pytest.raises(OptionError, match="option 'num_levels' must be at least 1"):
         AVSL(num_levels="0")
 
 

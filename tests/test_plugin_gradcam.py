@@ -24,6 +24,7 @@ from s2w_gradcam import maps as M  # noqa: E402
 
 from s2w_toolkit import Explanation, load_pair  # noqa: E402
 from s2w_toolkit.backbones.wrapped import wrap_module  # noqa: E402
+from s2w_toolkit.errors import OptionError  # noqa: E402
 from s2w_toolkit.interfaces import Pair  # noqa: E402
 
 SIZE = 8
@@ -166,13 +167,18 @@ def test_occlusion_equals_hand_patch_drops(window):
         assert not e.maps["a"].any() and np.isfinite(e.maps["a"]).all()
 
 
-def test_options_are_parsed_checked_and_shared():
-    g = E.GradCam(method="Occlusion", window="21", stride="7", steps="5", batch_size=3, seed="1", top_k="2")
+def test_options_are_parsed_checked_and_declared_per_method():
+    g = E.GradCam(method="Occlusion", window="21", stride="7", steps="5", batch_size=3, seed="1")
     assert (g.method, g.window, g.stride, g.steps, g.batch_size) == ("occlusion", 21, 7, 5, 3)
     assert (E.GradCam().steps, E.GradCam().window, E.GradCam().stride, E.GradCam().batch_size) == (32, 15, 8, 64)
-    assert E.GradCamPlusPlus(method="layercam").method == "gradcam++"  # the name fixes the method
+    with pytest.raises(OptionError, match="'gradcam' has no option 'top_k'"):  # another explainer's option
+        E.GradCam(top_k="2")
+    with pytest.raises(OptionError, match="'gradcam\\+\\+' has no option 'method'"):  # the name fixes the method
+        E.GradCamPlusPlus(method="layercam")
+    with pytest.raises(OptionError, match="'integrated-gradients' has no option 'window'"):
+        E.IntegratedGradientsExplainer(window="20")
     for bad in ({"method": "lime"}, {"steps": "0"}, {"window": "1.5"}, {"batch_size": "-2"}):
-        with pytest.raises(ValueError):
+        with pytest.raises(OptionError, match=f"option '{next(iter(bad))}'"):
             E.GradCam(**bad)
     net = tiny_net()
     with pytest.raises(ValueError, match="larger than"):

@@ -11,7 +11,7 @@ import torch
 pytest.importorskip("s2w_xcos", reason="install ./plugins/s2w-xcos (README test command)")
 
 from s2w_toolkit import load_pair  # noqa: E402
-from s2w_toolkit.errors import CheckpointError  # noqa: E402
+from s2w_toolkit.errors import CheckpointError, OptionError  # noqa: E402
 from s2w_toolkit.interfaces import Pair  # noqa: E402
 from s2w_xcos.explainer import XCos  # noqa: E402
 from s2w_xcos.head import AttentionHead, load_head, save_head  # noqa: E402
@@ -69,11 +69,11 @@ def test_obama_biden_maps_match_a_hand_computation(net, pair):
 
 
 def test_options_are_checked():
-    with pytest.raises(ValueError, match="unknown attention 'softmax'"):
+    with pytest.raises(OptionError, match="option 'attention' wants one of: norms, uniform.*got 'softmax'"):
         XCos(attention="softmax")
-    with pytest.raises(ValueError, match="conflicts with xcos_head"):
+    with pytest.raises(OptionError, match="conflicts with xcos_head"):
         XCos(attention="uniform", xcos_head="h.pt")
-    with pytest.raises(ValueError, match="unknown option"):
+    with pytest.raises(OptionError, match="no option 'heads' \\(did you mean 'head'\\?\\)"):
         XCos(heads="h.pt")
     assert XCos(head="h.pt", seed="0", batch_size="3").attention_kind() == "trained:h.pt"
 
@@ -176,6 +176,21 @@ def test_cli_train_writes_a_head_that_explain_uses(run_cli, plugin_commands, net
     assert again.exit_code == 0 and again.stdout.splitlines()[0] == result.stdout.splitlines()[0]
     first, second = torch.load(out, weights_only=True), torch.load(tmp_path / "again.pt", weights_only=True)
     assert all(torch.equal(first["state_dict"][k], second["state_dict"][k]) for k in first["state_dict"])
+
+
+def test_cli_train_checks_out_before_training(run_cli, plugin_commands, monkeypatch, demo, tmp_path):
+    import os
+
+    import s2w_xcos.train
+
+    monkeypatch.setattr(s2w_xcos.train, "train_head", lambda *a, **k: pytest.fail("trained before checking --out"))
+    (tmp_path / "file").write_text("a file, not a folder")
+    for out in (tmp_path / "file" / "head.pt", tmp_path / "file" / "sub" / "head.pt"):
+        result = run_cli("xcos", "train", "--images", os.path.dirname(demo["obama"]), "--out", out,
+                         "--device", "cpu")
+        assert result.exit_code == 1, result.output
+        lines = [line for line in result.stderr.splitlines() if line.strip()]
+        assert lines == [f"error: {out}: cannot write the head ({tmp_path / 'file'} is not a folder)"]
 
 
 def test_cli_bad_head_is_a_one_line_error(run_cli, demo, tmp_path):

@@ -15,16 +15,17 @@ from pathlib import Path
 import torch
 
 from ..errors import CheckpointError
-from .formats import PYTORCH, refuse_unless
+from .formats import PYTORCH, check_weights_file, describe_content, refuse_unless, sniff_format
 
 
 def read_state_dict(path: str | Path, expected: str = "a PyTorch .pth state dict") -> dict[str, torch.Tensor]:
     """A state dict from a ``.pth`` file, unwrapped from ``{"state_dict": ...}`` and stripped
     of a DataParallel ``module.`` prefix. Never runs pickled code (``weights_only=True``);
-    ``expected`` names the file wanted in the one-line errors."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: no such checkpoint file")
+    ``expected`` names the file wanted in the one-line errors. A file that is neither a torch
+    zip archive nor a pickle is refused before torch reads it."""
+    path = check_weights_file(path, "checkpoint file")
+    if sniff_format(path) is None:
+        raise CheckpointError(f"{path}: expected {expected}, but it is not a checkpoint: {describe_content(path)}")
     refuse_unless(path, PYTORCH, expected)
     try:
         data = torch.load(path, map_location="cpu", weights_only=True)

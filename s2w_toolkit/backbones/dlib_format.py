@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import CheckpointError
+from .formats import check_weights_file
 
 ADD_LAYER_VERSIONS = (2, 3)
 TAG_OR_SKIP_VERSION = 1
@@ -211,7 +212,7 @@ def read_dlib_net(path: str | Path) -> DlibNet:
     Raises :class:`~s2w_toolkit.errors.CheckpointError` with a one-line message on a file that
     is not such a network, is truncated, or has bytes left over.
     """
-    path = Path(path)
+    path = check_weights_file(path, "checkpoint file")  # a FIFO would block the read
     try:
         data = path.read_bytes()
     except OSError as exc:

@@ -16,6 +16,9 @@ Example:
 
 from __future__ import annotations
 
+import errno
+import os
+import stat
 from pathlib import Path
 
 from ..errors import CheckpointError
@@ -26,13 +29,71 @@ ONNX = "an ONNX model"
 DLIB = "a dlib model"
 
 
+def check_weights_file(path: str | Path, kind: str = "weights file") -> Path:
+    """``path`` if it is a regular file (symlinks followed); else a one-line
+    :class:`CheckpointError`: no such ``kind``, symlink loop, a folder, or a FIFO or device
+    (which would block a reader).
+
+    Example:
+        >>> check_weights_file("/no/such.pth", "checkpoint file")
+        Traceback (most recent call last):
+        ...
+        s2w_toolkit.errors.CheckpointError: /no/such.pth: no such checkpoint file
+    """
+    path = Path(path)
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            reason = "symlink loop"
+        elif exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            reason = f"no such {kind}" + (" (broken symlink)" if os.path.islink(path) else "")
+        else:
+            reason = f"cannot read {kind} ({exc.strerror or exc})"
+        raise CheckpointError(f"{path}: {reason}") from None
+    if stat.S_ISDIR(mode):
+        raise CheckpointError(f"{path}: is a folder, not a {kind}")
+    if not stat.S_ISREG(mode):
+        raise CheckpointError(f"{path}: not a regular file (a FIFO, socket or device), not a {kind}")
+    return path
+
+
+def _head(path: str | Path, size: int = 64) -> bytes | None:
+    """The first bytes of a regular file; None for anything else (opened non-blocking: a FIFO cannot hang)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except OSError:
+        return None
+    try:
+        return os.read(fd, size) if stat.S_ISREG(os.fstat(fd).st_mode) else None
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def describe_content(path: str | Path) -> str:
+    """What an unrecognised file holds, for error messages: empty, or its first bytes in hex.
+
+    Example:
+        >>> import os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "noise.pth")
+        >>> with open(path, "wb") as f:
+        ...     _ = f.write(bytes([0x9c, 0x4e, 0x2a, 0x01, 0xff, 0x00, 0x10, 0x7f, 0x33]))
+        >>> describe_content(path)
+        'unrecognised content (first bytes 9c 4e 2a 01 ff 00 10 7f)'
+    """
+    head = _head(path, 8)
+    if head is None:
+        return "unreadable"
+    return "the file is empty" if not head else f"unrecognised content (first bytes {head.hex(' ')})"
+
+
 def sniff_format(path: str | Path) -> str | None:
     """One of :data:`PYTORCH`, :data:`PICKLE`, :data:`ONNX`, :data:`DLIB`, or None when the
-    bytes match none of them (or the file cannot be read)."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(64)
-    except OSError:
+    bytes match none of them (or the file cannot be read, or is not a regular file)."""
+    head = _head(path)
+    if head is None:
         return None
     if head.startswith(b"PK\x03\x04"):
         return PYTORCH  # torch.save writes a zip archive

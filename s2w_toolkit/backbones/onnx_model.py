@@ -3,7 +3,8 @@
 The graph is converted by :func:`~s2w_toolkit.convert.onnx_graph.convert_onnx` into a
 differentiable module and wrapped with the settings the file implies:
 
-* input size from the graph's input shape (112x112 when the spatial size is not fixed);
+* input size from the graph's input shape (112x112 when the spatial size is not fixed); a
+  declared side above :data:`MAX_INPUT_SIDE` (1024 px) is refused before anything runs;
 * normalisation: insightface's convention, RGB ``(x - 127.5) / 127.5``, unless the graph
   normalises by itself (its input goes first into a Sub, Mul or Div with a constant; then the
   raw 0..255 pixels are fed), the same rule insightface's own model loader applies;
@@ -36,6 +37,7 @@ from ..convert.onnx_graph import OnnxModule, convert_onnx
 from .formats import ONNX, refuse_unless
 from .wrapped import WrappedBackbone, wrap_module
 
+MAX_INPUT_SIDE = 1024  # px: face embedders take 112-224; a larger declared input is refused (memory)
 
 
 class OnnxBackbone(WrappedBackbone):
@@ -101,8 +103,11 @@ def _input_size(graph: OnnxModule, path) -> tuple[int, int]:
     if len(shape) != 4 or shape[1] not in (3, None):
         raise CheckpointError(f"{path}: expected an (N, 3, H, W) image input, found shape "
                               f"{['?' if d is None else d for d in shape]}")
-    height, width = shape[2], shape[3]
-    return (height or 112, width or 112)
+    height, width = shape[2] or 112, shape[3] or 112
+    if not (0 < height <= MAX_INPUT_SIDE and 0 < width <= MAX_INPUT_SIDE):
+        raise CheckpointError(f"{path}: declares a {height}x{width} input; the onnx backbone takes at most "
+                              f"{MAX_INPUT_SIDE}x{MAX_INPUT_SIDE} (MAX_INPUT_SIDE)")
+    return (height, width)
 
 
 def _normalises_itself(graph: OnnxModule) -> bool:

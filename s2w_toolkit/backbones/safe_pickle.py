@@ -27,6 +27,7 @@ from typing import BinaryIO
 import numpy as np
 
 from ..errors import CheckpointError
+from .formats import check_weights_file
 
 
 def _allowed() -> dict[tuple[str, str], object]:
@@ -73,6 +74,8 @@ def read_array_pickle(source: str | Path | BinaryIO) -> dict[str, np.ndarray]:
     """``{name: array}`` from a pickle of numpy arrays, read with ``encoding="latin1"`` so
     that Python 2 pickles load. Raises :class:`CheckpointError` on anything else."""
     label = "<stream>" if hasattr(source, "read") else str(source)
+    if not hasattr(source, "read"):
+        check_weights_file(source)  # missing, a symlink loop, a folder or a FIFO: one line, no blocking open
     try:
         stream = source if hasattr(source, "read") else open(source, "rb")
     except OSError as exc:

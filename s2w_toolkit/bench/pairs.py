@@ -3,22 +3,29 @@
 ``read_pairs(source)`` picks the reader from ``source``: ``None`` is the bundled six-pair set
 (:data:`BUNDLED`, over the demo portraits), a ``.csv`` has the columns ``a,b,same``, a
 ``.txt`` is LFW's ``pairs.txt`` and a folder holds one sub-folder of images per identity, from
-which pairs are drawn at random (seeded). Every pair has a stable, unique ``key`` that a run
-can be resumed by; :func:`shard` splits a list for parallel runs (``--shard 2/4``).
+which pairs are drawn at random (seeded). A CSV may add ``face_a``/``face_b`` columns (face
+index, 0 = the largest). Every pair has a stable, unique ``key`` made from its two image paths
+as the list writes them (and face indices other than 0, as ``path@index``), so it does not
+change when lines are added or moved; :func:`pair_list_id` names the list itself, so that a run
+is resumed or merged only with its own list; :func:`shard` splits a list for parallel runs
+(``--shard 2/4``).
 
 Example:
     >>> pairs = read_pairs()
     >>> len(pairs), sum(p.same for p in pairs)
     (6, 3)
     >>> pairs[0].key, Path(pairs[0].a).name, Path(pairs[0].b).name
-    ('csv:2', 'obama.jpg', 'obama2.jpg')
+    ('csv:obama.jpg|obama2.jpg', 'obama.jpg', 'obama2.jpg')
     >>> [p.key for p in shard(pairs, *parse_shard("2/4"))]
-    ['csv:3', 'csv:7']
+    ['csv:obama.jpg|biden.jpg', 'csv:obama3.jpg|biden.jpg']
+    >>> pair_list_id(None)[:8]
+    'bundled:'
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import os
 import random
 from dataclasses import dataclass
@@ -42,7 +49,7 @@ class PairSpec:
 
     Example:
         >>> PairSpec("x/a.jpg", "x/b.jpg", same=True, key="csv:2")
-        PairSpec(a='x/a.jpg', b='x/b.jpg', same=True, fold=0, key='csv:2')
+        PairSpec(a='x/a.jpg', b='x/b.jpg', same=True, fold=0, key='csv:2', face_a=0, face_b=0)
     """
 
     a: str
@@ -50,6 +57,8 @@ class PairSpec:
     same: bool
     fold: int = 0
     key: str = ""
+    face_a: int = 0
+    face_b: int = 0
 
 
 def read_pairs(source: str | os.PathLike[str] | None = None, root: str | os.PathLike[str] | None = None,
@@ -81,6 +90,21 @@ def read_pairs(source: str | os.PathLike[str] | None = None, root: str | os.Path
             raise S2WError(f"{path}: unknown pairs format {path.suffix or '(no suffix)'!r}; known: "
                            ".csv (a,b,same), .txt (LFW pairs.txt), or a folder of identity folders")
     return pairs if count is None else pairs[:count]
+
+
+def pair_list_id(source: str | os.PathLike[str] | None, *, count: int | None = None, seed: int = 0) -> str:
+    """What identifies a pair list: a file by the hash of its content, a folder by its path, the
+    seed and the count it was drawn with. (``--count`` of a file and ``--shard`` take parts of
+    the same list, so they keep its identity.)"""
+    if source is None:
+        return f"bundled:{hashlib.sha256(BUNDLED.read_bytes()).hexdigest()[:12]}"
+    path = Path(source)
+    if path.is_dir():
+        return f"folder:{path.resolve()}:seed={seed}:count={100 if count is None else count}"
+    try:
+        return f"{path.name}:{hashlib.sha256(path.read_bytes()).hexdigest()[:12]}"
+    except OSError as exc:
+        raise S2WError(f"{path}: cannot read the pairs file ({exc.strerror or exc})") from None
 
 
 def parse_shard(text: str) -> tuple[int, int]:
@@ -122,8 +146,20 @@ def _unique(pairs: list[PairSpec]) -> list[PairSpec]:
     out = []
     for p in pairs:
         n = seen[p.key] = seen.get(p.key, 0) + 1
-        out.append(p if n == 1 else PairSpec(p.a, p.b, p.same, p.fold, f"{p.key}#{n}"))
+        out.append(p if n == 1 else PairSpec(p.a, p.b, p.same, p.fold, f"{p.key}#{n}", p.face_a, p.face_b))
     return out
+
+
+def _face_index(text: str, where: str) -> int:
+    if not text:
+        return 0
+    if not text.isdigit():
+        raise S2WError(f"{where} must be a face index (0 = the largest face), not {text!r}")
+    return int(text)
+
+
+def _keyed(path: str, face: int) -> str:
+    return path if face == 0 else f"{path}@{face}"
 
 
 def _read_csv(path: Path, base: Path) -> list[PairSpec]:
@@ -142,7 +178,9 @@ def _read_csv(path: Path, base: Path) -> list[PairSpec]:
             if same is None:
                 raise S2WError(f"{where}: same must be 1/0, true/false, yes/no or same/different, "
                                f"not {row.get('same')!r}")
-            pairs.append(PairSpec(_joined(base, row["a"]), _joined(base, row["b"]), same, 0, f"csv:{reader.line_num}"))
+            faces = [_face_index(row.get(column, ""), f"{where}: {column}") for column in ("face_a", "face_b")]
+            key = f"csv:{_keyed(row['a'], faces[0])}|{_keyed(row['b'], faces[1])}"
+            pairs.append(PairSpec(_joined(base, row["a"]), _joined(base, row["b"]), same, 0, key, *faces))
     if not pairs:
         raise S2WError(f"{path}: no pairs")
     return _unique(pairs)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..io.atomic import replacing
 from ..render import plt
 
 
@@ -23,7 +24,9 @@ def write_plots(summary: dict[str, dict], folder: str | Path) -> list[str]:
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for name, row in summary.items():
         for ax, key in zip(axes, ("deletion_curve", "insertion_curve")):
-            curve = row[key]
+            curve = row.get(key)
+            if not curve:  # every row of this explainer failed
+                continue
             xs = [i / (len(curve) - 1) for i in range(len(curve))] if len(curve) > 1 else [0.0]
             ax.plot(xs, curve, label=name)
     for ax, title in zip(axes, ("deletion: most salient pixels removed first", "insertion: most salient first")):
@@ -33,7 +36,8 @@ def write_plots(summary: dict[str, dict], folder: str | Path) -> list[str]:
         ax.legend(fontsize=7)
     fig.tight_layout()
     curves = str(folder / "curves.png")
-    fig.savefig(curves, dpi=90)
+    with replacing(curves) as tmp:
+        fig.savefig(tmp, dpi=90)
     plt.close(fig)
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
@@ -48,6 +52,7 @@ def write_plots(summary: dict[str, dict], folder: str | Path) -> list[str]:
         ax.legend(fontsize=6)
     fig.tight_layout()
     replacement = str(folder / "replacement.png")
-    fig.savefig(replacement, dpi=90)
+    with replacing(replacement) as tmp:
+        fig.savefig(tmp, dpi=90)
     plt.close(fig)
     return [curves, replacement]

@@ -1,23 +1,30 @@
 """Running explainers over a pair list, one pair at a time, streaming results to JSONL.
 
 Each (pair, explainer) becomes one line of ``results.jsonl`` as soon as it is done, so memory
-stays flat however many pairs there are, and an interrupted run resumes (``resume=True``)
-without repeating a finished line. :func:`summarise` reads the file back.
+stays flat however many pairs there are. A failure (an image that does not load, an explainer
+that raises, exits or returns NaN or empty maps, a metric that cannot be computed) becomes an
+error row for that (pair, explainer) and the run goes on. Every row records the run's settings
+and its explainer's options; ``resume=True`` continues a run with the same settings, skipping
+its finished rows and retrying its error rows. The folder is locked for the run
+(:mod:`s2w_toolkit.bench.store`).
 
 Example:
     >>> import tempfile
     >>> from s2w_toolkit import load_backbone
     >>> from s2w_toolkit.bench.pairs import read_pairs
+    >>> from s2w_toolkit.bench.summary import summarise
     >>> net = load_backbone("dlib-resnet", device="cpu")
     >>> out = tempfile.mkdtemp()
-    >>> done = run_benchmark(read_pairs()[:1], ["input-gradient"], net, out, steps=4)
-    >>> done, sorted(summarise(out)["input-gradient"])[:3]
-    (1, ['deletion_auc', 'deletion_curve', 'forward_passes'])
+    >>> run_benchmark(read_pairs()[:1], ["input-gradient"], net, out, steps=4)
+    {'written': 1, 'failed': 0, 'pairs_loaded': 1, 'pairs': 1}
+    >>> summarise(out)["input-gradient"]["pairs"]
+    1
 """
 
 from __future__ import annotations
 
-import json
+import dataclasses
+import hashlib
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -26,25 +33,33 @@ import torch
 import torch.nn.functional as F
 
 from ..errors import S2WError
-from ..pipeline import load_pair, run_explainer
+from ..options import build_options, format_value
+from ..pipeline import build_explainer, load_pair, run_explainer
 from ..registry import get_registry
 from . import metrics
 from .pairs import PairSpec
+from .store import RESULTS, append_row, differing_setting, locked, open_results, read_rows
 
-RESULTS = "results.jsonl"
+#: Files a fresh run replaces; they describe the results that were there before.
+OUTPUTS = (RESULTS, "summary.csv", "summary.md", "summary.json", "curves.png", "replacement.png")
+FILL = "black"  # how the metrics remove pixels
 
 
-def finished(out_dir: str | Path) -> set[tuple[str, str]]:
-    """(pair key, explainer) of every line already in ``results.jsonl``."""
-    path = Path(out_dir) / RESULTS
-    if not path.is_file():
-        return set()
-    done = set()
-    for line in path.read_text().splitlines():
-        if line.strip():
-            row = json.loads(line)
-            done.add((row["key"], row["explainer"]))
-    return done
+def weights_fingerprint(module: torch.nn.Module) -> str:
+    """A short hash of every parameter and buffer (names, dtypes, shapes and values)."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(module.state_dict().items()):
+        t = tensor.detach().cpu().contiguous()
+        digest.update(f"{name}:{t.dtype}:{tuple(t.shape)};".encode())
+        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def run_settings(backbone: Any, *, steps: int, seed: int, pairs_id: str) -> dict[str, Any]:
+    """What makes two runs' numbers comparable: backbone and weights, metric steps and fill, seed,
+    and the pair list. (The batch size does not change the numbers, so it is not recorded.)"""
+    return {"backbone": backbone.name, "weights": weights_fingerprint(backbone), "steps": steps, "fill": FILL,
+            "seed": seed, "pairs": pairs_id}
 
 
 class _ImageCounter:
@@ -68,7 +83,8 @@ def _measure(explanation, pair, backbone, steps: int, batch_size: int) -> dict:
             ("a", pair.a, pair.image_a, pair.b, pair.image_b, units[1:]),
             ("b", pair.b, pair.image_b, pair.a, pair.image_a, units[:1])):
         saliency = explanation.maps[side]
-        curves = metrics.deletion_insertion(backbone, x, face, counter, saliency, steps=steps, batch_size=batch_size)
+        curves = metrics.deletion_insertion(backbone, x, face, counter, saliency, steps=steps, fill=FILL,
+                                            batch_size=batch_size)
         replaced = metrics.pixel_replacement(backbone, x, face, other_x, other_face, counter, saliency,
                                              batch_size=batch_size)
         sides[side] = {"deletion": curves, "replacement": replaced}
@@ -85,116 +101,109 @@ def _sim2word_record(explanation) -> dict:
     return record
 
 
+def _recorded(options: Any) -> dict[str, Any]:
+    """An explainer's full options (defaults included) as a row records them: JSON values,
+    without the batch size, which does not change the numbers."""
+    return {k: v if isinstance(v, (bool, int, float, str, type(None))) else format_value(v)
+            for k, v in sorted(dataclasses.asdict(options).items()) if k != "batch_size"}
+
+
+def _prepare_folder(folder: Path, settings: dict, options: dict[str, dict], resume: bool, overwrite: bool) -> set:
+    """Check the folder against this run; return the (key, explainer) already done."""
+    rows = read_rows(folder / RESULTS, repair=resume)
+    if not resume:
+        if rows and not overwrite:
+            raise S2WError(f"{folder} already holds {len(rows)} benchmark results; use --resume to continue that "
+                           "run, --overwrite to replace it, or another --out")
+        for name in OUTPUTS:
+            (folder / name).unlink(missing_ok=True)
+        return set()
+    for row in rows:
+        if "settings" not in row:
+            raise S2WError(f"--resume: {folder / RESULTS} holds rows without settings (written by an older s2w); "
+                           "use --overwrite or another --out")
+        what, have, want = "", row.get("settings", {}), settings
+        key = differing_setting(have, want)
+        if key is None and row["explainer"] in options:
+            what, have, want = f"{row['explainer']} option ", row.get("options", {}), options[row["explainer"]]
+            key = differing_setting(have, want)
+        if key is not None:
+            raise S2WError(f"--resume: {folder / RESULTS} was made with {what}{key}={have.get(key)!r}, this run has "
+                           f"{what}{key}={want.get(key)!r}; use the same settings, another --out, or --overwrite")
+    return {(r["key"], r["explainer"]) for r in rows if "error" not in r}
+
+
 def run_benchmark(pairs: list[PairSpec], explainers: list[str], backbone, out_dir: str | Path, *,
-                  options: dict[str, Any] | None = None, resume: bool = False, steps: int = 20,
-                  batch_size: int = 64, attributes=None,
-                  on_pair: Callable[[str, PairSpec], None] | None = None) -> int:
-    """Explain and measure every pair with every explainer; return the lines written."""
+                  options: dict[str, dict[str, Any]] | None = None, resume: bool = False, overwrite: bool = False,
+                  steps: int = 20, batch_size: int = 64, seed: int = 0, pairs_id: str = "", attributes=None,
+                  on_pair: Callable[[str, PairSpec], None] | None = None,
+                  on_error: Callable[[dict], None] | None = None) -> dict[str, int]:
+    """Explain and measure every pair with every explainer (``options``: keyword options per
+    explainer name); return counts of rows written, rows failed and pairs loaded."""
     folder = Path(out_dir)
     folder.mkdir(parents=True, exist_ok=True)
-    done = finished(folder) if resume else set()
-    if not resume:
-        (folder / RESULTS).write_text("")
     classes = {name: get_registry().explainer(name) for name in explainers}
-    written = 0
-    with open(folder / RESULTS, "a") as stream:
-        for spec in pairs:
-            todo = [name for name in explainers if (spec.key, name) not in done]
-            if not todo:
-                continue
-            try:
-                pair = load_pair(spec.a, spec.b, backbone)
-            except S2WError as exc:
-                for name in todo:
-                    stream.write(json.dumps({"key": spec.key, "explainer": name, "error": str(exc)}) + "\n")
-                stream.flush()
-                continue
-            for name in todo:
-                if on_pair:
-                    on_pair(name, spec)
-                counter = _ImageCounter(backbone)
-                start = time.perf_counter()
+    options = {name: dict((options or {}).get(name, {})) for name in explainers}
+    settings = run_settings(backbone, steps=steps, seed=seed, pairs_id=pairs_id)
+    recorded = {name: _recorded(build_options(classes[name], options[name], name=name)) for name in explainers}
+    counts = {"written": 0, "failed": 0, "pairs_loaded": 0, "pairs": len(pairs)}
+    with locked(folder):
+        done = _prepare_folder(folder, settings, recorded, resume, overwrite)
+        with open_results(folder) as stream:
+            def write(row: dict) -> None:
+                append_row(stream, row)
+                counts["written"] += 1
+                if "error" in row:
+                    counts["failed"] += 1
+                    if on_error:
+                        on_error(row)
+
+            for spec in pairs:
+                todo = [name for name in explainers if (spec.key, name) not in done]
+                if not todo:
+                    continue
+                base = {"key": spec.key, "a": spec.a, "b": spec.b, "same": spec.same, "fold": spec.fold,
+                        "settings": settings}
                 try:
-                    cls = classes[name]
-                    explanation = run_explainer(cls(**{**(options or {}), "batch_size": batch_size}), pair, backbone,
-                                                attributes if cls.uses_attributes else None)
-                    seconds = time.perf_counter() - start
-                    passes = counter.images
-                finally:
-                    counter.close()
-                row = {"key": spec.key, "explainer": name, "a": spec.a, "b": spec.b, "same": spec.same,
-                       "fold": spec.fold, "similarity": explanation.score, "threshold": backbone.threshold,
-                       "seconds": seconds,
-                       "forward_passes": passes}
-                with torch.no_grad():
-                    row["sides"] = _measure(explanation, pair, backbone, steps, batch_size)
-                if name == "sim2word":
-                    row["sim2word"] = _sim2word_record(explanation)
-                stream.write(json.dumps(row) + "\n")
-                stream.flush()
-                written += 1
-    return written
+                    pair = load_pair(spec.a, spec.b, backbone, face_index=(spec.face_a, spec.face_b))
+                except S2WError as exc:
+                    for name in todo:
+                        if on_pair:
+                            on_pair(name, spec)
+                        write({**base, "explainer": name, "options": recorded[name], "stage": "load",
+                               "error": str(exc)})
+                    continue
+                counts["pairs_loaded"] += 1
+                for name in todo:
+                    if on_pair:
+                        on_pair(name, spec)
+                    write(_one_row(base, name, classes[name], options[name], recorded[name], pair, backbone,
+                                   attributes, steps, batch_size))
+    return counts
 
 
-def read_results(paths: list[str | Path]) -> dict[str, list[dict]]:
-    """Rows of one or more ``results.jsonl`` files by explainer; a (pair, explainer) seen twice
-    (shards that overlap, a resumed run) counts once; error lines are left out."""
-    rows: dict[str, list[dict]] = {}
-    seen: set[tuple[str, str]] = set()
-    for path in paths:
-        for line in Path(path).read_text().splitlines():
-            if not line.strip():
-                continue
-            row = json.loads(line)
-            if "error" in row or (row["key"], row["explainer"]) in seen:
-                continue
-            seen.add((row["key"], row["explainer"]))
-            rows.setdefault(row["explainer"], []).append(row)
-    return rows
-
-
-def _replacement(group: list[dict]) -> dict:
-    """FMR and FNMR at the backbone's threshold after pixel replacement, per strategy and p."""
-    out: dict[str, dict] = {}
-    threshold = group[0]["threshold"]
-    for strategy in ("best", "worst", "random"):
-        per_p: dict[str, list] = {}
-        for row in group:
-            for side in row["sides"].values():
-                for p, score in side["replacement"].get(strategy, {}).items():
-                    per_p.setdefault(str(p), []).append((score, row["same"]))
-        out[strategy] = {p: dict(zip(("fmr", "fnmr"), metrics.fmr_fnmr([s for s, _ in v], [m for _, m in v], threshold)))
-                         for p, v in per_p.items()}
-    return out
-
-
-def summarise(out_dir: str | Path, extra: list[str | Path] | None = None) -> dict[str, dict]:
-    """Per explainer: mean AUCs, random controls, cost, FMR/FNMR after pixel replacement, and
-    (for sim2word) the AUC drop; from ``out_dir/results.jsonl`` plus any ``extra`` files."""
-    rows = read_results([Path(out_dir) / RESULTS, *(extra or [])])
-    summary = {}
-    for name, group in rows.items():
-        curves = [side["deletion"] for row in group for side in row["sides"].values()]
-
-        def mean(key: str) -> float:
-            return sum(c[key] for c in curves) / len(curves)
-
-        summary[name] = {
-            "pairs": len(group),
-            "deletion_auc": mean("deletion_auc"), "insertion_auc": mean("insertion_auc"),
-            "random_deletion_auc": mean("random_deletion_auc"), "random_insertion_auc": mean("random_insertion_auc"),
-            "seconds_per_pair": sum(r["seconds"] for r in group) / len(group),
-            "forward_passes": sum(r["forward_passes"] for r in group) / len(group),
-            "deletion_curve": _mean_curve([c["deletion_curve"] for c in curves]),
-            "insertion_curve": _mean_curve([c["insertion_curve"] for c in curves]),
-            "replacement": _replacement(group),
-        }
+def _one_row(base: dict, name: str, cls: type, options: dict, recorded: dict, pair, backbone, attributes,
+             steps: int, batch_size: int) -> dict:
+    """The result row of one explainer on one pair, or its error row; never raises (but Ctrl-C)."""
+    row = {**base, "explainer": name, "options": recorded}
+    stage = "explain"
+    counter = _ImageCounter(backbone)
+    try:
+        start = time.perf_counter()
+        explainer = build_explainer(cls, {**options, "batch_size": batch_size})
+        explanation = run_explainer(explainer, pair, backbone, attributes if cls.uses_attributes else None)
+        row.update(similarity=explanation.score, threshold=backbone.threshold,
+                   seconds=time.perf_counter() - start, forward_passes=counter.images)
+        stage = "measure"
+        with torch.no_grad():
+            row["sides"] = _measure(explanation, pair, backbone, steps, batch_size)
         if name == "sim2word":
-            records = [{"same": r["same"], "similarity": r["similarity"], **r["sim2word"]} for r in group]
-            summary[name]["auc_drop"] = metrics.auc_drop(records)
-    return summary
-
-
-def _mean_curve(curves: list[list[float]]) -> list[float]:
-    length = min(len(c) for c in curves)
-    return [sum(c[i] for c in curves) / len(curves) for i in range(length)]
+            row["sim2word"] = _sim2word_record(explanation)
+        return row
+    except KeyboardInterrupt:
+        raise
+    except (Exception, SystemExit) as exc:
+        message = str(exc) if isinstance(exc, S2WError) else f"{type(exc).__name__}: {exc}"
+        return {**base, "explainer": name, "options": recorded, "stage": stage, "error": message}
+    finally:
+        counter.close()

@@ -41,7 +41,8 @@ def attributes(images, spec, attribute_weights, out_dir, as_json, backbone, weig
     model = load_attributes(spec, attribute_weights, device)
     folder = writable_folder(out_dir)
     net = load_backbone(backbone, weights=weights, device=device)
-    faces = np.stack([load_face(p, net, face_index, aligned)[0] for p in paths])
+    index = face_index[0] if isinstance(face_index, tuple) else face_index  # one image at a time: --face-index-a
+    faces = np.stack([load_face(p, net, index, aligned)[0] for p in paths])
     prediction = model.predict(faces, net.template)
     report = []
     console = Console()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import csv
-import json
+import io
 
 import click
 from rich.console import Console
@@ -15,7 +15,7 @@ from .console import err_console
 from .explain import writable_folder
 
 PERCENTS = ("1", "5", "10", "25", "50")
-COLUMNS = ("pairs", "deletion_auc", "random_deletion_auc", "insertion_auc", "random_insertion_auc",
+COLUMNS = ("pairs", "failed", "deletion_auc", "random_deletion_auc", "insertion_auc", "random_insertion_auc",
            "seconds_per_pair", "forward_passes")
 
 
@@ -24,8 +24,11 @@ COLUMNS = ("pairs", "deletion_auc", "random_deletion_auc", "insertion_auc", "ran
               help="LFW pairs.txt, a CSV (a,b,same) or a folder of identity folders (default: the bundled pairs).")
 @click.option("--root", default=None, help="Folder the pair paths are relative to (LFW's image folder).")
 @click.option("--explainer", "-e", "names", multiple=True, default=("sim2word", "input-gradient"), show_default=True)
+@click.option("--option", "-o", "raw_options", multiple=True, metavar="KEY=VALUE",
+              help="An explainer option, sent to the explainers that declare it; repeatable.")
 @click.option("--out", "out_dir", default="s2w-bench", show_default=True, type=click.Path(file_okay=False))
-@click.option("--resume", is_flag=True, help="Keep results.jsonl and skip the pairs already done.")
+@click.option("--resume", is_flag=True, help="Continue the run in --out: skip its finished rows, retry its errors.")
+@click.option("--overwrite", is_flag=True, help="Replace the results already in --out.")
 @click.option("--steps", type=click.IntRange(min=2), default=20, show_default=True, help="Deletion/insertion steps.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
 @click.option("--count", type=click.IntRange(min=1), default=None, help="Use at most this many pairs.")
@@ -35,61 +38,97 @@ COLUMNS = ("pairs", "deletion_auc", "random_deletion_auc", "insertion_auc", "ran
 @click.option("--weights", type=click.Path(dir_okay=False), default=None)
 @click.option("--device", default="auto", show_default=True)
 @click.pass_context
-def benchmark(ctx, pairs_source, root, names, out_dir, resume, steps, batch_size, count, seed, shard, backbone,
-              weights, device) -> None:
+def benchmark(ctx, pairs_source, root, names, raw_options, out_dir, resume, overwrite, steps, batch_size, count, seed,
+              shard, backbone, weights, device) -> None:
     """Compare explainers on a pair list: deletion/insertion AUC with a random control, Sim2Word's
     AUC drop, xSSAB pixel replacement, and cost. Writes RESULTS/results.jsonl (streamed),
-    summary.csv, summary.md and plots, and prints the summary table.
+    summary.csv, summary.md and plots, and prints the summary table. A failing explainer or pair
+    becomes an error row and the run goes on; the exit code is 1 if any row failed.
     ``s2w benchmark merge DIR... --out DIR`` combines shards."""
     if ctx.invoked_subcommand:
         return
     from ..attributes.composite import load_attributes
-    from ..bench.pairs import parse_shard, read_pairs, shard as take_shard
-    from ..bench.runner import run_benchmark, summarise
+    from ..bench.pairs import pair_list_id, parse_shard, read_pairs, shard as take_shard
+    from ..bench.runner import run_benchmark
+    from ..bench.summary import summarise
+    from ..options import route_options
     from ..pipeline import load_backbone
     from ..registry import get_registry
+    from .explain import parse_key_values
 
-    for name in names:
-        get_registry().explainer(name)  # unknown names fail before any work
+    if resume and overwrite:
+        raise click.UsageError("--resume and --overwrite exclude each other")
+    names = list(dict.fromkeys(names))
+    classes = {name: get_registry().explainer(name) for name in names}  # unknown names fail before any work
+    options = route_options(classes, parse_key_values(raw_options))
     pairs = read_pairs(pairs_source, root, count=count, seed=seed)
+    pairs_id = pair_list_id(pairs_source, count=count, seed=seed)
     if shard:
         pairs = take_shard(pairs, *parse_shard(shard))
     folder = writable_folder(out_dir)
     net = load_backbone(backbone, weights=weights, device=device)
-    attributes = load_attributes(device=str(net.device)) if any(
-        get_registry().explainer(n).uses_attributes for n in names) else None
+    attributes = load_attributes(device=str(net.device)) if any(c.uses_attributes for c in classes.values()) else None
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                         console=err_console, transient=True)
+
+    def failed(row: dict) -> None:
+        progress.console.print(f"[red]error:[/] pair {row['key']}, {row['explainer']} ({row['stage']}): {row['error']}",
+                               markup=True, soft_wrap=True)
+
     with progress:
         tasks = {name: progress.add_task(name, total=len(pairs)) for name in names}
-        run_benchmark(pairs, list(names), net, folder, resume=resume, steps=steps, batch_size=batch_size,
-                      attributes=attributes, on_pair=lambda name, spec: progress.advance(tasks[name]))
+        counts = run_benchmark(pairs, names, net, folder, options=options, resume=resume, overwrite=overwrite,
+                               steps=steps, batch_size=batch_size, seed=seed, pairs_id=pairs_id, attributes=attributes,
+                               on_pair=lambda name, spec: progress.advance(tasks[name]), on_error=failed)
     summary = summarise(folder)
     _report(summary, folder, f"s2w benchmark: {len(pairs)} pairs, {net.name}")
+    _exit_status(summary, counts)
+
+
+def _exit_status(summary: dict, counts: dict | None = None) -> None:
+    """Raise (exit 1) when any row failed, or when no pair of this run could be loaded."""
+    if counts and counts["pairs"] and counts["written"] and not counts["pairs_loaded"]:
+        raise S2WError(f"none of the {counts['pairs']} pairs could be loaded; see the errors above")
+    failed = {name: row["failed"] for name, row in summary.items() if row["failed"]}
+    if failed:
+        listed = ", ".join(f"{name}: {n}" for name, n in failed.items())
+        raise S2WError(f"{sum(failed.values())} result rows failed ({listed}); the others are in the summary, "
+                       "and --resume retries the failed ones")
 
 
 @benchmark.command()
 @click.argument("folders", nargs=-1, required=True, type=click.Path(exists=True, file_okay=False))
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False), help="Folder of the merged results.")
-def merge(folders, out_dir) -> None:
-    """Combine the results of shards (or any runs) into one results.jsonl and summary."""
+@click.option("--overwrite", is_flag=True, help="Replace the results already in --out.")
+def merge(folders, out_dir, overwrite) -> None:
+    """Combine the results of shards (or any runs with the same settings) into one results.jsonl
+    and summary; each (pair, explainer) once, whatever the order of the folders."""
     from pathlib import Path
 
-    from ..bench.runner import RESULTS, read_results, summarise
+    from ..bench.store import RESULTS, append_row, locked, open_results, read_rows
+    from ..bench.summary import read_results, summarise
 
     files = [Path(f) / RESULTS for f in folders]
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
         raise S2WError(f"{missing[0]}: no results to merge")
     folder = writable_folder(out_dir)
-    rows = read_results(files)
-    with open(folder / RESULTS, "w") as stream:
-        for group in rows.values():
-            for row in group:
-                stream.write(json.dumps(row) + "\n")
+    target = (folder / RESULTS).resolve()
+    with locked(folder):
+        rows = read_results(files)  # refuses runs with different settings
+        if read_rows(folder / RESULTS) and not overwrite and target not in {f.resolve() for f in files}:
+            raise S2WError(f"{folder} already holds benchmark results; use --overwrite to replace them, "
+                           "or another --out")
+        tmp = folder / f".{RESULTS}.merging"
+        tmp.unlink(missing_ok=True)
+        with open_results(folder, name=tmp.name) as stream:
+            for row in rows:
+                append_row(stream, row)
+        tmp.replace(folder / RESULTS)
     summary = summarise(folder)
-    pairs = len({row["key"] for group in rows.values() for row in group})
+    pairs = len({row["key"] for row in rows})
     _report(summary, folder, f"s2w benchmark merge: {len(folders)} runs, {pairs} pairs")
+    _exit_status(summary)
 
 
 def _report(summary: dict, folder, title: str) -> None:
@@ -103,28 +142,36 @@ def _report(summary: dict, folder, title: str) -> None:
                   highlight=False, soft_wrap=True)
 
 
+def _cell(value) -> str:
+    return "-" if value is None else f"{value:.4g}"
+
+
 def _write(summary: dict, folder) -> None:
-    with open(folder / "summary.csv", "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(("explainer",) + COLUMNS)
-        for name, row in summary.items():
-            writer.writerow((name,) + tuple(row[c] for c in COLUMNS))
+    from ..io.atomic import write_text
+    from ..io.json_data import dumps
+
+    text = io.StringIO()
+    writer = csv.writer(text)
+    writer.writerow(("explainer",) + COLUMNS)
+    for name, row in summary.items():
+        writer.writerow((name,) + tuple(row.get(c, "") for c in COLUMNS))
     lines = ["| explainer | " + " | ".join(COLUMNS) + " |", "|" + " --- |" * (len(COLUMNS) + 1)]
     for name, row in summary.items():
-        lines.append(f"| {name} | " + " | ".join(f"{row[c]:.4g}" for c in COLUMNS) + " |")
+        lines.append(f"| {name} | " + " | ".join(_cell(row.get(c)) for c in COLUMNS) + " |")
     lines += ["", "FMR / FNMR at the backbone's threshold after replacing p% of the pixels with the other face's:", "",
               "| explainer | strategy | " + " | ".join(f"p={p}" for p in PERCENTS) + " |",
               "|" + " --- |" * (len(PERCENTS) + 2)]
     for name, row in summary.items():
-        for strategy, per_p in row["replacement"].items():
+        for strategy, per_p in row.get("replacement", {}).items():
             cells = [f"{per_p[p]['fmr']:.3f} / {per_p[p]['fnmr']:.3f}" if p in per_p else "" for p in PERCENTS]
             lines.append(f"| {name} | {strategy} | " + " | ".join(cells) + " |")
     drop = summary.get("sim2word", {}).get("auc_drop")
     if drop:
         lines += ["", "Sim2Word AUC drop: original " + f"{drop['auc_original']:.4f}, after {drop['auc_after']:.4f}, "
                   f"drop {drop['drop']:.4f}"]
-    (folder / "summary.md").write_text("\n".join(lines) + "\n")
-    (folder / "summary.json").write_text(json.dumps(summary, indent=1))
+    write_text(folder / "summary.csv", text.getvalue())
+    write_text(folder / "summary.md", "\n".join(lines) + "\n")
+    write_text(folder / "summary.json", dumps(summary, indent=1))
 
 
 def _table(summary: dict, title: str) -> Table:
@@ -133,5 +180,6 @@ def _table(summary: dict, title: str) -> Table:
     for column in COLUMNS:
         table.add_column(column.replace("_", " "), justify="right")
     for name, row in summary.items():
-        table.add_row(name, *(f"{row[c]:.4g}" for c in COLUMNS))
+        table.add_row(name, *(_cell(row.get(c)) if c != "failed" or not row[c] else f"[red]{row[c]}[/]"
+                              for c in COLUMNS))
     return table

@@ -46,9 +46,10 @@ def writable_folder(path: str) -> Path:
               help="Group mode (sim2word): the face whose most characteristic attributes are wanted.")
 @click.option("--gallery", type=click.Path(file_okay=False), default=None,
               help="Group mode: a folder with one image of each other identity (or identity sub-folders).")
+@click.option("--help-options", is_flag=True, help="List the selected explainers' options with types and defaults.")
 @model_options
 def explain(images, names, out_dir, attribute_spec, attribute_weights, batch_size, raw_options, probe, gallery,
-            backbone, weights, device, face_index, aligned) -> None:
+            help_options, backbone, weights, device, face_index, aligned) -> None:
     """Explain the similarity of the faces in two photos (default: Sim2Word on the bundled demo pair).
 
     With --probe and --gallery, Sim2Word's group mode ranks the probe's attributes by how much
@@ -58,13 +59,24 @@ def explain(images, names, out_dir, attribute_spec, attribute_weights, batch_siz
 
     reg = get_registry()
     classes = {name: reg.explainer(name) for name in dict.fromkeys(names)}  # unknown names fail here
+    if help_options:
+        from .plugins import options_table
+
+        for name, cls in classes.items():
+            Console().print(options_table(name, cls))
+        return
     images, extra = _split_extra_options(images)
+    _check_flags(extra, classes)
     if extra:
         listed = ", ".join(f"{k}={v}" for k, v in extra.items())
         err_console.print(f"[dim]explainer options from flags: {listed}[/]", highlight=False, soft_wrap=True)
-    options = {**extra, **_parse_options(raw_options)}
+    options = {**extra, **parse_key_values(raw_options)}
     if batch_size is not None:
         options["batch_size"] = batch_size
+    if not (probe or gallery):
+        from ..options import route_options
+
+        options = route_options(classes, options)  # unknown keys and bad values fail before any work
     folder = writable_folder(out_dir)
     if probe or gallery:
         _group(probe, gallery, list(classes), options, attribute_spec, attribute_weights, folder, backbone, weights,
@@ -88,7 +100,7 @@ def explain(images, names, out_dir, attribute_spec, attribute_weights, batch_siz
         task = progress.add_task("explaining", total=len(classes))
         for name, cls in classes.items():
             progress.update(task, description=f"explaining with {name}")
-            _explain_one(name, cls, options, attributes, pair, net, folder, table, failed, written)
+            _explain_one(name, cls, options[name], attributes, pair, net, folder, table, failed, written)
             progress.advance(task)
     console = Console()
     console.print(table)
@@ -97,10 +109,15 @@ def explain(images, names, out_dir, attribute_spec, attribute_weights, batch_siz
     if len(written) > 1:
         from ..render import render_comparison
 
-        compare = render_comparison([e for _, e in written], pair.image_a, pair.image_b, folder / "compare.png")
-        written.append((compare, None))
+        from ..io.atomic import replacing
+
+        with replacing(folder / "compare.png") as tmp:
+            render_comparison([e for _, e in written], pair.image_a, pair.image_b, tmp)
+        written.append((folder / "compare.png", None))
     for line, _ in written:
         console.print(f"wrote {line}", highlight=False, soft_wrap=True)
+    if failed and len(classes) == 1:
+        click.get_current_context().exit(1)  # its error is already on stderr, in one line
     if failed:
         raise S2WError(f"{len(failed)} of {len(classes)} explainer(s) failed: {', '.join(failed)}"
                        f"; the others' results are in {os.fspath(folder)}")
@@ -150,7 +167,27 @@ def _split_extra_options(tokens: tuple[str, ...]) -> tuple[tuple[str, ...], dict
     return tuple(images), extra
 
 
-def _parse_options(raw: tuple[str, ...]) -> dict[str, str]:
+def _check_flags(extra: dict[str, str], classes: dict[str, type]) -> None:
+    """A ``--flag`` that is neither a flag of ``s2w explain`` nor an option of a selected
+    explainer is a usage error (``--face-indx 3`` must not pass as an explainer option)."""
+    import difflib
+
+    from ..options import option_names
+
+    declared = {key for cls in classes.values() for key in option_names(cls)}
+    for key in extra:
+        if key not in declared:
+            flag = "--" + key.replace("_", "-")
+            known = [opt for param in click.get_current_context().command.params for opt in param.opts
+                     if opt.startswith("--")] + ["--" + k.replace("_", "-") for k in sorted(declared)]
+            close = difflib.get_close_matches(flag, known, n=1)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            raise click.UsageError(f"no such option: {flag}{hint}; `s2w explain -e NAME --help-options` lists "
+                                   "an explainer's options")
+
+
+def parse_key_values(raw: tuple[str, ...]) -> dict[str, str]:
+    """``("k=v", ...)`` from ``-o`` options as a dict; ``-`` in keys becomes ``_``."""
     options = {}
     for item in raw:
         key, sep, value = item.partition("=")
@@ -162,19 +199,24 @@ def _parse_options(raw: tuple[str, ...]) -> dict[str, str]:
 
 def _explain_one(name: str, cls: type, options: dict, attributes, pair, net, folder: Path, table: Table,
                  failed: list, written: list) -> None:
-    """Run one explainer, write its JSON and PNG, add its row; a failure is reported, not raised."""
-    from ..pipeline import run_explainer
+    """Run one explainer on its own copy of the pair and write its JSON and PNG (atomically), add
+    its row; any failure of the plugin (``sys.exit()`` too) is reported, not raised."""
+    from ..io.atomic import replacing, write_text
+    from ..pipeline import build_explainer, call_plugin, run_explainer
 
     try:
-        try:
-            explainer = cls(**options)
-        except (TypeError, ValueError) as exc:
-            raise PluginError(f"explainer {name!r} rejected its options: {exc}") from None
+        explainer = build_explainer(cls, options)
         explanation = run_explainer(explainer, pair, net, attributes if cls.uses_attributes else None)
         json_path = folder / f"{name}.json"
-        json_path.write_text(explanation.to_json())
-        png_path = explainer.render(explanation, pair.image_a, pair.image_b, folder / f"{name}.png")
-    except (PluginError, OSError) as exc:
+        write_text(json_path, explanation.to_json())  # kept even if the figure then fails
+        with replacing(folder / f"{name}.png") as tmp:
+            drawn = call_plugin(f"explainer {name!r} render", explainer.render, explanation, pair.image_a.copy(),
+                                pair.image_b.copy(), tmp)
+            drawn = tmp if drawn is None else Path(drawn)
+            if drawn == tmp and not tmp.is_file():
+                raise PluginError(f"explainer {name!r} render wrote no figure")
+        png_path = folder / f"{name}.png" if drawn == tmp else drawn
+    except (S2WError, OSError) as exc:
         failed.append(name)
         report_failure(exc)
         table.add_row(name, "-", "[red]failed[/]", "", "")

@@ -31,21 +31,22 @@ def gallery_images(folder: str) -> list[Path]:
     return images
 
 
-def run_group_mode(probe: str, gallery: str, net, attributes, settings, folder: Path, face_index: int,
-                   aligned: bool) -> None:
+def run_group_mode(probe: str, gallery: str, net, attributes, settings, folder: Path,
+                   face_index: int | tuple[int, int], aligned: bool) -> None:
     """Load the faces (skipping, with a warning, gallery images that cannot be used), run group
     mode, write ``sim2word-group.json`` and ``.png`` and print the ranked table."""
     from ..pipeline import load_face
     from ..sim2word.figure import render_group
     from ..sim2word.group import run_group
 
-    probe_face, _ = load_face(probe, net, face_index, aligned)
+    probe_index, gallery_index = face_index if isinstance(face_index, tuple) else (face_index, face_index)
+    probe_face, _ = load_face(probe, net, probe_index, aligned)
     faces, used = [], []
     for path in gallery_images(gallery):
         if path.resolve() == Path(probe).resolve():
             continue
         try:
-            faces.append(load_face(path, net, face_index, aligned)[0])
+            faces.append(load_face(path, net, gallery_index, aligned)[0])
             used.append(str(path))
         except S2WError as exc:
             err_console.print(f"[yellow]skipped[/] {exc}", highlight=False, soft_wrap=True)

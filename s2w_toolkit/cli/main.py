@@ -10,7 +10,6 @@ import sys
 import warnings
 
 import click
-from rich.console import Console
 
 from ..errors import S2WError
 

@@ -6,6 +6,10 @@ float initializers become parameters and ``Constant`` nodes are folded into buff
 with an operator outside :data:`~s2w_toolkit.convert.onnx_ops.SUPPORTED` is refused with a
 one-line :class:`~s2w_toolkit.errors.CheckpointError` naming it.
 
+Tensors stored as external data are read by :func:`read_onnx` itself, never by ``onnx``: each
+location must be a relative path that stays inside the model's folder once resolved, naming a
+regular file that is not a symlink and has no other hard link; anything else is refused.
+
 Example:
     >>> import onnx, torch
     >>> from onnx import helper, TensorProto
@@ -22,8 +26,11 @@ Example:
 
 from __future__ import annotations
 
+import os
 import re
-from pathlib import Path
+import stat
+from collections.abc import Iterator
+from pathlib import Path, PurePosixPath, PureWindowsPath
 
 import numpy as np
 import onnx
@@ -31,23 +38,99 @@ import torch
 from onnx import helper, numpy_helper
 from torch import nn
 
+from ..backbones.formats import check_weights_file
 from ..errors import CheckpointError
 from .onnx_ops import SUPPORTED, OnnxOp, Reshape, UnsupportedOperator
 
 
 def read_onnx(path: str | Path) -> onnx.ModelProto:
-    """Parse an ``.onnx`` file; a one-line :class:`CheckpointError` if it is not one."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: no such ONNX file")
+    """Parse an ``.onnx`` file and load its external data (see the module docs); a one-line
+    :class:`CheckpointError` if it is not a model or its external data is refused."""
+    path = check_weights_file(path, "ONNX file")
     try:
-        model = onnx.load(str(path))
+        model = onnx.load(str(path), load_external_data=False)
     except Exception as exc:
         detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise CheckpointError(f"{path}: not a readable ONNX model ({detail})") from None
     if not model.graph.node or not model.opset_import:
         raise CheckpointError(f"{path}: not an ONNX model (no graph nodes or opset found)")
+    for tensor in _all_tensors(model):
+        if tensor.data_location == onnx.TensorProto.EXTERNAL:
+            _load_external(tensor, path)
     return model
+
+
+def _graph_tensors(graph: onnx.GraphProto) -> Iterator[onnx.TensorProto]:
+    yield from graph.initializer
+    for sparse in graph.sparse_initializer:
+        yield from (sparse.values, sparse.indices)
+    for node in graph.node:
+        yield from _attribute_tensors(node)
+
+
+def _attribute_tensors(node: onnx.NodeProto) -> Iterator[onnx.TensorProto]:
+    for attr in node.attribute:
+        if attr.HasField("t"):
+            yield attr.t
+        yield from attr.tensors
+        for sparse in ([attr.sparse_tensor] if attr.HasField("sparse_tensor") else []) + list(attr.sparse_tensors):
+            yield from (sparse.values, sparse.indices)
+        for graph in ([attr.g] if attr.HasField("g") else []) + list(attr.graphs):
+            yield from _graph_tensors(graph)
+
+
+def _all_tensors(model: onnx.ModelProto) -> Iterator[onnx.TensorProto]:
+    """Every tensor of the model: initializers, sparse ones, node attributes, subgraphs, functions."""
+    yield from _graph_tensors(model.graph)
+    for function in model.functions:
+        for node in function.node:
+            yield from _attribute_tensors(node)
+
+
+def _load_external(tensor: onnx.TensorProto, model_path: Path) -> None:
+    """Read an external tensor's bytes into ``raw_data``, after checking where they are."""
+    info = {entry.key: entry.value for entry in tensor.external_data}
+    location = info.get("location", "")
+
+    def refuse(reason: str) -> CheckpointError:
+        return CheckpointError(f"{model_path}: tensor {tensor.name!r} keeps its data in {location!r}, {reason}; "
+                               "external data must be a regular file inside the model's folder")
+
+    if not location or PurePosixPath(location).is_absolute() or PureWindowsPath(location).drive \
+            or PureWindowsPath(location).root:
+        raise refuse("an absolute or empty path")
+    candidate = model_path.parent / location
+    if os.path.islink(candidate):
+        raise refuse("a symlink")
+    folder, resolved = os.path.realpath(model_path.parent), os.path.realpath(candidate)
+    try:
+        inside = os.path.commonpath([folder, resolved]) == folder
+    except ValueError:  # another drive
+        inside = False
+    if not inside:
+        raise refuse("which resolves outside the model's folder")
+    try:  # O_NOFOLLOW: a symlink swapped in since the check is not followed either
+        fd = os.open(candidate, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+                     | getattr(os, "O_BINARY", 0))
+    except OSError as exc:
+        raise refuse(f"which cannot be opened ({exc.strerror or exc})") from None
+    with os.fdopen(fd, "rb") as stream:
+        status = os.fstat(stream.fileno())
+        if not stat.S_ISREG(status.st_mode):
+            raise refuse("not a regular file")
+        if status.st_nlink > 1:
+            raise refuse("a file with other hard links")
+        try:
+            offset, length = int(info.get("offset") or 0), info.get("length")
+            length = status.st_size - offset if length in (None, "") else int(length)
+        except ValueError:
+            raise refuse("with a non-integer offset or length") from None
+        if offset < 0 or length < 0 or offset + length > status.st_size:
+            raise refuse(f"but offset {offset} + length {length} exceeds its {status.st_size} bytes (truncated?)")
+        stream.seek(offset)
+        tensor.raw_data = stream.read(length)
+    tensor.data_location = onnx.TensorProto.DEFAULT
+    del tensor.external_data[:]
 
 
 def _opset(model: onnx.ModelProto) -> int:
@@ -98,6 +181,10 @@ class OnnxModule(nn.Module):
         if unsupported:
             raise CheckpointError(f"{source}: unsupported ONNX operator(s) {', '.join(unsupported)}; "
                                   f"supported: {', '.join(SUPPORTED)}")
+        external = next((t.name for t in _all_tensors(model) if t.data_location == onnx.TensorProto.EXTERNAL), None)
+        if external is not None:
+            raise CheckpointError(f"{source}: tensor {external!r} keeps its data in an external file that was not "
+                                  "loaded; convert the model from its path (read_onnx checks external data)")
         self.weights = nn.ParameterDict()
         self.constants = nn.Module()
         self._lookup: dict[str, tuple[str, str]] = {}

@@ -21,7 +21,15 @@ from ..interfaces import Explainer
 
 
 class InputGradient(Explainer):
-    """Absolute gradient of the cosine similarity with respect to each face's pixels."""
+    """Absolute gradient of the cosine similarity with respect to each face's pixels.
+
+    Its options are the common ones (:class:`~s2w_toolkit.options.BaseOptions`), both unused:
+    one forward and one backward pass, nothing random.
+
+    Example:
+        >>> InputGradient(batch_size="8").options.batch_size
+        8
+    """
 
     name = "input-gradient"
 

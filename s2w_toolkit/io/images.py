@@ -1,22 +1,79 @@
 """Reading photos into RGB uint8 arrays, whatever their mode.
 
 Grayscale, grayscale+alpha, palette, RGBA, CMYK and 16-bit images are converted; EXIF
-orientation is applied. Anything unreadable raises :class:`~s2w_toolkit.errors.ImageError`.
+orientation is applied. Anything unreadable raises :class:`~s2w_toolkit.errors.ImageError`:
+a missing file, a symlink loop, a folder, a FIFO or device (only regular files are opened, so
+nothing blocks), and an image of more than :func:`max_image_pixels` pixels (decompression-bomb
+guard: ``S2W_MAX_IMAGE_PIXELS`` or ``--max-image-pixels`` raise it, 0 lifts it).
 
 Example:
     >>> from s2w_toolkit.data import demo_image
     >>> read_image(demo_image("obama")).dtype
     dtype('uint8')
+    >>> max_image_pixels() == MAX_IMAGE_PIXELS  # unless S2W_MAX_IMAGE_PIXELS is set
+    True
 """
 
 from __future__ import annotations
 
+import errno
+import os
+import stat
+import threading
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import ImageError
+
+MAX_IMAGE_PIXELS = 200_000_000  # default limit: a 16000x12500 photo; 3 bytes a pixel once decoded
+MAX_PIXELS_ENV = "S2W_MAX_IMAGE_PIXELS"
+_PIL_LIMIT = threading.Lock()  # read_image swaps PIL's own global limit for the toolkit's
+
+
+def max_image_pixels() -> int | None:
+    """The most pixels an image may have: ``S2W_MAX_IMAGE_PIXELS`` when set (0: no limit),
+    else :data:`MAX_IMAGE_PIXELS`."""
+    raw = os.environ.get(MAX_PIXELS_ENV, "").strip()
+    if not raw:
+        return MAX_IMAGE_PIXELS
+    try:
+        value = int(raw.replace("_", ""))
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise ImageError(f"{MAX_PIXELS_ENV}={raw!r}: not a whole number of pixels (0 = no limit)")
+    return value or None
+
+
+_KINDS = {stat.S_ISFIFO: "a FIFO (named pipe)", stat.S_ISCHR: "a character device",
+          stat.S_ISBLK: "a block device", stat.S_ISSOCK: "a socket"}
+
+
+def _open_regular(path: Path) -> BinaryIO:
+    """Open ``path`` for reading if it is a regular file (non-blocking: a FIFO cannot hang)."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise ImageError(f"{path}: symlink loop") from None
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            broken = os.path.islink(path)
+            raise ImageError(f"{path}: no such file{' (broken symlink)' if broken else ''}") from None
+        if exc.errno == errno.EISDIR:
+            raise ImageError(f"{path}: is a folder, not an image") from None
+        raise ImageError(f"{path}: cannot open ({exc.strerror or exc})") from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        if stat.S_ISDIR(mode):
+            raise ImageError(f"{path}: is a folder, not an image")
+        kind = next((name for test, name in _KINDS.items() if test(mode)), "not a regular file")
+        raise ImageError(f"{path}: is {kind}, not an image file")
+    return os.fdopen(fd, "rb")
 
 
 def _to_rgb8(img: Image.Image) -> np.ndarray:
@@ -29,25 +86,42 @@ def _to_rgb8(img: Image.Image) -> np.ndarray:
         rgba = img.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
         return np.asarray(Image.alpha_composite(background, rgba).convert("RGB"))
-    return np.asarray(img.convert("RGB"))
+    return _rows_to_array(img if img.mode == "RGB" else img.convert("RGB"))
+
+
+def _rows_to_array(img: Image.Image) -> np.ndarray:
+    """An RGB image as a ``(H, W, 3)`` array, copied in bands of rows: a large photo is never
+    held twice (``np.asarray`` would first copy all of it into a bytes object)."""
+    width, height = img.size
+    out = np.empty((height, width, 3), np.uint8)
+    band = max(1, (16 << 20) // max(1, 3 * width))  # rows in ~16 MB
+    for top in range(0, height, band):
+        out[top:top + band] = np.asarray(img.crop((0, top, width, min(height, top + band))))
+    return out
 
 
 def read_image(path: str | Path) -> np.ndarray:
     """Read a photo as an RGB uint8 array ``(H, W, 3)``; transparent pixels become white."""
     path = Path(path)
-    if not path.exists():
-        raise ImageError(f"{path}: no such file")
-    if path.is_dir():
-        raise ImageError(f"{path}: is a folder, not an image")
-    try:
-        with Image.open(path) as img:
-            img.load()
-            img = ImageOps.exif_transpose(img)
-            rgb = _to_rgb8(img)
-    except UnidentifiedImageError:
-        raise ImageError(f"{path}: not an image, or corrupt") from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageError(f"{path}: cannot read image ({exc})") from None
+    limit = max_image_pixels()
+    with _open_regular(path) as stream, _PIL_LIMIT:
+        saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None  # the toolkit's limit applies instead
+        try:
+            with Image.open(stream) as img:
+                width, height = img.size
+                if limit is not None and width * height > limit:
+                    raise ImageError(f"{path}: {width}x{height} is {width * height:,} pixels, over the limit of "
+                                     f"{limit:,} (a decompression bomb?); raise it with --max-image-pixels N "
+                                     f"or {MAX_PIXELS_ENV}=N (0: no limit)")
+                img.load()
+                ImageOps.exif_transpose(img, in_place=True)
+                rgb = _to_rgb8(img)
+        except UnidentifiedImageError:
+            raise ImageError(f"{path}: not an image, or corrupt") from None
+        except (OSError, SyntaxError, ValueError) as exc:
+            raise ImageError(f"{path}: cannot read image ({exc})") from None
+        finally:
+            Image.MAX_IMAGE_PIXELS = saved
     if rgb.ndim != 3 or rgb.shape[2] != 3 or min(rgb.shape[:2]) < 1:
         raise ImageError(f"{path}: unsupported image layout {rgb.shape}")
     return np.ascontiguousarray(rgb)

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -38,6 +38,7 @@ import torch.nn.functional as F
 from ..attributes.cam import normalise_maps
 from ..backbone import Backbone
 from ..interfaces import AttributeModel, Pair
+from ..options import BaseOptions
 from .erase import FILLS, erase_masks, fill_images
 from .identity import counterfactual_map, identity_maps
 from .rescore import score_masks
@@ -48,19 +49,22 @@ RANK_BY = ("similarity", "uncertainty")
 
 
 @dataclass(frozen=True)
-class Settings:
-    """Every knob of the algorithm; the defaults are the official behaviour."""
+class Settings(BaseOptions):
+    """Every knob of the algorithm; the defaults are the official behaviour. ``seed`` seeds the
+    ``noise`` fill, ``batch_size`` counts erased images per forward pass."""
 
-    strategy: str = "topk"
-    top_k: int = 1
-    prob_threshold: float = 0.4
-    erase_threshold: float = 0.6
-    fill: str = "black"
-    dilate: int = 0
-    seed: int = 0
-    batch_size: int = 64
-    ablation: str | None = None
-    rank_by: str = "similarity"
+    strategy: Literal["topk", "threshold"] = field(default="topk", metadata={
+        "help": "identity from the top-k classes, or threshold (cumulative probability)"})
+    top_k: int = field(default=1, metadata={"help": "classes per identity with topk", "min": 1})
+    prob_threshold: float = field(default=0.4, metadata={"help": "cumulative probability with threshold"})
+    erase_threshold: float = field(default=0.6, metadata={"help": "J_j above it is erased"})
+    fill: Literal["black", "mean", "noise", "blur"] = field(default="black", metadata={
+        "help": "what erased pixels become"})
+    dilate: int = field(default=0, metadata={"help": "grow each mask by this many pixels", "min": 0})
+    ablation: Literal["no-attributes", "no-counterfactual"] | None = field(default=None, metadata={
+        "help": "no-attributes: erase the thresholded H_d alone; no-counterfactual: erase each A_j alone"})
+    rank_by: Literal["similarity", "uncertainty"] = field(default="similarity", metadata={
+        "help": "uncertainty: rank by the rise of an evidential backbone's uncertainty when erased"})
 
     def __post_init__(self) -> None:
         if self.fill not in FILLS:

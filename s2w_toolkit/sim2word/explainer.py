@@ -1,9 +1,10 @@
 """``Sim2Word``, the toolkit's main explainer, as an :class:`~s2w_toolkit.interfaces.Explainer`.
 
-Options (keywords, or ``-o KEY=VALUE`` / dedicated flags on ``s2w explain``): ``strategy``
-(``topk`` or ``threshold``), ``top_k``, ``prob_threshold``, ``erase_threshold``, ``fill``
-(``black``, ``mean``, ``noise``, ``blur``), ``dilate``, ``seed``, ``batch_size``,
-``ablation`` (``no-attributes``, ``no-counterfactual``), and ``attributes`` /
+Options (keywords, or ``-o KEY=VALUE`` / dedicated flags on ``s2w explain``; declared by
+:class:`Sim2WordOptions`, listed by ``s2w plugins sim2word``): ``strategy`` (``topk`` or
+``threshold``), ``top_k``, ``prob_threshold``, ``erase_threshold``, ``fill`` (``black``,
+``mean``, ``noise``, ``blur``), ``dilate``, ``seed``, ``batch_size``, ``ablation``
+(``no-attributes``, ``no-counterfactual``), ``rank_by``, and ``attributes`` /
 ``attribute_weights`` when no attribute model is passed in.
 
 The explanation's ``maps`` are the counterfactual maps H_d; ``extra_maps`` hold the identity
@@ -24,34 +25,46 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from ..explanation import Explanation, Word
 from ..interfaces import AttributeModel, Explainer, Pair
+from ..options import build_options
 from .core import Settings, Sim2WordResult, angular, run_sim2word
 
 TOP = 5
-_INT_OPTIONS = ("top_k", "dilate", "seed", "batch_size")
-_FLOAT_OPTIONS = ("prob_threshold", "erase_threshold")
 
 
-def settings_from_options(options: dict[str, Any]) -> Settings:
-    """:class:`Settings` from explainer options (strings from the CLI are converted)."""
-    known = {f.name for f in dataclasses.fields(Settings)}
-    values: dict[str, Any] = {}
-    for key, value in options.items():
-        key = key.replace("-", "_")
-        if key not in known or value is None:
-            continue
-        if key in _INT_OPTIONS:
-            value = int(value)
-        elif key in _FLOAT_OPTIONS:
-            value = float(value)
-        elif key == "ablation" and value in ("", "none"):
-            value = None
-        values[key] = value
-    return Settings(**values)
+@dataclass(frozen=True)
+class Sim2WordOptions(Settings):
+    """Sim2Word's options: the algorithm's :class:`Settings` and the attribute model to load
+    when none is passed in.
+
+    Example:
+        >>> Sim2WordOptions(attributes=("age-gender",)).settings()
+        Settings(batch_size=64, seed=0, strategy='topk', top_k=1, prob_threshold=0.4, erase_threshold=0.6, ...)
+    """
+
+    attributes: tuple[str, ...] = field(default=(), metadata={
+        "help": "attribute models when none is passed in (default: age-gender,face-parts; also --attributes)"})
+    attribute_weights: str | None = field(default=None, metadata={
+        "help": "attribute checkpoint: PATH or NAME=PATH[,NAME=PATH] (also --attribute-weights)"})
+
+    def settings(self) -> Settings:
+        """The algorithm's part of the options."""
+        return Settings(**{f.name: getattr(self, f.name) for f in dataclasses.fields(Settings)})
+
+
+def settings_from_options(options: Mapping[str, Any]) -> Settings:
+    """:class:`Settings` from Sim2Word's options (strings from the CLI are converted); an
+    unknown key or a bad value raises :class:`~s2w_toolkit.errors.OptionError`.
+
+    >>> settings_from_options({"top-k": "2", "ablation": "none"}).top_k
+    2
+    """
+    return build_options(Sim2Word, options).settings()
 
 
 class Sim2Word(Explainer):
@@ -64,16 +77,17 @@ class Sim2Word(Explainer):
 
     name = "sim2word"
     uses_attributes = True
+    Options = Sim2WordOptions
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
-        self.settings = settings_from_options(options)
+        self.settings = self.options.settings()
 
     def explain(self, pair: Pair, backbone: Any, attributes: AttributeModel | None = None) -> Explanation:
         if attributes is None:
             from ..attributes.composite import load_attributes
 
-            attributes = load_attributes(self.options.get("attributes"), self.options.get("attribute_weights"),
+            attributes = load_attributes(self.options.attributes or None, self.options.attribute_weights,
                                          device=str(backbone.device))
         result = run_sim2word(backbone, pair, attributes, self.settings)
         return to_explanation(result, backbone.threshold, getattr(attributes, "name", ""))

@@ -36,7 +36,7 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -44,6 +44,7 @@ import torch.nn.functional as F
 
 from s2w_toolkit.explanation import Explanation
 from s2w_toolkit.interfaces import Explainer, Pair
+from s2w_toolkit.options import BaseOptions
 
 from .levels import auto_levels, cam_layer_name, capture_levels, named_levels, trace_spatial_outputs
 
@@ -108,21 +109,27 @@ def combine_maps(level_maps: list[torch.Tensor], size: tuple[int, int]) -> torch
     return out
 
 
-def _level_names(value: Any) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        value = value.split(",")
-    return [str(v).strip() for v in value if str(v).strip()]
+@dataclass(frozen=True)
+class AVSLOptions(BaseOptions):
+    """AVSL's options; ``batch_size`` and ``seed`` are accepted and unused.
+
+    Example:
+        >>> AVSLOptions().levels, AVSLOptions().num_levels
+        ((), 3)
+    """
+
+    levels: tuple[str, ...] = field(default=(), metadata={
+        "help": "dotted module names from backbone.named_modules() (empty: chosen automatically)"})
+    num_levels: int = field(default=3, metadata={"help": "how many levels the automatic choice keeps", "min": 1})
 
 
 class AVSL(Explainer):
     """Level-by-level similarity maps and their weighted combination.
 
-    Options (strings from the CLI): ``levels`` (comma-separated dotted module names from
-    ``backbone.named_modules()``; default: chosen automatically), ``num_levels`` (how many
-    levels the automatic choice keeps, default 3). ``batch_size`` is accepted and unused (two
-    forward passes of the pair, plus the backbone's own cosine).
+    Options (:class:`AVSLOptions`; strings from the CLI): ``levels`` (comma-separated dotted
+    module names from ``backbone.named_modules()``; default: chosen automatically),
+    ``num_levels`` (how many levels the automatic choice keeps, default 3). ``batch_size`` is
+    accepted and unused (two forward passes of the pair, plus the backbone's own cosine).
 
     Example:
         >>> AVSL(levels="units.3, stem", num_levels="2").settings
@@ -130,13 +137,11 @@ class AVSL(Explainer):
     """
 
     name = "avsl"
+    Options = AVSLOptions
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
-        count = int(options.get("num_levels", 3))
-        if count < 1:
-            raise ValueError(f"num_levels must be >= 1, got {count}")
-        self.settings = {"levels": _level_names(options.get("levels")), "num_levels": count}
+        self.settings = {"levels": list(self.options.levels), "num_levels": self.options.num_levels}
 
     def explain(self, pair: Pair, backbone: Any, attributes: Any = None) -> Explanation:
         x = torch.cat([pair.a, pair.b]).detach()

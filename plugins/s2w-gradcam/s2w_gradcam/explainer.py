@@ -22,17 +22,20 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal, get_args
 
 import numpy as np
 import torch
 
-from s2w_toolkit.explanation import SIDES, Explanation
+from s2w_toolkit.explanation import Explanation
 from s2w_toolkit.interfaces import AttributeModel, Explainer, Pair
+from s2w_toolkit.options import BaseOptions
 
 from . import maps as M
 
-METHODS = ("gradcam", "gradcam++", "layercam", "integrated-gradients", "occlusion")
+Method = Literal["gradcam", "gradcam++", "layercam", "integrated-gradients", "occlusion"]
+METHODS = get_args(Method)
 
 REFERENCES = {
     "gradcam": "Selvaraju et al., Grad-CAM: Visual Explanations from Deep Networks via Gradient-based "
@@ -61,18 +64,56 @@ FORMULAS = {
 DEFAULTS = {"batch_size": 64, "steps": 32, "window": 15, "stride": 8}
 
 
-def positive_int(options: dict[str, Any], key: str) -> int:
-    """Option ``key`` as an integer >= 1 (CLI options arrive as strings); its default if absent."""
-    value = options.get(key)
-    if value is None or value == "":
-        return DEFAULTS[key]
-    try:
-        number = int(str(value).strip()) if not isinstance(value, int) else value
-    except ValueError:
-        raise ValueError(f"option {key!r} wants a positive integer, got {value!r}") from None
-    if number < 1:
-        raise ValueError(f"option {key!r} wants a positive integer, got {value!r}")
-    return number
+def _steps() -> Any:
+    return field(default=DEFAULTS["steps"], metadata={"help": "integrated-gradients: quadrature points", "min": 1})
+
+
+def _window() -> Any:
+    return field(default=DEFAULTS["window"], metadata={"help": "occlusion: side of the square patch, pixels", "min": 1})
+
+
+def _stride() -> Any:
+    return field(default=DEFAULTS["stride"], metadata={"help": "occlusion: step between patches, pixels", "min": 1})
+
+
+@dataclass(frozen=True)
+class IntegratedGradientsOptions(BaseOptions):
+    """Options of ``integrated-gradients``; ``batch_size`` is Captum's ``internal_batch_size``.
+
+    Example:
+        >>> IntegratedGradientsOptions().steps
+        32
+    """
+
+    steps: int = _steps()
+
+
+@dataclass(frozen=True)
+class OcclusionOptions(BaseOptions):
+    """Options of ``occlusion``; ``batch_size`` is Captum's ``perturbations_per_eval``.
+
+    Example:
+        >>> OcclusionOptions().window, OcclusionOptions().stride
+        (15, 8)
+    """
+
+    window: int = _window()
+    stride: int = _stride()
+
+
+@dataclass(frozen=True)
+class GradCamOptions(BaseOptions):
+    """Options of ``gradcam``: its ``method`` and every method's options.
+
+    Example:
+        >>> GradCamOptions().method
+        'gradcam'
+    """
+
+    method: Method = field(default="gradcam", metadata={"help": "the method to run"})
+    steps: int = _steps()
+    window: int = _window()
+    stride: int = _stride()
 
 
 def layer_name(backbone: Any, layer: Any) -> str:
@@ -86,11 +127,11 @@ def layer_name(backbone: Any, layer: Any) -> str:
 class GradCam(Explainer):
     """Grad-CAM of the cosine similarity at ``backbone.cam_layer``; ``method`` picks another.
 
-    Options (strings from the CLI are converted): ``method`` (``gradcam``, ``gradcam++``,
-    ``layercam``, ``integrated-gradients``, ``occlusion``; default ``gradcam``), ``steps``
-    (Integrated Gradients, 32), ``window`` and ``stride`` (Occlusion, 15 and 8 pixels) and
-    ``batch_size`` (faces per forward pass for both, 64). Other options are ignored, so one
-    ``s2w explain`` run can pass options meant for other explainers.
+    Options (:class:`GradCamOptions`; strings from the CLI are converted): ``method``
+    (``gradcam``, ``gradcam++``, ``layercam``, ``integrated-gradients``, ``occlusion``; default
+    ``gradcam``), ``steps`` (Integrated Gradients, 32), ``window`` and ``stride`` (Occlusion, 15
+    and 8 pixels) and ``batch_size`` (faces per forward pass for both, 64). The explainers named
+    after one method declare only the options that method uses.
 
     Example:
         >>> GradCam().method, GradCam(method="occlusion", window="20").window
@@ -98,26 +139,21 @@ class GradCam(Explainer):
         >>> GradCam(method="bogus")
         Traceback (most recent call last):
         ...
-        ValueError: unknown method 'bogus'; expected one of gradcam, gradcam++, ...
+        s2w_toolkit.errors.OptionError: explainer 'gradcam': option 'method' wants one of: gradcam, ...
     """
 
     name = "gradcam"
-    #: The method this explainer runs by default.
+    Options = GradCamOptions
+    #: The method this explainer runs unless its options choose another.
     method: ClassVar[str] = "gradcam"
-    #: Whether the ``method`` option may choose another one (only the ``gradcam`` explainer).
-    method_option: ClassVar[bool] = True
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
-        method = str(options.get("method") or type(self).method).strip().lower()
-        if self.method_option:
-            if method not in METHODS:
-                raise ValueError(f"unknown method {method!r}; expected one of {', '.join(METHODS)}")
-            self.method = method
-        self.batch_size = positive_int(options, "batch_size")
-        self.steps = positive_int(options, "steps")
-        self.window = positive_int(options, "window")
-        self.stride = positive_int(options, "stride")
+        self.method = getattr(self.options, "method", type(self).method)
+        self.batch_size = self.options.batch_size
+        self.steps = getattr(self.options, "steps", DEFAULTS["steps"])
+        self.window = getattr(self.options, "window", DEFAULTS["window"])
+        self.stride = getattr(self.options, "stride", DEFAULTS["stride"])
 
     def settings(self) -> dict[str, Any]:
         """The options that apply to this explainer's method, for the metadata."""
@@ -212,16 +248,16 @@ class GradCam(Explainer):
 
 class GradCamPlusPlus(GradCam):
     """Grad-CAM++ of the similarity (``-e gradcam++``): the ``gradcam`` explainer with its method
-    fixed; a ``method`` option is ignored.
+    fixed; it has no ``method`` option.
 
     Example:
-        >>> GradCamPlusPlus(method="occlusion").method
+        >>> GradCamPlusPlus().method
         'gradcam++'
     """
 
     name = "gradcam++"
+    Options = BaseOptions
     method = "gradcam++"
-    method_option = False
 
 
 class LayerCam(GradCam):
@@ -233,8 +269,8 @@ class LayerCam(GradCam):
     """
 
     name = "layercam"
+    Options = BaseOptions
     method = "layercam"
-    method_option = False
 
 
 class IntegratedGradientsExplainer(GradCam):
@@ -246,8 +282,8 @@ class IntegratedGradientsExplainer(GradCam):
     """
 
     name = "integrated-gradients"
+    Options = IntegratedGradientsOptions
     method = "integrated-gradients"
-    method_option = False
     fast_options = {"steps": "8"}  # the conformance tests
 
 
@@ -260,6 +296,6 @@ class OcclusionExplainer(GradCam):
     """
 
     name = "occlusion"
+    Options = OcclusionOptions
     method = "occlusion"
-    method_option = False
     fast_options = {"window": "30", "stride": "20"}  # the conformance tests: 49 patches per side

@@ -32,13 +32,16 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Literal, get_args
 
 import numpy as np
 import torch
 
 from s2w_toolkit import Explainer, Explanation, Pair
+from s2w_toolkit.options import BaseOptions
 
 from .masks import MaskSampler
 
@@ -47,61 +50,31 @@ REFERENCE = ("V. Petsiuk, A. Das, K. Saenko. RISE: Randomized Input Sampling for
              "Explainable Face Recognition. ECCV 2020.")
 FORMULA = "S_side = sum_i (s_i - c) * m_i / (N * p); x_i = x * m_i + fill * (1 - m_i); " \
           "s_i = cos(f(x_i), f(other face)); c = mean_i s_i if center else 0"
-FILLS = ("black", "mean")
-DEFAULTS: dict[str, Any] = {"samples": 500, "cells": 7, "p": 0.5, "seed": 0, "batch_size": 64,
-                            "center": True, "fill": "black"}
-_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
+Fill = Literal["black", "mean"]
+FILLS = get_args(Fill)
 
 
-def _as_bool(key: str, value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in _TRUE or text in _FALSE:
-        return text in _TRUE
-    raise ValueError(f"{key} must be true or false, got {value!r}")
-
-
-def _as_int(key: str, value: Any, minimum: int | None = None) -> int:
-    try:
-        number = int(str(value).strip()) if not isinstance(value, int) else value
-    except ValueError:
-        raise ValueError(f"{key} must be an integer, got {value!r}") from None
-    if minimum is not None and number < minimum:
-        raise ValueError(f"{key} must be at least {minimum}, got {number}")
-    return number
-
-
-def rise_settings(options: dict[str, Any]) -> dict[str, Any]:
-    """The explainer's settings from its options (CLI strings are converted; unknown keys,
-    meant for other explainers of the same run, are ignored). Raises ``ValueError``.
+@dataclass(frozen=True)
+class RiseOptions(BaseOptions):
+    """RISE's options; ``seed`` seeds the masks, ``batch_size`` counts masked images per pass.
 
     Example:
-        >>> s = rise_settings({"samples": "64", "center": "false", "other": "x"})
-        >>> s["samples"], s["center"], s["cells"], s["p"]
-        (64, False, 7, 0.5)
+        >>> RiseOptions(p=0)
+        Traceback (most recent call last):
+        ...
+        ValueError: p (the keep probability) must be in (0, 1], got 0
     """
-    values = {key.replace("-", "_"): value for key, value in options.items() if value is not None}
-    settings = dict(DEFAULTS)
-    for key in ("samples", "cells", "batch_size"):
-        if key in values:
-            settings[key] = _as_int(key, values[key], minimum=1)
-    if "seed" in values:
-        settings["seed"] = _as_int("seed", values["seed"])
-    if "p" in values:
-        try:
-            settings["p"] = float(values["p"])
-        except ValueError:
-            raise ValueError(f"p must be a number, got {values['p']!r}") from None
-        if not 0.0 < settings["p"] <= 1.0:
-            raise ValueError(f"p (the keep probability) must be in (0, 1], got {settings['p']}")
-    if "center" in values:
-        settings["center"] = _as_bool("center", values["center"])
-    if "fill" in values:
-        settings["fill"] = str(values["fill"]).strip().lower()
-        if settings["fill"] not in FILLS:
-            raise ValueError(f"unknown fill {values['fill']!r}; known: {', '.join(FILLS)}")
-    return settings
+
+    samples: int = field(default=500, metadata={"help": "N, the masks per side", "min": 1})
+    cells: int = field(default=7, metadata={"help": "grid cells per side of the coarse mask", "min": 1})
+    p: float = field(default=0.5, metadata={"help": "probability of keeping a cell, in (0, 1]"})
+    center: bool = field(default=True, metadata={"help": "subtract the mean masked score (false: plain RISE)"})
+    fill: Fill = field(default="black", metadata={
+        "help": "black: the preprocessed black image; mean: each face's mean preprocessed colour"})
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.p <= 1.0:
+            raise ValueError(f"p (the keep probability) must be in (0, 1], got {self.p}")
 
 
 def _fills(pair: Pair, backbone: Any, kind: str) -> torch.Tensor:
@@ -165,11 +138,11 @@ def rise_saliency(pair: Pair, backbone: Any, samples: int = 500, cells: int = 7,
 class Rise(Explainer):
     """RISE-style random-mask saliency of the pair's cosine similarity, one map per face.
 
-    Options (strings from ``s2w explain -o KEY=VALUE`` are converted): ``samples`` (N masks
-    per side, 500), ``cells`` (grid size, 7), ``p`` (keep probability, 0.5), ``seed`` (0),
-    ``batch_size`` (64, also ``--batch-size``), ``center`` (subtract the mean masked score,
-    true), ``fill`` (``black``: the preprocessed black image, or ``mean``: each face's mean
-    colour). ``Explanation.score`` is the backbone's cosine of the unmasked pair.
+    Options (:class:`RiseOptions`; strings from ``s2w explain -o KEY=VALUE`` are converted):
+    ``samples`` (N masks per side, 500), ``cells`` (grid size, 7), ``p`` (keep probability,
+    0.5), ``seed`` (0), ``batch_size`` (64, also ``--batch-size``), ``center`` (subtract the
+    mean masked score, true), ``fill`` (``black``: the preprocessed black image, or ``mean``:
+    each face's mean colour). ``Explanation.score`` is the backbone's cosine of the unmasked pair.
 
     Example:
         >>> r = Rise(samples="64", center="no")
@@ -178,15 +151,16 @@ class Rise(Explainer):
         >>> Rise(p="0")
         Traceback (most recent call last):
         ...
-        ValueError: p (the keep probability) must be in (0, 1], got 0.0
+        s2w_toolkit.errors.OptionError: explainer 'rise': p (the keep probability) must be in (0, 1], got 0.0
     """
 
     name = "rise"
+    Options = RiseOptions
     fast_options = {"samples": "32"}  # the conformance tests: enough masks to check behaviour
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
-        self.settings = rise_settings(options)
+        self.settings = dataclasses.asdict(self.options)
 
     def explain(self, pair: Pair, backbone: Any, attributes: Any = None) -> Explanation:
         s = self.settings

@@ -11,6 +11,10 @@ Example:
 
 from __future__ import annotations
 
+import os
+import tempfile
+from pathlib import Path
+
 import click
 
 
@@ -45,6 +49,7 @@ def train(images, backbone, weights, epochs, pairs, batch_size, lr, seed, out_pa
     from .head import save_head
     from .train import train_head
 
+    check_writable(out_path)  # before minutes of training, not after
     net = load_backbone(backbone, weights=weights, device=device)
     result = train_head(images, net, epochs=epochs, pairs=pairs, seed=seed, batch_size=batch_size, lr=lr,
                         aligned=aligned)
@@ -58,3 +63,27 @@ def train(images, backbone, weights, epochs, pairs, batch_size, lr, seed, out_pa
                f"grid) on {result.faces} faces ({len(result.skipped)} skipped), {result.pairs} pairs, "
                f"{result.steps} steps: L1 loss {result.loss_before:.4f} -> {result.loss_after:.4f}")
     click.echo(f"wrote {path}")
+
+
+def check_writable(path: str | os.PathLike) -> None:
+    """Raise a one-line ``S2WError`` unless a file can be written at ``path`` (its missing
+    parent folders are created when the head is saved).
+
+    Example:
+        >>> check_writable(os.path.join(tempfile.mkdtemp(), "new", "head.pt"))
+    """
+    from s2w_toolkit.errors import S2WError
+
+    target = Path(path)
+    folder = target.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise S2WError(f"{target}: cannot write the head ({folder} is not a folder)")
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise S2WError(f"{target}: cannot write the head in {folder} ({exc.strerror or exc})") from None
+    if target.exists() and (target.is_dir() or not os.access(target, os.W_OK)):
+        raise S2WError(f"{target}: cannot write the head (an existing folder or a read-only file)")

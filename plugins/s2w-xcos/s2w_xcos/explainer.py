@@ -22,34 +22,58 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import torch
 from s2w_toolkit.explanation import Explanation
 from s2w_toolkit.interfaces import Explainer
+from s2w_toolkit.options import BaseOptions
 
 from .grids import ATTENTIONS, cam_grids, patch_cosines, xcos_score
 from .head import AttentionHead, load_head
 
 REFERENCE = ("Y.-S. Lin, Z.-Y. Liu, Y.-A. Chen, Y.-S. Wang, Y.-L. Chang, W. H. Hsu: xCos: An Explainable "
              "Cosine Metric for Face Verification Task. ACM TOMM 17(3s), 2021. arXiv:2003.05383")
-OPTIONS = ("attention", "xcos_head", "head", "batch_size", "seed")
 
 
-def _integer(name: str, value: Any) -> int:
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be an integer, got {value!r}") from None
-    if number < 1 and name == "batch_size":
-        raise ValueError(f"batch_size must be at least 1, got {number}")
-    return number
+@dataclass(frozen=True)
+class XCosOptions(BaseOptions):
+    """xCos's options; ``seed`` is accepted and unused (nothing here is random).
+
+    Example:
+        >>> XCosOptions(head="h.pt").head_file()
+        'h.pt'
+        >>> XCosOptions(attention="uniform", head="h.pt")
+        Traceback (most recent call last):
+        ...
+        ValueError: attention=uniform conflicts with xcos_head=h.pt (a head gives the trained attention)
+    """
+
+    attention: Literal["norms", "uniform", "trained"] | None = field(default=None, metadata={
+        "help": "norms or uniform (training-free), or trained (needs a head); none: trained with a head, else norms"})
+    xcos_head: str | None = field(default=None, metadata={"help": "head file from s2w xcos train"})
+    head: str | None = field(default=None, metadata={"help": "the same as xcos_head"})
+
+    def __post_init__(self) -> None:
+        if self.xcos_head and self.head and self.xcos_head != self.head:
+            raise ValueError("give the head file once: xcos_head and head name different files")
+        head = self.head_file()
+        if head and self.attention not in (None, "trained"):
+            raise ValueError(f"attention={self.attention} conflicts with xcos_head={head} (a head gives the "
+                             f"trained attention)")
+        if not head and self.attention == "trained":
+            raise ValueError("attention=trained needs xcos_head=PATH")
+
+    def head_file(self) -> str | None:
+        """The head file given as ``xcos_head`` or ``head``, if any."""
+        return self.xcos_head or self.head or None
 
 
 class XCos(Explainer):
     """xCos: patch-wise cosines of the two faces' feature grids, weighted by an attention map.
 
-    Options (strings from ``-o KEY=VALUE`` are accepted):
+    Options (:class:`XCosOptions`; strings from ``-o KEY=VALUE`` are accepted):
     ``attention`` = ``norms`` (default; ``a_ij ∝ ||F_a[ij]|| ||F_b[ij]||``) or ``uniform``;
     ``xcos_head`` (alias ``head``) = a head file from ``s2w xcos train`` (then the attention is
     ``trained:<path>``); ``batch_size`` (default 64); ``seed`` (accepted, unused: nothing here
@@ -61,36 +85,19 @@ class XCos(Explainer):
         >>> XCos(bogus="1")
         Traceback (most recent call last):
         ...
-        ValueError: unknown option(s) bogus; known: attention, xcos_head, head, batch_size, seed
+        s2w_toolkit.errors.OptionError: explainer 'xcos' has no option 'bogus'; its options: attention, ...
     """
 
     name = "xcos"
+    Options = XCosOptions
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
-        self.settings = self._settings(options)
+        head = self.options.head_file()
+        self.settings = {"attention": self.options.attention or ("trained" if head else "norms"), "head": head,
+                         "batch_size": self.options.batch_size, "seed": self.options.seed}
         self._head: AttentionHead | None = None
         self._head_backbone: str | None = None
-
-    @staticmethod
-    def _settings(options: dict) -> dict:
-        unknown = sorted(set(options) - set(OPTIONS))
-        if unknown:
-            raise ValueError(f"unknown option(s) {', '.join(unknown)}; known: {', '.join(OPTIONS)}")
-        head = options.get("xcos_head") or options.get("head")
-        if options.get("xcos_head") and options.get("head") and options["xcos_head"] != options["head"]:
-            raise ValueError("give the head file once: xcos_head and head name different files")
-        attention = str(options.get("attention", "trained" if head else "norms")).strip().lower()
-        if head:
-            if attention != "trained":
-                raise ValueError(f"attention={attention} conflicts with xcos_head={head} (a head gives the "
-                                 f"trained attention)")
-        elif attention not in ATTENTIONS:
-            hint = "; attention=trained needs xcos_head=PATH" if attention == "trained" else ""
-            raise ValueError(f"unknown attention {attention!r}; use norms or uniform{hint}")
-        return {"attention": attention, "head": str(head) if head else None,
-                "batch_size": _integer("batch_size", options.get("batch_size", 64)),
-                "seed": _integer("seed", options.get("seed", 0))}
 
     def attention_kind(self) -> str:
         """``norms``, ``uniform`` or ``trained:<path>``, as stored in the metadata."""

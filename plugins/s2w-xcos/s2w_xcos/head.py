@@ -36,6 +36,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from s2w_toolkit.backbones.formats import check_weights_file
 from s2w_toolkit.errors import CheckpointError
 from torch import nn
 
@@ -143,9 +144,7 @@ def load_head(path: str | os.PathLike, backbone: str | None = None, device: Any 
     Any unreadable, truncated or foreign file raises :class:`CheckpointError` with a one-line
     message; so does a head trained for a backbone other than ``backbone`` (when given).
     """
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"{path}: no such xCos head file")
+    path = check_weights_file(path, "xCos head file")  # missing, a folder, a FIFO, a symlink loop
     with open(path, "rb") as f:
         magic = f.read(4)
     if magic != ZIP_MAGIC:

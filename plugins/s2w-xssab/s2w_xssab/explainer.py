@@ -33,13 +33,14 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import torch
 
 from s2w_toolkit.explanation import Explanation
 from s2w_toolkit.interfaces import Explainer, Pair
+from s2w_toolkit.options import BaseOptions
 
 REFERENCE = ("M. Huber, A. T. Luu, P. Terhörst, N. Damer: Efficient Explainable Face Verification based on "
              "Similarity Score Argument Backpropagation. WACV 2024, pp. 4736-4745. arXiv:2304.13409")
@@ -112,13 +113,28 @@ def _top(args: torch.Tensor, k: int, negative: bool) -> list[list[float]]:
     return [[int(i), float(args[i])] for i in chosen if (args[i] < 0 if negative else args[i] > 0)]
 
 
+@dataclass(frozen=True)
+class XSSABOptions(BaseOptions):
+    """xSSAB's options; ``batch_size`` and ``seed`` are accepted and unused.
+
+    Example:
+        >>> XSSABOptions().map, XSSABOptions().top
+        ('gradient', 5)
+    """
+
+    map: Literal["gradient", "gradient-x-input"] = field(default="gradient", metadata={
+        "help": "gradient: sum_c |dS/dx|; gradient-x-input: sum_c dS/dx * x (signed)"})
+    top: int = field(default=5, metadata={"help": "arguments listed per sign in metadata.top_arguments", "min": 0})
+
+
 class XSSAB(Explainer):
     """xSSAB maps: ``maps`` = where each face raises the similarity (positive arguments),
     ``extra_maps["negative"]`` = where it lowers it.
 
-    Options (strings from the CLI): ``map`` (``gradient`` or ``gradient-x-input``, default
-    ``gradient``), ``top`` (arguments listed in metadata per sign, default 5). ``batch_size``
-    is accepted and unused (one forward and two backward passes per pair).
+    Options (:class:`XSSABOptions`; strings from the CLI): ``map`` (``gradient`` or
+    ``gradient-x-input``, default ``gradient``), ``top`` (arguments listed in metadata per
+    sign, default 5). ``batch_size`` is accepted and unused (one forward and two backward
+    passes per pair).
 
     Example:
         >>> XSSAB(map="gradient-x-input", top="3").settings
@@ -126,16 +142,11 @@ class XSSAB(Explainer):
     """
 
     name = "xssab"
+    Options = XSSABOptions
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
-        mode = str(options.get("map") or "gradient").strip().lower()
-        if mode not in MAP_FORMULAS:
-            raise ValueError(f"map must be one of {', '.join(MAP_FORMULAS)}, got {mode!r}")
-        top = int(options.get("top", 5))
-        if top < 0:
-            raise ValueError(f"top must be >= 0, got {top}")
-        self.settings = {"map": mode, "top": top}
+        self.settings = {"map": self.options.map, "top": self.options.top}
 
     def explain(self, pair: Pair, backbone: Any, attributes: Any = None) -> Explanation:
         mode = self.settings["map"]

@@ -1,0 +1,80 @@
+"""Explainers that break the plugin contract, each in one way (for the toolkit's own tests).
+
+Installed, they must not break the project's test suite; given to
+``s2w_toolkit.testing.check_explainer``, each must fail with a message saying what is wrong.
+"""
+
+import sys
+
+import numpy as np
+import torch
+
+from s2w_toolkit import Explainer, Explanation, hookimpl
+
+
+def _score(pair, backbone):
+    with torch.no_grad():
+        return backbone.similarity(pair.a, pair.b).item()
+
+
+class _Normal(Explainer):
+    """A valid explanation: a flat map on each side."""
+
+    def explain(self, pair, backbone, attributes=None):
+        ones = np.ones(tuple(pair.a.shape[-2:]))
+        return Explanation(score=_score(pair, backbone), maps={"a": ones, "b": ones})
+
+
+class BrokenRaises(Explainer):
+    name = "broken-raises"
+
+    def explain(self, pair, backbone, attributes=None):
+        raise RuntimeError("broken-raises always raises")
+
+
+class BrokenNaN(Explainer):
+    name = "broken-nan"
+
+    def explain(self, pair, backbone, attributes=None):
+        nan = np.full((8, 8), np.nan)
+        return Explanation(score=_score(pair, backbone), maps={"a": nan, "b": nan})
+
+
+class BrokenEmpty(Explainer):
+    name = "broken-empty"
+
+    def explain(self, pair, backbone, attributes=None):
+        empty = np.zeros((0, 0))
+        return Explanation(score=_score(pair, backbone), maps={"a": empty, "b": empty})
+
+
+class BrokenRender(_Normal):
+    name = "broken-render"
+
+    def render(self, explanation, face_a, face_b, path):
+        raise OSError("broken-render cannot draw")
+
+
+class BrokenExit(Explainer):
+    name = "broken-exit"
+
+    def explain(self, pair, backbone, attributes=None):
+        sys.exit(3)
+
+
+class BrokenMutates(_Normal):
+    name = "broken-mutates"
+
+    def explain(self, pair, backbone, attributes=None):
+        result = super().explain(pair, backbone, attributes)
+        with torch.no_grad():
+            pair.a.mul_(0.5)
+        return result
+
+
+EXPLAINERS = [BrokenRaises, BrokenNaN, BrokenEmpty, BrokenRender, BrokenExit, BrokenMutates]
+
+
+@hookimpl
+def s2w_register_explainers():
+    return EXPLAINERS

@@ -1,0 +1,73 @@
+"""``s2w benchmark`` as real processes: two runs into one folder, and a run killed with kill -9."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import faulty_plugins
+
+CLI = [sys.executable, "-c", "from s2w_toolkit.cli.main import main; main()"]
+
+
+def _start(tmp_path, out, *extra):
+    env = {**faulty_plugins.subprocess_env(tmp_path), "FAULTY_SLOW_SECONDS": "1.5"}
+    return subprocess.Popen([*CLI, "benchmark", "-e", "faulty-slow", "--steps", "2", "--out", str(out), *extra],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for(condition, seconds=120):
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError("timed out")
+
+
+def _lines(out):
+    path = out / "results.jsonl"
+    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()] if path.exists() else []
+
+
+def test_a_second_run_into_a_folder_in_use_is_refused_naming_the_pid(tmp_path):
+    out = tmp_path / "out"
+    first = _start(tmp_path, out)
+    try:
+        _wait_for(lambda: (out / ".s2w-lock").exists() and (out / ".s2w-lock").read_text().strip())
+        for extra in ((), ("--resume",), ("--overwrite",)):
+            second = subprocess.run([*CLI, "benchmark", "-e", "input-gradient", "--out", str(out), *extra],
+                                    env=faulty_plugins.subprocess_env(tmp_path), capture_output=True, text=True,
+                                    timeout=120)
+            assert second.returncode == 1
+            assert f"in use by another s2w run (pid {first.pid}" in second.stderr, second.stderr
+        assert first.wait(timeout=300) == 0, first.stderr
+    finally:
+        first.kill()
+    rows = _lines(out)
+    assert len(rows) == 6 and {r["explainer"] for r in rows} == {"faulty-slow"}  # nothing lost, nothing mixed in
+    assert not (out / ".s2w-lock").exists()
+
+
+def test_a_run_killed_with_kill_9_resumes_without_repeating_or_losing_rows(tmp_path):
+    out = tmp_path / "out"
+    first = _start(tmp_path, out)
+    try:
+        _wait_for(lambda: len(_lines(out)) >= 2)
+    finally:
+        os.kill(first.pid, signal.SIGKILL)
+        first.wait(timeout=60)
+    done = len(_lines(out))
+    assert 2 <= done < 6
+    refused = subprocess.run([*CLI, "benchmark", "-e", "faulty-slow", "--steps", "2", "--out", str(out)],
+                             env=faulty_plugins.subprocess_env(tmp_path), capture_output=True, text=True, timeout=120)
+    assert refused.returncode == 1 and "already holds" in refused.stderr  # no silent wipe of the killed run
+    assert f"took over the stale lock of pid {first.pid}" in refused.stderr
+    resumed = _start(tmp_path, out, "--resume")
+    _, stderr = resumed.communicate(timeout=300)
+    assert resumed.returncode == 0, stderr
+    keys = [r["key"] for r in _lines(out)]
+    assert len(keys) == 6 and len(set(keys)) == 6
+    assert json.loads((out / "summary.json").read_text())["faulty-slow"]["pairs"] == 6
