@@ -25,6 +25,16 @@ import numpy as np  # noqa: E402
 from skimage.transform import resize  # noqa: E402
 
 from .explanation import SIDES, Explanation  # noqa: E402
+from .io.atomic import replacing  # noqa: E402
+
+
+def save_figure(fig: "plt.Figure", path: str | Path, dpi: int = 100) -> str:
+    """Save ``fig`` to ``path`` atomically (a crash leaves no half-written PNG), close it, and
+    return the path."""
+    with replacing(path) as tmp:
+        fig.savefig(tmp, dpi=dpi)
+    plt.close(fig)
+    return str(path)
 
 
 def map_on_face(heat: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -72,10 +82,7 @@ def render_explanation(e: Explanation, face_a: np.ndarray, face_b: np.ndarray, p
         ax.tick_params(labelsize=8)
     fig.suptitle(_caption(e), fontsize=10)
     fig.tight_layout()
-    path = str(path)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=100)
 
 
 def render_attributes(face: np.ndarray, rows: list[dict], maps: np.ndarray, path: str | Path,
@@ -98,10 +105,7 @@ def render_attributes(face: np.ndarray, rows: list[dict], maps: np.ndarray, path
     if title:
         fig.suptitle(title, fontsize=9)
     fig.tight_layout()
-    path = str(path)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=90)
 
 
 def render_comparison(explanations: list[Explanation], face_a: np.ndarray, face_b: np.ndarray,
@@ -118,7 +122,4 @@ def render_comparison(explanations: list[Explanation], face_a: np.ndarray, face_
             if col == 0:
                 ax.set_title(f"{e.explainer}  (cosine {e.score:.4f})", fontsize=8, loc="left")
     fig.tight_layout()
-    path = str(path)
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=90)

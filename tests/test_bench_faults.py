@@ -9,14 +9,12 @@ import pytest
 import faulty_plugins
 from s2w_toolkit.bench.pairs import read_pairs
 from s2w_toolkit.data import FACES_DIR
-from s2w_toolkit.registry import set_registry
 
 
 @pytest.fixture
 def faulty():
-    set_registry(faulty_plugins.registry())
-    yield
-    set_registry(None)
+    with faulty_plugins.registered():
+        yield
 
 
 def _rows(folder):
@@ -29,21 +27,21 @@ def _summary(folder):
 
 def test_failing_explainers_become_error_rows_and_the_run_goes_on(run_cli, faulty, tmp_path):
     out = tmp_path / "bench"
-    result = run_cli("benchmark", "-e", "faulty-raises", "-e", "faulty-nan", "-e", "faulty-empty", "-e", "faulty-exit",
+    result = run_cli("benchmark", "-e", "broken-raises", "-e", "broken-nan", "-e", "broken-empty", "-e", "broken-exit",
                      "-e", "gradcam", "--count", "2", "--steps", "2", "--out", out)
     assert result.exit_code == 1
     rows = _rows(out)
     good = [r for r in rows if r["explainer"] == "gradcam"]
     assert len(good) == 2 and all("error" not in r and "sides" in r for r in good)
     errors = {r["explainer"]: r["error"] for r in rows if "error" in r}
-    assert "RuntimeError: boom inside the plugin" in errors["faulty-raises"]
-    assert "non-finite values" in errors["faulty-nan"] and "is empty (0x0)" in errors["faulty-empty"]
-    assert "called sys.exit(3)" in errors["faulty-exit"]
+    assert "RuntimeError: broken-raises always raises" in errors["broken-raises"]
+    assert "non-finite values" in errors["broken-nan"] and "is empty (0x0)" in errors["broken-empty"]
+    assert "called sys.exit(3)" in errors["broken-exit"]
     summary = _summary(out)
     assert summary["gradcam"]["pairs"] == 2 and summary["gradcam"]["failed"] == 0
-    assert summary["faulty-raises"] == {"pairs": 0, "failed": 2}
-    assert "pair csv:obama.jpg|obama2.jpg, faulty-raises (explain): explainer 'faulty-raises' failed" in result.stderr
-    assert "8 result rows failed (faulty-empty: 2, faulty-exit: 2, faulty-nan: 2, faulty-raises: 2)" in result.stderr
+    assert summary["broken-raises"] == {"pairs": 0, "failed": 2}
+    assert "pair csv:obama.jpg|obama2.jpg, broken-raises (explain): explainer 'broken-raises' failed" in result.stderr
+    assert "8 result rows failed (broken-empty: 2, broken-exit: 2, broken-nan: 2, broken-raises: 2)" in result.stderr
     assert (out / "curves.png").is_file() and (out / "summary.md").is_file()
 
 

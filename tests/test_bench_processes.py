@@ -13,12 +13,12 @@ CLI = [sys.executable, "-c", "from s2w_toolkit.cli.main import main; main()"]
 
 
 def _start(tmp_path, out, *extra):
-    env = {**faulty_plugins.subprocess_env(tmp_path), "FAULTY_SLOW_SECONDS": "1.5"}
-    return subprocess.Popen([*CLI, "benchmark", "-e", "faulty-slow", "--steps", "2", "--out", str(out), *extra],
+    env = {**faulty_plugins.subprocess_env(tmp_path), "S2W_BROKEN_SLOW_SECONDS": "1.5"}
+    return subprocess.Popen([*CLI, "benchmark", "-e", "broken-slow", "--steps", "2", "--out", str(out), *extra],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
-def _wait_for(condition, seconds=120):
+def _wait_for(condition, seconds=300):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if condition():
@@ -47,7 +47,7 @@ def test_a_second_run_into_a_folder_in_use_is_refused_naming_the_pid(tmp_path):
     finally:
         first.kill()
     rows = _lines(out)
-    assert len(rows) == 6 and {r["explainer"] for r in rows} == {"faulty-slow"}  # nothing lost, nothing mixed in
+    assert len(rows) == 6 and {r["explainer"] for r in rows} == {"broken-slow"}  # nothing lost, nothing mixed in
     assert not (out / ".s2w-lock").exists()
 
 
@@ -61,7 +61,7 @@ def test_a_run_killed_with_kill_9_resumes_without_repeating_or_losing_rows(tmp_p
         first.wait(timeout=60)
     done = len(_lines(out))
     assert 2 <= done < 6
-    refused = subprocess.run([*CLI, "benchmark", "-e", "faulty-slow", "--steps", "2", "--out", str(out)],
+    refused = subprocess.run([*CLI, "benchmark", "-e", "broken-slow", "--steps", "2", "--out", str(out)],
                              env=faulty_plugins.subprocess_env(tmp_path), capture_output=True, text=True, timeout=120)
     assert refused.returncode == 1 and "already holds" in refused.stderr  # no silent wipe of the killed run
     assert f"took over the stale lock of pid {first.pid}" in refused.stderr
@@ -70,4 +70,4 @@ def test_a_run_killed_with_kill_9_resumes_without_repeating_or_losing_rows(tmp_p
     assert resumed.returncode == 0, stderr
     keys = [r["key"] for r in _lines(out)]
     assert len(keys) == 6 and len(set(keys)) == 6
-    assert json.loads((out / "summary.json").read_text())["faulty-slow"]["pairs"] == 6
+    assert json.loads((out / "summary.json").read_text())["broken-slow"]["pairs"] == 6

@@ -12,36 +12,35 @@ import faulty_plugins
 from s2w_toolkit import Explanation, hookimpl
 from s2w_toolkit.errors import CheckpointError, PluginError
 from s2w_toolkit.pipeline import load_backbone
-from s2w_toolkit.registry import set_registry
+from s2w_toolkit.testing import use_plugins
 
 
 @pytest.fixture
 def faulty():
-    set_registry(faulty_plugins.registry())
-    yield
-    set_registry(None)
+    with faulty_plugins.registered():
+        yield
 
 
 def test_every_explainer_is_isolated_and_every_failure_named(run_cli, faulty, tmp_path, demo):
     solo = run_cli("explain", "-e", "input-gradient", demo["obama"], demo["biden"], "--out", tmp_path / "solo")
     assert solo.exit_code == 0, solo.output
     out = tmp_path / "all"
-    names = ["faulty-mutates", "faulty-render", "faulty-exit", "faulty-empty", "faulty-nan-score", "input-gradient"]
+    names = ["broken-mutates", "broken-render", "broken-exit", "broken-empty", "broken-nan-score", "input-gradient"]
     result = run_cli("explain", *(x for n in names for x in ("-e", n)), demo["obama"], demo["biden"], "--out", out)
     assert result.exit_code == 1
     err = result.stderr
-    assert "explainer 'faulty-render' render failed: ValueError: cannot draw" in err
-    assert "explainer 'faulty-exit' called sys.exit(3)" in err
+    assert "explainer 'broken-render' render failed: OSError: broken-render cannot draw" in err
+    assert "explainer 'broken-exit' called sys.exit(3)" in err
     assert "map 'a' is empty (0x0)" in err and "score is nan, not a finite cosine" in err
-    assert "4 of 6 explainer(s) failed: faulty-render, faulty-exit, faulty-empty, faulty-nan-score" in err
+    assert "4 of 6 explainer(s) failed: broken-render, broken-exit, broken-empty, broken-nan-score" in err
     # the explainer after the one that edited pair.a in place saw the original faces
     alone = json.loads((tmp_path / "solo" / "input-gradient.json").read_text())
     together = json.loads((out / "input-gradient.json").read_text())
     assert together["score"] == pytest.approx(alone["score"], abs=1e-6)
     np.testing.assert_allclose(together["maps"]["a"], alone["maps"]["a"], atol=1e-5)
-    assert (out / "input-gradient.png").is_file() and (out / "faulty-mutates.png").is_file()
-    assert (out / "faulty-render.json").is_file() and not (out / "faulty-render.png").exists()
-    assert not (out / "faulty-exit.json").exists()
+    assert (out / "input-gradient.png").is_file() and (out / "broken-mutates.png").is_file()
+    assert (out / "broken-render.json").is_file() and not (out / "broken-render.png").exists()
+    assert not (out / "broken-exit.json").exists()
     assert not [p.name for p in out.iterdir() if ".tmp-" in p.name]
 
 
@@ -93,18 +92,11 @@ def _nan_backbone_plugin():
 
 
 def test_a_backbone_with_non_finite_weights_is_refused(run_cli, tmp_path, demo):
-    from s2w_toolkit.registry import Registry, build_plugin_manager
-
-    pm, dists = build_plugin_manager()
-    pm.register(_nan_backbone_plugin(), name="nan")
-    set_registry(Registry(pm, dists))
-    try:
+    with use_plugins(_nan_backbone_plugin(), installed=True):
         with pytest.raises(CheckpointError, match="tensor 'module.fc.weight' holds NaN"):
             load_backbone("nan-net", device="cpu")
         result = run_cli("verify", "--backbone", "nan-net", demo["obama"], demo["biden"])
         assert result.exit_code == 1 and "holds NaN or infinite values" in result.stderr
-    finally:
-        set_registry(None)
 
 
 def test_a_failed_write_leaves_the_old_file_whole(tmp_path, monkeypatch):

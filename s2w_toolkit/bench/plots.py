@@ -14,8 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..io.atomic import replacing
-from ..render import plt
+from ..render import plt, save_figure
 
 
 def write_plots(summary: dict[str, dict], folder: str | Path) -> list[str]:
@@ -35,10 +34,7 @@ def write_plots(summary: dict[str, dict], folder: str | Path) -> list[str]:
         ax.set_title(title, fontsize=9)
         ax.legend(fontsize=7)
     fig.tight_layout()
-    curves = str(folder / "curves.png")
-    with replacing(curves) as tmp:
-        fig.savefig(tmp, dpi=90)
-    plt.close(fig)
+    curves = save_figure(fig, folder / "curves.png", dpi=90)
 
     fig, axes = plt.subplots(1, 2, figsize=(10, 4))
     for name, row in summary.items():
@@ -51,8 +47,5 @@ def write_plots(summary: dict[str, dict], folder: str | Path) -> list[str]:
         ax.set_ylabel(f"{rate} at the backbone's threshold")
         ax.legend(fontsize=6)
     fig.tight_layout()
-    replacement = str(folder / "replacement.png")
-    with replacing(replacement) as tmp:
-        fig.savefig(tmp, dpi=90)
-    plt.close(fig)
+    replacement = save_figure(fig, folder / "replacement.png", dpi=90)
     return [curves, replacement]

@@ -10,6 +10,8 @@ from rich.console import Console
 from rich.table import Table
 
 from ..data import demo_image
+from ..io.atomic import write_text
+from ..io.json_data import dumps
 from .explain import writable_folder
 from .options import model_options
 
@@ -51,7 +53,7 @@ def attributes(images, spec, attribute_weights, out_dir, as_json, backbone, weig
         stem = Path(path).stem
         png = render_attributes(faces[i], rows, prediction.maps[i].cpu().numpy(), folder / f"attributes-{stem}.png",
                                 title=f"{Path(path).name}: {model.name}")
-        (folder / f"attributes-{stem}.json").write_text(json.dumps({"image": path, "model": model.name,
+        write_text(folder / f"attributes-{stem}.json", dumps({"image": path, "model": model.name,
                                                                     "attributes": rows}, indent=2))
         report.append({"image": path, "png": png, "attributes": rows})
         if not as_json:

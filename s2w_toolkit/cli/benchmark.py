@@ -143,7 +143,9 @@ def _report(summary: dict, folder, title: str) -> None:
 
 
 def _cell(value) -> str:
-    return "-" if value is None else f"{value:.4g}"
+    if value is None:
+        return "-"
+    return f"{value:.3g}"
 
 
 def _write(summary: dict, folder) -> None:
@@ -174,11 +176,18 @@ def _write(summary: dict, folder) -> None:
     write_text(folder / "summary.json", dumps(summary, indent=1))
 
 
+#: Short column labels, so the table fits 80 columns with two explainers' names.
+LABELS = {"pairs": "pairs", "failed": "fails", "deletion_auc": "del AUC", "random_deletion_auc": "rand del",
+          "insertion_auc": "ins AUC", "random_insertion_auc": "rand ins", "seconds_per_pair": "sec",
+          "forward_passes": "fwd"}
+
+
 def _table(summary: dict, title: str) -> Table:
-    table = Table(title=title)
-    table.add_column("explainer")
+    table = Table(title=title, caption="del/ins: deletion/insertion; rand: random-order control; fails: error rows; "
+                                       "sec, fwd: seconds and images through the backbone per pair")
+    table.add_column("explainer", no_wrap=True)
     for column in COLUMNS:
-        table.add_column(column.replace("_", " "), justify="right")
+        table.add_column(LABELS[column], justify="right")
     for name, row in summary.items():
         table.add_row(name, *(_cell(row.get(c)) if c != "failed" or not row[c] else f"[red]{row[c]}[/]"
                               for c in COLUMNS))

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +10,8 @@ from rich.console import Console
 from rich.table import Table
 
 from ..errors import S2WError
+from ..io.atomic import write_text
+from ..io.json_data import dumps
 from .console import err_console
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
@@ -68,7 +69,7 @@ def run_group_mode(probe: str, gallery: str, net, attributes, settings, folder: 
               "settings": dataclasses.asdict(settings),
               "maps": {"identity": np.round(result.identity.numpy().astype(float), 5).tolist(),
                        "counterfactual": np.round(result.counterfactual.numpy().astype(float), 5).tolist()}}
-    (folder / "sim2word-group.json").write_text(json.dumps(report, indent=1))
+    write_text(folder / "sim2word-group.json", dumps(report, indent=1))
     table = Table(title=f"sim2word group mode: {Path(probe).name} against {len(faces)} faces", caption=caption)
     for column in ("#", "attribute", "word", "mean score", "mean cosine", "change", "erased"):
         table.add_column(column, justify="left" if column in ("attribute", "word") else "right")

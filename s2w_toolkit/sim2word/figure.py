@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..explanation import SIDES, Explanation
-from ..render import map_on_face, plt
+from ..render import map_on_face, plt, save_figure
 
 _MAP_TITLES = {"identity": "identity H_t", "counter-identity": "counter-identity H_f"}
 
@@ -63,10 +63,7 @@ def render_sim2word(e: Explanation, face_a: np.ndarray, face_b: np.ndarray, path
     bars.tick_params(labelsize=7)
     caption = e.metadata.get("caption", f"cosine {e.score:.4f}")
     fig.suptitle("\n".join(textwrap.wrap(caption, 150)), fontsize=9)
-    path = str(path)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=100)
 
 
 def render_group(probe: np.ndarray, rows: list[dict], maps: dict[str, np.ndarray], path: str | Path,
@@ -94,7 +91,4 @@ def render_group(probe: np.ndarray, rows: list[dict], maps: dict[str, np.ndarray
     bars.set_title("mean 1 - arccos(s_j)/pi over the gallery", fontsize=7)
     bars.tick_params(labelsize=7)
     fig.suptitle("\n".join(textwrap.wrap(caption, 150)), fontsize=9)
-    path = str(path)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=100)

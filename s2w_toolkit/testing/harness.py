@@ -11,7 +11,6 @@ Example:
 
 from __future__ import annotations
 
-import copy
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any, Iterator
@@ -45,8 +44,11 @@ def demo_pair(backbone: Any = None) -> Pair:
 
 
 def copy_pair(pair: Pair) -> Pair:
-    """A deep copy of ``pair`` (tensors cloned), for an explainer that might edit its input."""
-    return copy.deepcopy(pair)
+    """A copy of ``pair`` (tensors cloned), for an explainer that might edit its input: the copy
+    :func:`s2w_toolkit.pipeline.run_explainer` hands every explainer."""
+    from ..pipeline import isolated_copy
+
+    return isolated_copy(pair)
 
 
 def all_maps(e: Explanation) -> list[np.ndarray]:

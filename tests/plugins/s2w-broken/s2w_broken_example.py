@@ -4,7 +4,9 @@ Installed, they must not break the project's test suite; given to
 ``s2w_toolkit.testing.check_explainer``, each must fail with a message saying what is wrong.
 """
 
+import os
 import sys
+import time
 
 import numpy as np
 import torch
@@ -72,7 +74,26 @@ class BrokenMutates(_Normal):
         return result
 
 
-EXPLAINERS = [BrokenRaises, BrokenNaN, BrokenEmpty, BrokenRender, BrokenExit, BrokenMutates]
+class BrokenNaNScore(Explainer):
+    name = "broken-nan-score"
+
+    def explain(self, pair, backbone, attributes=None):
+        ones = np.ones((8, 8))
+        return Explanation(score=float("nan"), maps={"a": ones, "b": ones})
+
+
+class BrokenSlow(_Normal):
+    """Valid, but sleeps ``S2W_BROKEN_SLOW_SECONDS`` (default 1) a pair: a run to interrupt."""
+
+    name = "broken-slow"
+
+    def explain(self, pair, backbone, attributes=None):
+        time.sleep(float(os.environ.get("S2W_BROKEN_SLOW_SECONDS", "1")))
+        return super().explain(pair, backbone, attributes)
+
+
+EXPLAINERS = [BrokenRaises, BrokenNaN, BrokenEmpty, BrokenRender, BrokenExit, BrokenMutates, BrokenNaNScore,
+              BrokenSlow]
 
 
 @hookimpl
