@@ -91,7 +91,8 @@ class Explanation:
                 out.append(f"{label} is empty ({'x'.join(map(str, array.shape))})")
             elif not np.isfinite(array).all():
                 out.append(f"{label} has {int((~np.isfinite(array)).sum())} non-finite values")
-        out += [f"word {w.text!r} has score {w.score}" for w in self.words or [] if not np.isfinite(w.score)]
+        out += [f"word {w.text!r} has score {w.score!r}" for w in self.words or []
+                if not isinstance(w.score, (int, float, np.number)) or not np.isfinite(w.score)]
         return out
 
     @property

@@ -31,9 +31,11 @@ from .io.atomic import replacing  # noqa: E402
 def save_figure(fig: "plt.Figure", path: str | Path, dpi: int = 100) -> str:
     """Save ``fig`` to ``path`` atomically (a crash leaves no half-written PNG), close it, and
     return the path."""
-    with replacing(path) as tmp:
-        fig.savefig(tmp, dpi=dpi)
-    plt.close(fig)
+    try:
+        with replacing(path) as tmp:
+            fig.savefig(tmp, dpi=dpi)
+    finally:
+        plt.close(fig)
     return str(path)
 
 

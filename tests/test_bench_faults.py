@@ -7,7 +7,7 @@ import shutil
 import pytest
 
 import faulty_plugins
-from s2w_toolkit.bench.pairs import read_pairs
+from s2w_toolkit.bench.pairs import pair_list_id, read_pairs
 from s2w_toolkit.data import FACES_DIR
 
 
@@ -110,6 +110,8 @@ def test_pair_keys_come_from_the_image_paths_not_line_numbers(tmp_path):
     assert {p.key for p in one} < {p.key for p in two}
     (tmp_path / "faces.csv").write_text("a,b,same,face_a,face_b\nobama.jpg,biden.jpg,0,1,0\n")
     assert read_pairs(tmp_path / "faces.csv")[0].key == "csv:obama.jpg@1|biden.jpg"
+    csv = tmp_path / "one" / "pairs.csv"  # the same list over another image folder is another list
+    assert pair_list_id(csv, root=tmp_path / "x") != pair_list_id(csv, root=tmp_path / "y") != pair_list_id(csv)
 
 
 def test_merge_refuses_different_settings_and_ignores_argument_order(run_cli, tmp_path):
@@ -130,6 +132,11 @@ def test_merge_refuses_different_settings_and_ignores_argument_order(run_cli, tm
     assert merged[0] == merged[1] and len(merged[0].splitlines()) == 2
     mixed = run_cli("benchmark", "merge", tmp_path / "s1", tmp_path / "odd", "--out", tmp_path / "mixed")
     assert mixed.exit_code == 1 and "different settings: steps=" in mixed.stderr
+    # also when the row with other settings is one that merging would drop as a duplicate
+    (tmp_path / "dup" / "results.jsonl").write_text(json.dumps({**rows[0], "settings": {**rows[0]["settings"],
+                                                                                        "steps": 7}}) + "\n")
+    hidden = run_cli("benchmark", "merge", tmp_path / "s2", tmp_path / "dup", "--out", tmp_path / "hidden")
+    assert hidden.exit_code == 1 and "different settings: steps=" in hidden.stderr
 
 
 def test_a_partial_last_line_is_dropped_with_a_warning_and_resume_completes(run_cli, tmp_path):
@@ -149,3 +156,4 @@ def test_a_partial_last_line_is_dropped_with_a_warning_and_resume_completes(run_
     damaged.write_text("{not json\n" + damaged.read_text())
     bad = run_cli("benchmark", "merge", out, "--out", tmp_path / "m2")
     assert bad.exit_code == 1 and "results.jsonl:1: not a result row" in bad.stderr
+    assert run_cli(*args, "--overwrite").exit_code == 0 and len(_rows(out)) == 2  # --overwrite replaces it

@@ -12,8 +12,8 @@ import faulty_plugins
 CLI = [sys.executable, "-c", "from s2w_toolkit.cli.main import main; main()"]
 
 
-def _start(tmp_path, out, *extra):
-    env = {**faulty_plugins.subprocess_env(tmp_path), "S2W_BROKEN_SLOW_SECONDS": "1.5"}
+def _start(tmp_path, out, *extra, seconds="1.5"):
+    env = {**faulty_plugins.subprocess_env(tmp_path), "S2W_BROKEN_SLOW_SECONDS": seconds}
     return subprocess.Popen([*CLI, "benchmark", "-e", "broken-slow", "--steps", "2", "--out", str(out), *extra],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
@@ -28,27 +28,33 @@ def _wait_for(condition, seconds=300):
 
 
 def _lines(out):
+    """The whole rows of the results file (a line being written, or cut by kill -9, is left out)."""
     path = out / "results.jsonl"
-    return [json.loads(x) for x in path.read_text().splitlines() if x.strip()] if path.exists() else []
+    data = path.read_text() if path.exists() else ""
+    return [json.loads(x) for x in data[: data.rfind("\n") + 1].splitlines() if x.strip()]
 
 
 def test_a_second_run_into_a_folder_in_use_is_refused_naming_the_pid(tmp_path):
     out = tmp_path / "out"
-    first = _start(tmp_path, out)
+    first = _start(tmp_path, out, seconds="5")  # 30 s or more: room for three refused starts
     try:
         _wait_for(lambda: (out / ".s2w-lock").exists() and (out / ".s2w-lock").read_text().strip())
-        for extra in ((), ("--resume",), ("--overwrite",)):
-            second = subprocess.run([*CLI, "benchmark", "-e", "input-gradient", "--out", str(out), *extra],
-                                    env=faulty_plugins.subprocess_env(tmp_path), capture_output=True, text=True,
-                                    timeout=120)
+        others = [subprocess.Popen([*CLI, "benchmark", "-e", "input-gradient", "--out", str(out), *extra],
+                                   env=faulty_plugins.subprocess_env(tmp_path), stdout=subprocess.PIPE,
+                                   stderr=subprocess.PIPE, text=True)
+                  for extra in ((), ("--resume",), ("--overwrite",))]  # at once, while the first still runs
+        for second in others:
+            _, stderr = second.communicate(timeout=120)
             assert second.returncode == 1
-            assert f"in use by another s2w run (pid {first.pid}" in second.stderr, second.stderr
-        assert first.wait(timeout=300) == 0, first.stderr
+            assert f"in use by another s2w run (pid {first.pid}" in stderr, stderr
+        assert first.poll() is None  # the refusals came while it held the folder
+        _, stderr = first.communicate(timeout=300)
+        assert first.returncode == 0, stderr
     finally:
         first.kill()
     rows = _lines(out)
     assert len(rows) == 6 and {r["explainer"] for r in rows} == {"broken-slow"}  # nothing lost, nothing mixed in
-    assert not (out / ".s2w-lock").exists()
+    assert (out / ".s2w-lock").read_text() == ""  # released: emptied, kept (removing it would race)
 
 
 def test_a_run_killed_with_kill_9_resumes_without_repeating_or_losing_rows(tmp_path):

@@ -92,17 +92,19 @@ def read_pairs(source: str | os.PathLike[str] | None = None, root: str | os.Path
     return pairs if count is None else pairs[:count]
 
 
-def pair_list_id(source: str | os.PathLike[str] | None, *, count: int | None = None, seed: int = 0) -> str:
-    """What identifies a pair list: a file by the hash of its content, a folder by its path, the
-    seed and the count it was drawn with. (``--count`` of a file and ``--shard`` take parts of
-    the same list, so they keep its identity.)"""
+def pair_list_id(source: str | os.PathLike[str] | None, *, root: str | os.PathLike[str] | None = None,
+                 count: int | None = None, seed: int = 0) -> str:
+    """What identifies a pair list: a file by the hash of its content (and the image folder
+    ``root`` when one is given), a folder by its path, the seed and the count it was drawn with.
+    (``--count`` of a file and ``--shard`` take parts of the same list, so they keep its identity.)"""
+    where = "" if root is None else f":root={Path(root).resolve()}"
     if source is None:
-        return f"bundled:{hashlib.sha256(BUNDLED.read_bytes()).hexdigest()[:12]}"
+        return f"bundled:{hashlib.sha256(BUNDLED.read_bytes()).hexdigest()[:12]}{where}"
     path = Path(source)
     if path.is_dir():
         return f"folder:{path.resolve()}:seed={seed}:count={100 if count is None else count}"
     try:
-        return f"{path.name}:{hashlib.sha256(path.read_bytes()).hexdigest()[:12]}"
+        return f"{path.name}:{hashlib.sha256(path.read_bytes()).hexdigest()[:12]}{where}"
     except OSError as exc:
         raise S2WError(f"{path}: cannot read the pairs file ({exc.strerror or exc})") from None
 

@@ -23,6 +23,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import hashlib
 import time
@@ -110,14 +111,16 @@ def _recorded(options: Any) -> dict[str, Any]:
 
 def _prepare_folder(folder: Path, settings: dict, options: dict[str, dict], resume: bool, overwrite: bool) -> set:
     """Check the folder against this run; return the (key, explainer) already done."""
-    rows = read_rows(folder / RESULTS, repair=resume)
+    results = folder / RESULTS
     if not resume:
-        if rows and not overwrite:
-            raise S2WError(f"{folder} already holds {len(rows)} benchmark results; use --resume to continue that "
+        if results.is_file() and results.stat().st_size and not overwrite:
+            lines = results.read_bytes().count(b"\n")
+            raise S2WError(f"{folder} already holds {lines} benchmark results; use --resume to continue that "
                            "run, --overwrite to replace it, or another --out")
-        for name in OUTPUTS:
+        for name in OUTPUTS:  # not parsed: --overwrite also replaces a damaged file
             (folder / name).unlink(missing_ok=True)
         return set()
+    rows = read_rows(results, repair=True)
     for row in rows:
         if "settings" not in row:
             raise S2WError(f"--resume: {folder / RESULTS} holds rows without settings (written by an older s2w); "
@@ -136,10 +139,12 @@ def _prepare_folder(folder: Path, settings: dict, options: dict[str, dict], resu
 def run_benchmark(pairs: list[PairSpec], explainers: list[str], backbone, out_dir: str | Path, *,
                   options: dict[str, dict[str, Any]] | None = None, resume: bool = False, overwrite: bool = False,
                   steps: int = 20, batch_size: int = 64, seed: int = 0, pairs_id: str = "", attributes=None,
+                  lock: bool = True,
                   on_pair: Callable[[str, PairSpec], None] | None = None,
                   on_error: Callable[[dict], None] | None = None) -> dict[str, int]:
     """Explain and measure every pair with every explainer (``options``: keyword options per
-    explainer name); return counts of rows written, rows failed and pairs loaded."""
+    explainer name); return counts of rows written, rows failed and pairs loaded. ``lock=False``
+    when the caller already holds :func:`~s2w_toolkit.bench.store.locked` on the folder."""
     folder = Path(out_dir)
     folder.mkdir(parents=True, exist_ok=True)
     classes = {name: get_registry().explainer(name) for name in explainers}
@@ -147,11 +152,16 @@ def run_benchmark(pairs: list[PairSpec], explainers: list[str], backbone, out_di
     settings = run_settings(backbone, steps=steps, seed=seed, pairs_id=pairs_id)
     recorded = {name: _recorded(build_options(classes[name], options[name], name=name)) for name in explainers}
     counts = {"written": 0, "failed": 0, "pairs_loaded": 0, "pairs": len(pairs)}
-    with locked(folder):
+    with locked(folder) if lock else contextlib.nullcontext():
         done = _prepare_folder(folder, settings, recorded, resume, overwrite)
         with open_results(folder) as stream:
             def write(row: dict) -> None:
-                append_row(stream, row)
+                try:
+                    append_row(stream, row)
+                except (TypeError, ValueError) as exc:  # a value JSON cannot hold
+                    row = {k: row[k] for k in ("key", "a", "b", "same", "fold", "settings", "explainer", "options")}
+                    row.update(stage="write", error=f"result not writable as JSON: {exc}")
+                    append_row(stream, row)
                 counts["written"] += 1
                 if "error" in row:
                     counts["failed"] += 1
@@ -190,7 +200,7 @@ def _one_row(base: dict, name: str, cls: type, options: dict, recorded: dict, pa
     counter = _ImageCounter(backbone)
     try:
         start = time.perf_counter()
-        explainer = build_explainer(cls, {**options, "batch_size": batch_size})
+        explainer = build_explainer(cls, {"batch_size": batch_size, **options})  # -o batch_size wins
         explanation = run_explainer(explainer, pair, backbone, attributes if cls.uses_attributes else None)
         row.update(similarity=explanation.score, threshold=backbone.threshold,
                    seconds=time.perf_counter() - start, forward_passes=counter.images)

@@ -1,8 +1,9 @@
 """A results folder that never loses, mixes or half-writes rows.
 
 - :func:`locked` holds an exclusive lock on the folder for the run (``.s2w-lock``, through
-  ``flock``, so a process killed with ``kill -9`` leaves no live lock: its stale lock file is
-  taken over with a warning). A second run into the same folder is refused, naming the pid.
+  ``flock``, so a process killed with ``kill -9`` leaves no live lock: the pid it left in the
+  file is taken over with a warning). A second run into the same folder is refused, naming the
+  pid. The file stays, empty, between runs.
 - :func:`read_rows` reads ``results.jsonl``; a partial last line (a run killed while writing
   it) is dropped with a warning that names it, and ``repair=True`` also cuts it off the file so
   that appending goes on from a whole line. A corrupt line elsewhere is an error naming it.
@@ -34,6 +35,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from ..errors import S2WError
+from ..io.json_data import dumps
 
 RESULTS = "results.jsonl"
 LOCK = ".s2w-lock"
@@ -71,11 +73,9 @@ def locked(folder: str | os.PathLike[str]) -> Iterator[None]:
         try:
             yield
         finally:
+            # emptied, never removed: removing it would let a run that opened the old file
+            # and a run that creates a new one both hold "the" lock
             os.ftruncate(fd, 0)
-            try:
-                path.unlink()
-            except OSError:
-                pass
     finally:
         os.close(fd)
 
@@ -123,8 +123,9 @@ def open_results(folder: str | os.PathLike[str], name: str = RESULTS) -> Iterato
 
 
 def append_row(fd: int, row: dict[str, Any]) -> None:
-    """Append ``row`` as one whole JSON line and flush it to disk (strict JSON: no NaN)."""
-    data = (json.dumps(row, allow_nan=False) + "\n").encode("utf-8")
+    """Append ``row`` as one whole JSON line and flush it to disk (strict JSON: a non-finite
+    number is written as null; anything else JSON cannot hold raises ``TypeError``)."""
+    data = (dumps(row) + "\n").encode("utf-8")
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view):]

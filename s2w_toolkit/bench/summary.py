@@ -71,9 +71,9 @@ def check_same_settings(rows: list[dict], what: str = "rows made with different 
 
 def read_results(paths: list[str | Path]) -> list[dict]:
     """The resolved rows of one or more ``results.jsonl`` files, checked for equal settings."""
-    rows = resolve(read_rows(p) for p in paths)
-    check_same_settings(rows)
-    return rows
+    files = [read_rows(p) for p in paths]
+    check_same_settings([row for rows in files for row in rows])  # every row, also those resolve drops
+    return resolve(files)
 
 
 def _replacement(group: list[dict]) -> dict:

@@ -47,12 +47,9 @@ def benchmark(ctx, pairs_source, root, names, raw_options, out_dir, resume, over
     ``s2w benchmark merge DIR... --out DIR`` combines shards."""
     if ctx.invoked_subcommand:
         return
-    from ..attributes.composite import load_attributes
     from ..bench.pairs import pair_list_id, parse_shard, read_pairs, shard as take_shard
-    from ..bench.runner import run_benchmark
-    from ..bench.summary import summarise
+    from ..bench.store import locked
     from ..options import route_options
-    from ..pipeline import load_backbone
     from ..registry import get_registry
     from .explain import parse_key_values
 
@@ -62,10 +59,22 @@ def benchmark(ctx, pairs_source, root, names, raw_options, out_dir, resume, over
     classes = {name: get_registry().explainer(name) for name in names}  # unknown names fail before any work
     options = route_options(classes, parse_key_values(raw_options))
     pairs = read_pairs(pairs_source, root, count=count, seed=seed)
-    pairs_id = pair_list_id(pairs_source, count=count, seed=seed)
+    pairs_id = pair_list_id(pairs_source, root=root, count=count, seed=seed)
     if shard:
         pairs = take_shard(pairs, *parse_shard(shard))
     folder = writable_folder(out_dir)
+    with locked(folder):  # from before the model loads until the summary is written
+        _run(folder, pairs, pairs_id, names, classes, options, resume, overwrite, steps, batch_size, seed, backbone,
+             weights, device)
+
+
+def _run(folder, pairs, pairs_id, names, classes, options, resume, overwrite, steps, batch_size, seed, backbone,
+         weights, device) -> None:
+    from ..attributes.composite import load_attributes
+    from ..bench.runner import run_benchmark
+    from ..bench.summary import summarise
+    from ..pipeline import load_backbone
+
     net = load_backbone(backbone, weights=weights, device=device)
     attributes = load_attributes(device=str(net.device)) if any(c.uses_attributes for c in classes.values()) else None
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -79,7 +88,7 @@ def benchmark(ctx, pairs_source, root, names, raw_options, out_dir, resume, over
         tasks = {name: progress.add_task(name, total=len(pairs)) for name in names}
         counts = run_benchmark(pairs, names, net, folder, options=options, resume=resume, overwrite=overwrite,
                                steps=steps, batch_size=batch_size, seed=seed, pairs_id=pairs_id, attributes=attributes,
-                               on_pair=lambda name, spec: progress.advance(tasks[name]), on_error=failed)
+                               lock=False, on_pair=lambda name, spec: progress.advance(tasks[name]), on_error=failed)
     summary = summarise(folder)
     _report(summary, folder, f"s2w benchmark: {len(pairs)} pairs, {net.name}")
     _exit_status(summary, counts)
@@ -105,8 +114,10 @@ def merge(folders, out_dir, overwrite) -> None:
     and summary; each (pair, explainer) once, whatever the order of the folders."""
     from pathlib import Path
 
-    from ..bench.store import RESULTS, append_row, locked, open_results, read_rows
+    from ..bench.store import RESULTS, locked
     from ..bench.summary import read_results, summarise
+    from ..io.atomic import write_text
+    from ..io.json_data import dumps
 
     files = [Path(f) / RESULTS for f in folders]
     missing = [str(f) for f in files if not f.is_file()]
@@ -115,19 +126,15 @@ def merge(folders, out_dir, overwrite) -> None:
     folder = writable_folder(out_dir)
     target = (folder / RESULTS).resolve()
     with locked(folder):
-        rows = read_results(files)  # refuses runs with different settings
-        if read_rows(folder / RESULTS) and not overwrite and target not in {f.resolve() for f in files}:
+        held = folder / RESULTS
+        if held.is_file() and held.stat().st_size and not overwrite and target not in {f.resolve() for f in files}:
             raise S2WError(f"{folder} already holds benchmark results; use --overwrite to replace them, "
                            "or another --out")
-        tmp = folder / f".{RESULTS}.merging"
-        tmp.unlink(missing_ok=True)
-        with open_results(folder, name=tmp.name) as stream:
-            for row in rows:
-                append_row(stream, row)
-        tmp.replace(folder / RESULTS)
-    summary = summarise(folder)
-    pairs = len({row["key"] for row in rows})
-    _report(summary, folder, f"s2w benchmark merge: {len(folders)} runs, {pairs} pairs")
+        rows = read_results(files)  # refuses runs with different settings
+        write_text(held, "".join(dumps(row) + "\n" for row in rows))
+        summary = summarise(folder)
+        pairs = len({row["key"] for row in rows})
+        _report(summary, folder, f"s2w benchmark merge: {len(folders)} runs, {pairs} pairs")
     _exit_status(summary)
 
 
@@ -145,7 +152,7 @@ def _report(summary: dict, folder, title: str) -> None:
 def _cell(value) -> str:
     if value is None:
         return "-"
-    return f"{value:.3g}"
+    return str(value) if isinstance(value, int) else f"{value:.3g}"
 
 
 def _write(summary: dict, folder) -> None:

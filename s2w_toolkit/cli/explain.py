@@ -134,10 +134,7 @@ def _group(probe, gallery, names, options, attribute_spec, attribute_weights, fo
         raise click.UsageError("group mode needs both --probe and --gallery")
     if images or names != ["sim2word"]:
         raise click.UsageError("group mode takes no image arguments and runs the sim2word explainer only")
-    try:
-        settings = settings_from_options(options)
-    except (TypeError, ValueError) as exc:
-        raise click.UsageError(f"sim2word options: {exc}") from None
+    settings = settings_from_options(options)  # an OptionError is a one-line error
     net = load_backbone(backbone, weights=weights, device=device)
     attributes = load_attributes(attribute_spec, attribute_weights, device=str(net.device))
     run_group_mode(probe, gallery, net, attributes, settings, folder, face_index, aligned)
