@@ -66,11 +66,21 @@ def load_face(path: str | Path, backbone: Backbone, face_index: int = 0, aligned
     return face, {"source": str(path), "box": list(found.box), "aligned": False}
 
 
+def face_indices(face_index: int | tuple[int, int]) -> tuple[int, int]:
+    """``(index_a, index_b)`` from one index for both photos or a pair of them.
+
+    Example:
+        >>> face_indices(2), face_indices((0, 1))
+        ((2, 2), (0, 1))
+    """
+    return face_index if isinstance(face_index, tuple) else (face_index, face_index)
+
+
 def load_pair(path_a: str | Path, path_b: str | Path, backbone: Backbone, face_index: int | tuple[int, int] = 0,
               aligned: bool = False) -> Pair:
     """Detect, align and preprocess two photos for ``backbone``; ``face_index`` is one index for
     both photos or ``(index_a, index_b)``."""
-    index_a, index_b = face_index if isinstance(face_index, tuple) else (face_index, face_index)
+    index_a, index_b = face_indices(face_index)
     detector = FaceDetector(landmarks=backbone.template.landmarks)
     face_a, info_a = load_face(path_a, backbone, index_a, aligned, detector)
     face_b, info_b = load_face(path_b, backbone, index_b, aligned, detector)

@@ -40,6 +40,7 @@ from ..registry import get_registry
 from . import metrics
 from .pairs import PairSpec
 from .store import RESULTS, append_row, differing_setting, locked, open_results, read_rows
+from .summary import row_settings, run_and_options
 
 #: Files a fresh run replaces; they describe the results that were there before.
 OUTPUTS = (RESULTS, "summary.csv", "summary.md", "summary.json", "curves.png", "replacement.png")
@@ -125,14 +126,12 @@ def _prepare_folder(folder: Path, settings: dict, options: dict[str, dict], resu
         if "settings" not in row:
             raise S2WError(f"--resume: {folder / RESULTS} holds rows without settings (written by an older s2w); "
                            "use --overwrite or another --out")
-        what, have, want = "", row.get("settings", {}), settings
+        have = row_settings(row)  # an explainer this run does not run is compared on the run's settings only
+        want = run_and_options(settings, row["explainer"], options.get(row["explainer"], row.get("options")))
         key = differing_setting(have, want)
-        if key is None and row["explainer"] in options:
-            what, have, want = f"{row['explainer']} option ", row.get("options", {}), options[row["explainer"]]
-            key = differing_setting(have, want)
         if key is not None:
-            raise S2WError(f"--resume: {folder / RESULTS} was made with {what}{key}={have.get(key)!r}, this run has "
-                           f"{what}{key}={want.get(key)!r}; use the same settings, another --out, or --overwrite")
+            raise S2WError(f"--resume: {folder / RESULTS} was made with {key}={have.get(key)!r}, this run has "
+                           f"{key}={want.get(key)!r}; use the same settings, another --out, or --overwrite")
     return {(r["key"], r["explainer"]) for r in rows if "error" not in r}
 
 

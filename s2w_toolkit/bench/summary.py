@@ -46,10 +46,14 @@ def resolve(files: Iterable[list[dict]]) -> list[dict]:
     return [best[slot] for slot in sorted(best, key=lambda s: (s[1], s[0]))]
 
 
+def run_and_options(settings: dict[str, Any], explainer: str, options: dict[str, Any] | None) -> dict[str, Any]:
+    """One flat dict of a run's settings and an explainer's options (``"<explainer> option <key>"``)."""
+    return {**settings, **{f"{explainer} option {k}": v for k, v in (options or {}).items()}}
+
+
 def row_settings(row: dict) -> dict[str, Any]:
     """What a row was computed with: the run's settings plus its explainer's options."""
-    return {**row.get("settings", {}), **{f"{row['explainer']} option {k}": v
-                                         for k, v in (row.get("options") or {}).items()}}
+    return run_and_options(row.get("settings", {}), row["explainer"], row.get("options"))
 
 
 def check_same_settings(rows: list[dict], what: str = "rows made with different settings") -> None:

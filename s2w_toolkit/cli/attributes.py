@@ -36,14 +36,14 @@ def attributes(images, spec, attribute_weights, out_dir, as_json, backbone, weig
     import numpy as np
 
     from ..attributes.composite import load_attributes
-    from ..pipeline import load_backbone, load_face
+    from ..pipeline import face_indices, load_backbone, load_face
     from ..render import render_attributes
 
     paths = list(images) or [str(demo_image("obama"))]
     model = load_attributes(spec, attribute_weights, device)
     folder = writable_folder(out_dir)
     net = load_backbone(backbone, weights=weights, device=device)
-    index = face_index[0] if isinstance(face_index, tuple) else face_index  # one image at a time: --face-index-a
+    index = face_indices(face_index)[0]  # one image at a time: --face-index-a
     faces = np.stack([load_face(p, net, index, aligned)[0] for p in paths])
     prediction = model.predict(faces, net.template)
     report = []

@@ -36,11 +36,11 @@ def run_group_mode(probe: str, gallery: str, net, attributes, settings, folder: 
                    face_index: int | tuple[int, int], aligned: bool) -> None:
     """Load the faces (skipping, with a warning, gallery images that cannot be used), run group
     mode, write ``sim2word-group.json`` and ``.png`` and print the ranked table."""
-    from ..pipeline import load_face
+    from ..pipeline import face_indices, load_face
     from ..sim2word.figure import render_group
     from ..sim2word.group import run_group
 
-    probe_index, gallery_index = face_index if isinstance(face_index, tuple) else (face_index, face_index)
+    probe_index, gallery_index = face_indices(face_index)
     probe_face, _ = load_face(probe, net, probe_index, aligned)
     faces, used = [], []
     for path in gallery_images(gallery):
