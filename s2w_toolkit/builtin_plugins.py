@@ -51,4 +51,13 @@ def s2w_register_explainers():
     return [
         ClassRef("s2w_toolkit.sim2word.explainer:Sim2Word", name="sim2word"),
         ClassRef("s2w_toolkit.explainers.input_gradient:InputGradient", name="input-gradient"),
+        ClassRef("s2w_toolkit.explainers.controls:RandomMap", name="random"),
+        ClassRef("s2w_toolkit.explainers.controls:CentreBlob", name="centre"),
     ]
+
+
+@hookimpl
+def s2w_register_metrics():
+    return [ClassRef(f"s2w_toolkit.bench.builtin_metrics:{cls}", name=name) for cls, name in (
+        ("DeletionInsertion", "deletion"), ("Replacement", "replacement"), ("AucDrop", "auc-drop"),
+        ("Sanity", "sanity"), ("Verification", "verification"), ("Cost", "cost"))]

@@ -35,5 +35,11 @@ def s2w_register_explainers():
 
 
 @hookspec
+def s2w_register_metrics():
+    """Return a list of benchmark ``Metric`` subclasses (or ``ClassRef``), each with a unique
+    ``name`` (see :mod:`s2w_toolkit.bench.metric`); ``s2w benchmark`` runs every default one."""
+
+
+@hookspec
 def s2w_register_commands(cli):
     """Add click sub-commands to the ``s2w`` group ``cli`` (e.g. ``cli.add_command(cmd)``)."""

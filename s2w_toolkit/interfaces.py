@@ -104,6 +104,12 @@ class Explainer(ABC):
     name: ClassVar[str] = ""
     #: Whether ``explain`` uses an attribute model (the CLI then loads one and passes it in).
     uses_attributes: ClassVar[bool] = False
+    #: What the maps claim: ``"similarity"`` (where the faces are alike: removing it should lower
+    #: the similarity) or ``"dissimilarity"`` (where they differ: removing it should raise it).
+    #: The benchmark judges each metric in the direction this claim predicts.
+    evidence: ClassVar[str] = "similarity"
+    #: A content-free control (``random``, ``centre``): the benchmark compares explainers with it.
+    control: ClassVar[bool] = False
     #: The options dataclass (a subclass of :class:`~s2w_toolkit.options.BaseOptions`).
     Options: ClassVar[type] = BaseOptions
     #: Options that make a quick run (fewer samples, say) for the conformance tests; a plugin

@@ -37,6 +37,7 @@ KINDS = {
     "backbone": "s2w_register_backbones",
     "attribute-model": "s2w_register_attribute_models",
     "explainer": "s2w_register_explainers",
+    "metric": "s2w_register_metrics",
 }
 
 
@@ -96,7 +97,7 @@ def _own_distribution() -> tuple[str, str]:
 
 
 class Registry:
-    """Every backbone, attribute model and explainer that the installed plugins provide."""
+    """Every backbone, attribute model, explainer and benchmark metric that the installed plugins provide."""
 
     def __init__(self, pm: pluggy.PluginManager, dists: dict[str, tuple[str, str]]) -> None:
         self.pm = pm
@@ -197,6 +198,9 @@ class Registry:
 
     def attribute_model(self, name: str) -> type:
         return self.get("attribute-model", name)
+
+    def metric(self, name: str) -> type:
+        return self.get("metric", name)
 
 
 def build_plugin_manager(

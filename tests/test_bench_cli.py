@@ -12,18 +12,20 @@ def test_benchmark_streams_resumes_and_summarises(run_cli, tmp_path):
     result = run_cli("benchmark", "-e", "input-gradient", "--count", "2", "--steps", "4", "--out", out)
     assert result.exit_code == 0, result.output
     rows = _lines(out)
-    assert [r["explainer"] for r in rows] == ["input-gradient"] * 2
-    side = rows[0]["sides"]["a"]
-    assert len(side["deletion"]["deletion_curve"]) == 5 and "best" in side["replacement"]
-    assert rows[0]["forward_passes"] >= 2 and rows[0]["seconds"] > 0
-    summary = json.loads((out / "summary.json").read_text())["input-gradient"]
-    assert summary["pairs"] == 2 and -1 <= summary["deletion_auc"] <= 1
-    assert (out / "summary.csv").read_text().startswith("explainer,pairs,failed,deletion_auc")
-    assert "| input-gradient | 2 | 0 |" in (out / "summary.md").read_text()
+    assert [r["explainer"] for r in rows] == ["input-gradient", "random", "centre"] * 2  # the controls always run
+    measured = rows[0]["metrics"]
+    assert len(measured["deletion"]["a"]["deletion_curve"]) == 5 and "best" in measured["replacement"]["a"]
+    assert rows[0]["forward_passes"] >= 2 and rows[0]["seconds"] > 0 and rows[0]["settings"]["fill"] == "road"
+    summary = json.loads((out / "summary.json").read_text())
+    mine = summary["explainers"]["input-gradient"]
+    assert mine["pairs"] == 2 and -1 <= mine["results"]["mate"]["both"]["deletion_auc"]["mean"] <= 1
+    assert summary["explainers"]["centre"]["role"] == "control"
+    assert (out / "summary.csv").read_text().startswith("explainer,role,evidence,pair_type,side,metric,score")
+    assert "| input-gradient | similarity |" in (out / "summary.md").read_text()
     again = run_cli("benchmark", "-e", "input-gradient", "--count", "3", "--steps", "4", "--out", out, "--resume")
     assert again.exit_code == 0, again.output
     keys = [r["key"] for r in _lines(out)]
-    assert len(keys) == 3 and len(set(keys)) == 3  # the two finished pairs were not repeated
+    assert len(keys) == 9 and len(set(keys)) == 3  # the two finished pairs were not repeated
 
 
 def test_shards_split_the_pairs(run_cli, tmp_path):
@@ -38,9 +40,10 @@ def test_shards_split_the_pairs(run_cli, tmp_path):
                      "--out", tmp_path / "merged")
     assert merged.exit_code == 0, merged.output
     assert {r["key"] for r in _lines(tmp_path / "merged")} == keys[0] | keys[1]  # each pair once
-    summary = json.loads((tmp_path / "merged" / "summary.json").read_text())["input-gradient"]
-    assert summary["pairs"] == 6 and set(summary["replacement"]) == {"best", "worst", "random"}
-    for plot in ("curves.png", "replacement.png"):
+    summary = json.loads((tmp_path / "merged" / "summary.json").read_text())["explainers"]["input-gradient"]
+    assert summary["pairs"] == 6 and set(summary["replacement"]["rates"]) == {"mate", "non-mate"}
+    assert set(summary["replacement"]["rates"]["mate"]) == {"best", "worst", "random"}
+    for plot in ("curves.png", "replacement.png", "summary.png", "roc.png"):
         assert (tmp_path / "merged" / plot).stat().st_size > 10_000
     bad = run_cli("benchmark", "-e", "no-such", "--out", tmp_path / "x")
     assert bad.exit_code == 1 and "unknown explainer 'no-such'" in bad.output

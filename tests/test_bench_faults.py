@@ -32,14 +32,16 @@ def test_failing_explainers_become_error_rows_and_the_run_goes_on(run_cli, fault
     assert result.exit_code == 1
     rows = _rows(out)
     good = [r for r in rows if r["explainer"] == "gradcam"]
-    assert len(good) == 2 and all("error" not in r and "sides" in r for r in good)
+    assert len(good) == 2 and all("error" not in r and "deletion" in r["metrics"] for r in good)
     errors = {r["explainer"]: r["error"] for r in rows if "error" in r}
     assert "RuntimeError: broken-raises always raises" in errors["broken-raises"]
     assert "non-finite values" in errors["broken-nan"] and "is empty (0x0)" in errors["broken-empty"]
     assert "called sys.exit(3)" in errors["broken-exit"]
     summary = _summary(out)
-    assert summary["gradcam"]["pairs"] == 2 and summary["gradcam"]["failed"] == 0
-    assert summary["broken-raises"] == {"pairs": 0, "failed": 2}
+    explainers = summary["explainers"]
+    assert explainers["gradcam"]["pairs"] == 2 and explainers["gradcam"]["failed"] == 0
+    assert (explainers["broken-raises"]["pairs"], explainers["broken-raises"]["failed"]) == (0, 2)
+    assert explainers["broken-raises"]["results"] == {} and explainers["random"]["pairs"] == 2
     assert "pair csv:obama.jpg|obama2.jpg, broken-raises (explain): explainer 'broken-raises' failed" in result.stderr
     assert "8 result rows failed (broken-empty: 2, broken-exit: 2, broken-nan: 2, broken-raises: 2)" in result.stderr
     assert (out / "curves.png").is_file() and (out / "summary.md").is_file()
@@ -56,7 +58,7 @@ def test_every_pair_failing_to_load_exits_non_zero(run_cli, tmp_path):
     pairs = _pairs_csv(tmp_path / "set", [("gone.jpg", "missing.jpg", 1), ("x.jpg", "y.jpg", 0)])
     result = run_cli("benchmark", "--pairs", pairs, "-e", "input-gradient", "--out", tmp_path / "out")
     assert result.exit_code == 1 and "none of the 2 pairs could be loaded" in result.stderr
-    assert [r["stage"] for r in _rows(tmp_path / "out")] == ["load", "load"]
+    assert [r["stage"] for r in _rows(tmp_path / "out")] == ["load"] * 6  # 2 pairs, 1 explainer and 2 controls
 
 
 def test_resume_retries_error_rows_once_the_image_exists(run_cli, tmp_path):
@@ -67,12 +69,13 @@ def test_resume_retries_error_rows_once_the_image_exists(run_cli, tmp_path):
     out = tmp_path / "out"
     first = run_cli("benchmark", "--pairs", pairs, "-e", "input-gradient", "--steps", "2", "--out", out)
     assert first.exit_code == 1 and "biden.jpg: no such file" in first.stderr
-    assert _summary(out)["input-gradient"]["failed"] == 1
+    assert _summary(out)["explainers"]["input-gradient"]["failed"] == 1
     shutil.copy(FACES_DIR / "biden.jpg", folder)
     again = run_cli("benchmark", "--pairs", pairs, "-e", "input-gradient", "--steps", "2", "--out", out, "--resume")
     assert again.exit_code == 0, again.output
-    assert len(_rows(out)) == 3  # the finished pair was not repeated; the error row was retried
-    assert _summary(out)["input-gradient"] == {**_summary(out)["input-gradient"], "pairs": 2, "failed": 0}
+    assert len(_rows(out)) == 9  # the finished pair was not repeated; its error rows were retried
+    mine = _summary(out)["explainers"]["input-gradient"]
+    assert (mine["pairs"], mine["failed"]) == (2, 0)
 
 
 def test_a_rerun_without_resume_is_refused_unless_overwrite(run_cli, tmp_path):
@@ -81,16 +84,19 @@ def test_a_rerun_without_resume_is_refused_unless_overwrite(run_cli, tmp_path):
     assert run_cli(*args).exit_code == 0
     before = (out / "results.jsonl").read_text()
     refused = run_cli(*args)
-    assert refused.exit_code == 1 and "already holds 1 benchmark results; use --resume" in refused.stderr
+    assert refused.exit_code == 1 and "already holds 3 benchmark results; use --resume" in refused.stderr
     assert (out / "results.jsonl").read_text() == before
     replaced = run_cli(*args, "--overwrite")
-    assert replaced.exit_code == 0 and len(_rows(out)) == 1
+    assert replaced.exit_code == 0 and len(_rows(out)) == 3
 
 
 @pytest.mark.parametrize("change, message", [
     (("--steps", "3"), "was made with steps=2, this run has steps=3"),
     (("-o", "seed=4"), "was made with input-gradient option seed=0, this run has input-gradient option seed=4"),
     (("--pairs", "OTHER"), "was made with pairs='bundled:"),
+    (("--fill", "black"), "was made with fill='road', this run has fill='black'"),
+    (("--threshold", "0.5"), "was made with threshold=0.904"),
+    (("--sanity",), "was made with metrics=['auc-drop', 'cost', 'deletion', 'replacement', 'verification']"),
 ])
 def test_resume_with_other_settings_or_pairs_is_refused(run_cli, tmp_path, change, message):
     out = tmp_path / "out"
@@ -129,7 +135,7 @@ def test_merge_refuses_different_settings_and_ignores_argument_order(run_cli, tm
         result = run_cli("benchmark", "merge", *(tmp_path / f for f in order), "--out", out)
         assert result.exit_code == 0, result.output
         merged.append((out / "results.jsonl").read_text())
-    assert merged[0] == merged[1] and len(merged[0].splitlines()) == 2
+    assert merged[0] == merged[1] and len(merged[0].splitlines()) == 6
     mixed = run_cli("benchmark", "merge", tmp_path / "s1", tmp_path / "odd", "--out", tmp_path / "mixed")
     assert mixed.exit_code == 1 and "different settings: steps=" in mixed.stderr
     # also when the row with other settings is one that merging would drop as a duplicate
@@ -151,9 +157,9 @@ def test_a_partial_last_line_is_dropped_with_a_warning_and_resume_completes(run_
     assert resumed.exit_code == 0, resumed.output
     assert "dropped a partial last line" in resumed.stderr and "results.jsonl" in resumed.stderr
     rows = _rows(out)
-    assert len(rows) == 2 and len({r["key"] for r in rows}) == 2
+    assert len(rows) == 6 and len({r["key"] for r in rows}) == 2
     damaged = out / "results.jsonl"
     damaged.write_text("{not json\n" + damaged.read_text())
     bad = run_cli("benchmark", "merge", out, "--out", tmp_path / "m2")
     assert bad.exit_code == 1 and "results.jsonl:1: not a result row" in bad.stderr
-    assert run_cli(*args, "--overwrite").exit_code == 0 and len(_rows(out)) == 2  # --overwrite replaces it
+    assert run_cli(*args, "--overwrite").exit_code == 0 and len(_rows(out)) == 6  # --overwrite replaces it

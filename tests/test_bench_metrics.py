@@ -12,8 +12,9 @@ from torch import nn
 
 from s2w_toolkit import load_pair
 from s2w_toolkit.backbones.wrapped import wrap_module
-from s2w_toolkit.bench.metrics import (angular, auc_drop, deletion_insertion, fmr_fnmr, pixel_replacement,
-                                       tpr_at_fpr, verification_auc)
+from s2w_toolkit.bench.auc_drop import auc_drop
+from s2w_toolkit.bench.metrics import (angular, deletion_insertion, fmr_fnmr, pixel_replacement, tpr_at_fpr,
+                                       verification_auc)
 from s2w_toolkit.sim2word.core import angular as core_angular
 
 
@@ -37,7 +38,7 @@ def cosine_of(net, face: np.ndarray, counter: torch.Tensor) -> float:
 
 def test_deletion_insertion_end_points_on_demo_pair(net, demo_pair):
     pair, counter, original, saliency = demo_pair
-    out = deletion_insertion(net, pair.a, pair.image_a, counter, saliency, steps=4)
+    out = deletion_insertion(net, pair.a, pair.image_a, counter, saliency, steps=4, fill="black")
     black = cosine_of(net, np.zeros_like(pair.image_a), counter)
     assert out["forward_passes"] == 4 * (4 + 1)
     assert len(out["deletion_curve"]) == len(out["insertion_curve"]) == 5
@@ -56,7 +57,7 @@ def test_batch_size_and_fill_on_demo_pair(net, demo_pair):
     small = deletion_insertion(net, pair.a, pair.image_a, counter, saliency, steps=3, fill="mean", batch_size=5)
     for key in ("deletion_curve", "insertion_curve"):
         assert np.allclose(big[key], small[key], atol=1e-5)
-    for key in ("deletion_auc", "insertion_auc", "random_deletion_auc", "random_insertion_auc"):
+    for key in ("deletion_auc", "insertion_auc", "scattered_deletion_auc", "scattered_insertion_auc"):
         assert big[key] == pytest.approx(small[key], abs=1e-5)
     mean_face = np.broadcast_to(np.rint(pair.image_a.reshape(-1, 3).mean(0)), pair.image_a.shape).astype(np.uint8)
     assert big["deletion_curve"][-1] == pytest.approx(cosine_of(net, mean_face, counter), abs=1e-5)
@@ -81,21 +82,21 @@ def quadrant():
     return net, faces, x, counter, truth
 
 
-def test_true_importance_order_beats_random_order(quadrant):
+def test_true_importance_order_beats_the_scattered_order(quadrant):
     net, faces, x, counter, truth = quadrant
-    out = deletion_insertion(net, x[:1], faces[0], counter, truth, steps=8)
-    assert out["deletion_auc"] < out["random_deletion_auc"] - 0.05
-    assert out["insertion_auc"] > out["random_insertion_auc"] + 0.05
+    out = deletion_insertion(net, x[:1], faces[0], counter, truth, steps=8, fill="black")
+    assert out["deletion_auc"] < out["scattered_deletion_auc"] - 0.05
+    assert out["insertion_auc"] > out["scattered_insertion_auc"] + 0.05
     # the whole quadrant is gone after 2 of 8 steps (25 %): flat from there on
     assert np.allclose(out["deletion_curve"][2:], out["deletion_curve"][-1], atol=1e-6)
     assert np.allclose(out["insertion_curve"][2:], out["insertion_curve"][-1], atol=1e-6)
     # a reversed map is the worst order
-    worst = deletion_insertion(net, x[:1], faces[0], counter, 1 - truth, steps=8)
-    assert worst["deletion_auc"] > out["random_deletion_auc"]
+    worst = deletion_insertion(net, x[:1], faces[0], counter, 1 - truth, steps=8, fill="black")
+    assert worst["deletion_auc"] > out["scattered_deletion_auc"]
     # same seed, same numbers; saliency at another resolution is resized
-    assert deletion_insertion(net, x[:1], faces[0], counter, truth, steps=8) == out
-    coarse = deletion_insertion(net, x[:1], faces[0], counter, truth[::4, ::4], steps=8)
-    assert coarse["deletion_auc"] < coarse["random_deletion_auc"]
+    assert deletion_insertion(net, x[:1], faces[0], counter, truth, steps=8, fill="black") == out
+    coarse = deletion_insertion(net, x[:1], faces[0], counter, truth[::4, ::4], steps=8, fill="black")
+    assert coarse["deletion_auc"] < coarse["scattered_deletion_auc"]
 
 
 def test_pixel_replacement_quadrant(quadrant):

@@ -53,7 +53,8 @@ def test_a_second_run_into_a_folder_in_use_is_refused_naming_the_pid(tmp_path):
     finally:
         first.kill()
     rows = _lines(out)
-    assert len(rows) == 6 and {r["explainer"] for r in rows} == {"broken-slow"}  # nothing lost, nothing mixed in
+    assert len(rows) == 18 and {r["explainer"] for r in rows} == {"broken-slow", "random", "centre"}  # nothing lost,
+    assert all(r["settings"] == rows[0]["settings"] for r in rows)  # nothing mixed in
     assert (out / ".s2w-lock").read_text() == ""  # released: emptied, kept (removing it would race)
 
 
@@ -66,7 +67,7 @@ def test_a_run_killed_with_kill_9_resumes_without_repeating_or_losing_rows(tmp_p
         os.kill(first.pid, signal.SIGKILL)
         first.wait(timeout=60)
     done = len(_lines(out))
-    assert 2 <= done < 6
+    assert 2 <= done < 18
     refused = subprocess.run([*CLI, "benchmark", "-e", "broken-slow", "--steps", "2", "--out", str(out)],
                              env=faulty_plugins.subprocess_env(tmp_path), capture_output=True, text=True, timeout=120)
     assert refused.returncode == 1 and "already holds" in refused.stderr  # no silent wipe of the killed run
@@ -75,5 +76,5 @@ def test_a_run_killed_with_kill_9_resumes_without_repeating_or_losing_rows(tmp_p
     _, stderr = resumed.communicate(timeout=300)
     assert resumed.returncode == 0, stderr
     keys = [r["key"] for r in _lines(out)]
-    assert len(keys) == 6 and len(set(keys)) == 6
-    assert json.loads((out / "summary.json").read_text())["broken-slow"]["pairs"] == 6
+    assert len(keys) == 18 and len(set(zip(keys, (r["explainer"] for r in _lines(out))))) == 18
+    assert json.loads((out / "summary.json").read_text())["explainers"]["broken-slow"]["pairs"] == 6

@@ -14,7 +14,7 @@ def _hook_names():
 
 
 def test_every_hook_is_documented_in_the_plugin_guide():
-    assert len(_hook_names()) == 4
+    assert len(_hook_names()) == 5
     for name in _hook_names():
         assert f"### {name}" in GUIDE, f"hook {name} has no section in docs/plugin-guide.md"
 

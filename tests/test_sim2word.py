@@ -79,10 +79,12 @@ def test_identical_across_batch_sizes_and_repeated_runs(net, pair, result):
     for size in (1, 4):
         other = run_sim2word(net, pair, FixedAttributes(), Settings(batch_size=size))
         np.testing.assert_allclose(scores(other), scores(result), atol=1e-5)
-    # one image per distinct non-empty mask of each side: "Nothing" is never forwarded
+    # one image per distinct non-empty mask of each side, and one per placement of it (8 by
+    # default): "Nothing" is never forwarded
     distinct = sum(len({(d.joint[j] > 0.6).numpy().tobytes() for j in range(3) if (d.joint[j] > 0.6).any()})
                    for d in result.directions)
-    assert result.forward_images == distinct and 2 <= distinct <= 4
+    assert 2 <= distinct <= 4 and result.forward_images == distinct * (1 + Settings().placements)
+    assert run_sim2word(net, pair, FixedAttributes(), Settings(placements=0)).forward_images == distinct
 
 
 def test_ranking_both_directions_and_the_json(net, pair, tmp_path):

@@ -1,16 +1,20 @@
 """Faithfulness metrics for similarity explanations, and verification statistics.
 
 * :func:`deletion_insertion`: RISE-style deletion/insertion curves of the cosine similarity,
-  with a seeded random pixel order as the control.
+  with a seeded scattered-pixel order as the control. Deletion removes the most relevant pixels
+  first (ROAD's MoRF); insertion keeps the most relevant ones and removes the rest, so its curve
+  read from the end is ROAD's LeRF curve (least relevant removed first) and has the same AUC.
 * :func:`pixel_replacement`: the xSSAB protocol (Huber et al., WACV 2024): replace the p % most
   ("best") or least ("worst") important pixels, or p % random ones, of the target face by the
   other face's pixels at the same positions (or by a fill), and re-score.
 * :func:`verification_auc`, :func:`tpr_at_fpr`, :func:`fmr_fnmr`: statistics of pair scores.
-* :func:`auc_drop`: Sim2Word's AUC-drop protocol over per-pair records.
+* Sim2Word's AUC-drop protocol lives in :mod:`s2w_toolkit.bench.auc_drop`.
 
 Images are changed where the backbone reads them, as Sim2Word erases: with ``m`` the 0/1 pixel
-mask, ``x * (1 - m) + s * m`` where ``s`` is the preprocessed source (``backbone.preprocess`` of
-:func:`~s2w_toolkit.sim2word.erase.fill_images`, or the other face). Every image goes through the
+mask, ``x * (1 - m) + s * m`` where ``s`` is the preprocessed source: ``backbone.preprocess``
+of a fill (:data:`REMOVALS`: ``road``, ROAD's noisy linear imputation of the removed pixels
+from their neighbours, one image per mask, see :mod:`s2w_toolkit.bench.road`; or one image of
+:func:`~s2w_toolkit.sim2word.erase.fill_images`), or the other face. Every image goes through the
 backbone in chunks of ``batch_size`` on its device, without gradients; the score of an image is
 its *raw* cosine with ``counter_unit`` (the other face's L2-normalised embedding). A saliency map
 of another resolution than the face is resized bilinearly; pixels are ordered by saliency, most
@@ -25,9 +29,11 @@ Example:
     >>> x = net.preprocess(faces)
     >>> counter = net.embed(x[1:]).detach()
     >>> saliency = np.arange(64.0).reshape(8, 8)
-    >>> out = deletion_insertion(net, x[:1], faces[0], counter, saliency, steps=4)
+    >>> out = deletion_insertion(net, x[:1], faces[0], counter, saliency, steps=4, fill="black")
     >>> len(out["deletion_curve"]), out["forward_passes"]
     (5, 20)
+    >>> deletion_insertion(net, x[:1], faces[0], counter, saliency, steps=4, orders=("saliency",))["forward_passes"]
+    10
     >>> swap = pixel_replacement(net, x[:1], faces[0], x[1:], faces[1], counter, saliency, percents=(100,))
     >>> round(swap["best"][100], 4), round(swap["random"][100], 4), swap["forward_passes"]
     (1.0, 1.0, 4)
@@ -39,7 +45,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -52,6 +58,8 @@ from ..sim2word.erase import FILLS, fill_images
 from ..sim2word.rescore import rescore
 
 FPRS = (1e-4, 1e-3, 1e-2, 1e-1)
+#: How removed pixels are filled: ROAD's imputation (the default) or a fill image.
+REMOVALS = ("road", *FILLS)
 
 
 def angular(cos: Any) -> Any:
@@ -95,17 +103,34 @@ def _ranks(saliency: np.ndarray, seed: int, device: torch.device) -> torch.Tenso
     return torch.from_numpy(ranks).view(2, *saliency.shape).to(device)
 
 
+def removal_sources(backbone: Backbone, face: np.ndarray, masks: torch.Tensor, fill: str, seed: int,
+                    like: torch.Tensor) -> torch.Tensor:
+    """The preprocessed images removed pixels take, ``(M or 1, 3, H, W)`` like ``like``: with
+    ``road`` one imputed image per mask (all masks at once, so the noise does not depend on the
+    batch size), else one fill image for every mask."""
+    if fill == "road":
+        from .road import road_impute
+
+        imputed = road_impute(np.asarray(face), masks.cpu().numpy(), seed=seed)
+        return backbone.preprocess(imputed).to(like.device, like.dtype)
+    if fill not in FILLS:
+        raise ValueError(f"unknown fill {fill!r}; use one of {REMOVALS}")
+    return backbone.preprocess(fill_images(np.asarray(face)[None], fill, seed)).to(like.device, like.dtype)
+
+
 @torch.no_grad()
 def _score(backbone: Backbone, x: torch.Tensor, sources: torch.Tensor, masks: torch.Tensor,
            counter: torch.Tensor, batch_size: int) -> list[float]:
-    """cos(f(x * (1 - m) + s * m), counter) for every mask ``m`` in ``masks`` ``(M, H, W)``;
-    images are built and scored one chunk of ``batch_size`` at a time."""
+    """cos(f(x * (1 - m) + s * m), counter) for every mask ``m`` in ``masks`` ``(M, H, W)``, with
+    ``sources`` one image for all masks or one per mask; images are built and scored one chunk
+    of ``batch_size`` at a time."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
     scores: list[float] = []
     for start in range(0, len(masks), batch_size):
         m = masks[start:start + batch_size, None].to(x.dtype)
-        images = x * (1 - m) + sources * m
+        src = sources[start:start + batch_size] if len(sources) == len(masks) > 1 else sources
+        images = x * (1 - m) + src * m
         cosine, _ = rescore(backbone, images, counter.expand(len(images), -1), batch_size)
         scores.extend(cosine.float().cpu().tolist())
     return scores
@@ -119,32 +144,42 @@ def _auc(curve: Sequence[float]) -> float:
 
 @torch.no_grad()
 def deletion_insertion(backbone: Backbone, target_x: torch.Tensor, target_face: np.ndarray, counter_unit: Any,
-                       saliency: Any, steps: int = 20, fill: str = "black", seed: int = 0,
-                       batch_size: int = 64) -> dict[str, Any]:
-    """Deletion and insertion curves of the raw cosine, their AUCs, and a random-order control.
+                       saliency: Any, steps: int = 20, fill: str = "road", seed: int = 0,
+                       batch_size: int = 64, orders: Sequence[str] = ("saliency", "scattered")) -> dict[str, Any]:
+    """Deletion and insertion curves of the raw cosine and their AUCs, in the saliency order
+    and in a seeded scattered-pixel order (the control).
 
-    With ``n`` pixels, step ``k = 0..steps`` fills (deletion) or keeps (insertion; the rest is
-    filled) the ``round(k n / steps)`` pixels ranked first; the deletion curve starts at the
+    With ``n`` pixels, step ``k = 0..steps`` removes (deletion) or keeps (insertion; the rest is
+    removed) the ``round(k n / steps)`` pixels ranked first; the deletion curve starts at the
     original cosine and the insertion curve ends there. AUC = trapezoid over x = k / steps in
-    [0, 1] of the raw cosine (so in [-1, 1]). The ``random_*`` AUCs use a seeded random pixel
-    order. All ``4 (steps + 1)`` images are forwarded (``forward_passes``), none skipped.
+    [0, 1] of the raw cosine (so in [-1, 1]). ``orders``: ``"saliency"`` gives ``deletion_*``
+    and ``insertion_*``, ``"scattered"`` gives ``scattered_deletion_auc`` and
+    ``scattered_insertion_auc`` (the same for every explainer of a pair). All
+    ``2 (steps + 1)`` images of each order are forwarded (``forward_passes``), none skipped.
     """
     if steps < 1:
         raise ValueError(f"steps must be at least 1, got {steps}")
+    unknown = set(orders) - {"saliency", "scattered"}
+    if unknown or not orders:
+        raise ValueError(f"orders must be 'saliency' and/or 'scattered', got {list(orders)}")
     x, counter, sal = _inputs(backbone, target_x, target_face, counter_unit, saliency)
     ranks = _ranks(sal, seed, x.device)
     n = sal.size
     counts = torch.tensor([(k * n + steps // 2) // steps for k in range(steps + 1)], device=x.device)
     deleted = ranks[:, None] < counts[None, :, None, None]  # (2 orders, steps + 1, H, W)
-    masks = torch.cat([deleted[0], ~deleted[0], deleted[1], ~deleted[1]])
-    fills = backbone.preprocess(fill_images(np.asarray(target_face)[None], fill, seed)).to(x.device, x.dtype)
-    scores = _score(backbone, x, fills, masks, counter, batch_size)
-    curves = [scores[i * (steps + 1):(i + 1) * (steps + 1)] for i in range(4)]
-    return {
-        "deletion_auc": _auc(curves[0]), "insertion_auc": _auc(curves[1]),
-        "random_deletion_auc": _auc(curves[2]), "random_insertion_auc": _auc(curves[3]),
-        "deletion_curve": curves[0], "insertion_curve": curves[1], "forward_passes": len(masks),
-    }
+    rows = [row for row, order in enumerate(("saliency", "scattered")) if order in orders]
+    masks = torch.cat([m for row in rows for m in (deleted[row], ~deleted[row])])
+    sources = removal_sources(backbone, target_face, masks, fill, seed, x)
+    scores = _score(backbone, x, sources, masks, counter, batch_size)
+    curves = [scores[i * (steps + 1):(i + 1) * (steps + 1)] for i in range(2 * len(rows))]
+    out: dict[str, Any] = {"forward_passes": len(masks)}
+    for i, row in enumerate(rows):
+        deletion, insertion = curves[2 * i], curves[2 * i + 1]
+        prefix = "" if row == 0 else "scattered_"
+        out.update({f"{prefix}deletion_auc": _auc(deletion), f"{prefix}insertion_auc": _auc(insertion)})
+        if row == 0:
+            out.update(deletion_curve=deletion, insertion_curve=insertion)
+    return out
 
 
 @torch.no_grad()
@@ -158,8 +193,8 @@ def pixel_replacement(backbone: Backbone, target_x: torch.Tensor, target_face: n
     Per p in ``percents``: ``"best"`` replaces the pixels ranked first by saliency, ``"worst"``
     the ones ranked last (strategy ``"best_worst"``), ``"random"`` those first in a seeded random
     order (strategy ``"random"``). ``source="other"`` takes the pixels from ``other_x`` (the
-    other face, aligned to the same template); a fill name (``black``, ``mean``, ``noise``,
-    ``blur``) takes them from that fill of the target face. Returns ``{"original": cos,
+    other face, aligned to the same template); a fill name (:data:`REMOVALS`) takes them from
+    that fill of the target face. Returns ``{"original": cos,
     "best": {p: cos}, "worst": {...}, "random": {...}, "forward_passes": N}`` (keys of unused
     strategies absent), with ``N = 1 + len(percents) * (2 or 0 + 1 or 0)``: the unchanged target
     is forwarded too.
@@ -167,8 +202,8 @@ def pixel_replacement(backbone: Backbone, target_x: torch.Tensor, target_face: n
     unknown = set(strategies) - {"best_worst", "random"}
     if unknown:
         raise ValueError(f"unknown strategies {sorted(unknown)}; use 'best_worst' and/or 'random'")
-    if source != "other" and source not in FILLS:
-        raise ValueError(f"unknown source {source!r}; use 'other' or one of {FILLS}")
+    if source != "other" and source not in REMOVALS:
+        raise ValueError(f"unknown source {source!r}; use 'other' or one of {REMOVALS}")
     if any(not 0 <= p <= 100 for p in percents):
         raise ValueError(f"percents must lie in [0, 100], got {list(percents)}")
     x, counter, sal = _inputs(backbone, target_x, target_face, counter_unit, saliency)
@@ -177,8 +212,6 @@ def pixel_replacement(backbone: Backbone, target_x: torch.Tensor, target_face: n
             raise ValueError(f"other_face {np.asarray(other_face).shape} does not match "
                              f"target_face {np.asarray(target_face).shape}")
         src = torch.as_tensor(other_x).detach().to(x.device, x.dtype).reshape(x.shape)
-    else:
-        src = backbone.preprocess(fill_images(np.asarray(target_face)[None], source, seed)).to(x.device, x.dtype)
     ranks = _ranks(sal, seed, x.device)
     n = sal.size
     jobs: list[tuple[str, float]] = [("original", 0)]
@@ -191,7 +224,10 @@ def pixel_replacement(backbone: Backbone, target_x: torch.Tensor, target_face: n
         if "random" in strategies:
             jobs.append(("random", p))
             masks.append(ranks[1] < count)
-    scores = _score(backbone, x, src, torch.stack(masks), counter, batch_size)
+    masks = torch.stack(masks)
+    if source != "other":
+        src = removal_sources(backbone, target_face, masks, source, seed, x)
+    scores = _score(backbone, x, src, masks, counter, batch_size)
     out: dict[str, Any] = {"original": scores[0]}
     for (key, p), score in zip(jobs[1:], scores[1:]):
         out.setdefault(key, {})[p] = score
@@ -249,34 +285,3 @@ def tpr_at_fpr(scores: Sequence[float], same: Sequence[bool],
         cut = np.sort(non_mates)[::-1][allowed]  # accepting this non-mate would exceed f
         out[f] = float((mates > cut).mean())
     return out
-
-
-def auc_drop(records: Sequence[Mapping[str, Any]], fprs: Sequence[float] = FPRS) -> dict[str, Any]:
-    """Sim2Word's AUC drop over per-pair records ``{"same", "similarity", "best_erased": {"a",
-    "b"}, "per_attribute": {"a": {attr: s}, "b": {...}}}``, on angular scores.
-
-    "Original": one score per pair, ``angular(similarity)``. "After": one score per pair and
-    direction (a, b): a non-mate takes ``angular(max(best_erased, similarity))`` (its similarity
-    when ``best_erased`` is None), a mate keeps ``angular(similarity)``. Per attribute, "after"
-    uses only that attribute's ``s`` (a non-mate direction without it keeps its similarity).
-    ``drop = auc_original - auc_after``.
-    """
-    same = [bool(r["same"]) for r in records]
-    sims = [float(r["similarity"]) for r in records]
-    labels = [s for s in same for _ in "ab"]
-
-    def after(erased: Any) -> list[float]:
-        return [angular(sim if is_same or erased(r, d) is None else max(float(erased(r, d)), sim))
-                for r, is_same, sim in zip(records, same, sims) for d in "ab"]
-
-    original = [angular(s) for s in sims]
-    best = after(lambda r, d: (r.get("best_erased") or {}).get(d))
-    auc_original, auc_after = verification_auc(original, same), verification_auc(best, labels)
-    names = sorted({a for r in records for side in (r.get("per_attribute") or {}).values() for a in side})
-    per_attribute = {}
-    for name in names:
-        auc = verification_auc(after(lambda r, d: ((r.get("per_attribute") or {}).get(d) or {}).get(name)), labels)
-        per_attribute[name] = {"auc_after": auc, "drop": auc_original - auc}
-    return {"auc_original": auc_original, "auc_after": auc_after, "drop": auc_original - auc_after,
-            "tpr_original": tpr_at_fpr(original, same, fprs), "tpr_after": tpr_at_fpr(best, labels, fprs),
-            "per_attribute": per_attribute}

@@ -1,12 +1,15 @@
-"""Running explainers over a pair list, one pair at a time, streaming results to JSONL.
+"""Running explainers and their controls over a pair list, one pair at a time, streaming results.
 
 Each (pair, explainer) becomes one line of ``results.jsonl`` as soon as it is done, so memory
-stays flat however many pairs there are. A failure (an image that does not load, an explainer
-that raises, exits or returns NaN or empty maps, a metric that cannot be computed) becomes an
-error row for that (pair, explainer) and the run goes on. Every row records the run's settings
-and its explainer's options; ``resume=True`` continues a run with the same settings, skipping
-its finished rows and retrying its error rows. The folder is locked for the run
-(:mod:`s2w_toolkit.bench.store`).
+stays flat however many pairs there are. The content-free :data:`CONTROLS` run beside the
+explainers; every :class:`~s2w_toolkit.bench.metric.Metric` that applies measures each result
+(its value under ``row["metrics"][name]``), and work that does not depend on the explainer is
+shared by every explainer of a pair. Each explainer's first run is an untimed warm-up. A failure
+(an image that does not load, an explainer that raises, exits or returns NaN or empty maps, a
+metric that cannot be computed) becomes an error row for that (pair, explainer) and the run
+goes on. Every row records the run's settings and its explainer's options; ``resume=True``
+continues a run with the same settings, skipping its finished rows and retrying its error rows.
+The folder is locked for the run (:mod:`s2w_toolkit.bench.store`).
 
 Example:
     >>> import tempfile
@@ -16,9 +19,9 @@ Example:
     >>> net = load_backbone("dlib-resnet", device="cpu")
     >>> out = tempfile.mkdtemp()
     >>> run_benchmark(read_pairs()[:1], ["input-gradient"], net, out, steps=4)
-    {'written': 1, 'failed': 0, 'pairs_loaded': 1, 'pairs': 1}
-    >>> summarise(out)["input-gradient"]["pairs"]
-    1
+    {'written': 3, 'failed': 0, 'pairs_loaded': 1, 'pairs': 1}
+    >>> summarise(out)["explainers"]["centre"]["role"]
+    'control'
 """
 
 from __future__ import annotations
@@ -30,21 +33,28 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-import torch
-import torch.nn.functional as F
+import warnings
+from collections.abc import Mapping
 
-from ..errors import S2WError
+import torch
+
+from ..errors import PluginError, S2WError
 from ..options import build_options, format_value
 from ..pipeline import build_explainer, load_pair, run_explainer
-from ..registry import get_registry
-from . import metrics
+from ..registry import PluginWarning, get_registry
+from . import metrics as metrics_module
+from .builtin_metrics import unit_embeddings
+from .metric import Job, Metric
 from .pairs import PairSpec
 from .store import RESULTS, append_row, differing_setting, locked, open_results, read_rows
 from .summary import row_settings, run_and_options
 
 #: Files a fresh run replaces; they describe the results that were there before.
-OUTPUTS = (RESULTS, "summary.csv", "summary.md", "summary.json", "curves.png", "replacement.png")
-FILL = "black"  # how the metrics remove pixels
+OUTPUTS = (RESULTS, "summary.csv", "summary.md", "summary.json", "curves.png", "replacement.png", "summary.png",
+           "roc.png")
+#: Content-free controls that every benchmark runs beside the explainers.
+CONTROLS = ("random", "centre")
+FILL = "road"  # how the metrics remove pixels by default
 
 
 def weights_fingerprint(module: torch.nn.Module) -> str:
@@ -57,11 +67,36 @@ def weights_fingerprint(module: torch.nn.Module) -> str:
     return digest.hexdigest()[:16]
 
 
-def run_settings(backbone: Any, *, steps: int, seed: int, pairs_id: str) -> dict[str, Any]:
-    """What makes two runs' numbers comparable: backbone and weights, metric steps and fill, seed,
-    and the pair list. (The batch size does not change the numbers, so it is not recorded.)"""
-    return {"backbone": backbone.name, "weights": weights_fingerprint(backbone), "steps": steps, "fill": FILL,
-            "seed": seed, "pairs": pairs_id}
+def select_metrics(requested: Mapping[str, Mapping[str, Any]] | None = None) -> list[Metric]:
+    """Every registered default metric, plus the optional ones named in ``requested`` (name ->
+    keyword settings, which may also configure a default one). A metric class that fails to
+    load is warned about and skipped; an unknown name raises a one-line :class:`PluginError`."""
+    registry, wanted = get_registry(), dict(requested or {})
+    chosen = []
+    for name in registry.names("metric"):
+        try:
+            cls = registry.metric(name)
+        except PluginError as exc:
+            warnings.warn(f"{exc}; the benchmark runs without it", PluginWarning, stacklevel=2)
+            continue
+        if cls.default or name in wanted:
+            chosen.append(cls(**dict(wanted.pop(name, {}))))
+    if wanted:
+        raise PluginError(f"unknown metric {sorted(wanted)[0]!r}; known: {', '.join(registry.names('metric'))}")
+    return chosen
+
+
+def run_settings(backbone: Any, *, steps: int, seed: int, pairs_id: str, fill: str = FILL,
+                 metrics: list[Metric] = (), aligned: bool = False) -> dict[str, Any]:
+    """What makes two runs' numbers comparable: backbone, weights and threshold, metric steps and
+    fill, seed, the pair list, and the metrics with their settings. (The batch size does not
+    change the numbers, so it is not recorded.)"""
+    settings = {"backbone": backbone.name, "weights": weights_fingerprint(backbone), "threshold": backbone.threshold,
+                "steps": steps, "fill": fill, "seed": seed, "pairs": pairs_id, "aligned": aligned,
+                "metrics": sorted(m.name for m in metrics)}
+    for metric in metrics:
+        settings.update({f"{metric.name} {k}": v for k, v in metric.settings().items()})
+    return settings
 
 
 class _ImageCounter:
@@ -76,31 +111,6 @@ class _ImageCounter:
 
     def close(self) -> None:
         self.handle.remove()
-
-
-def _measure(explanation, pair, backbone, steps: int, batch_size: int) -> dict:
-    units = F.normalize(torch.cat([backbone(pair.a), backbone(pair.b)]).detach(), dim=1)
-    sides = {}
-    for side, x, face, other_x, other_face, counter in (
-            ("a", pair.a, pair.image_a, pair.b, pair.image_b, units[1:]),
-            ("b", pair.b, pair.image_b, pair.a, pair.image_a, units[:1])):
-        saliency = explanation.maps[side]
-        curves = metrics.deletion_insertion(backbone, x, face, counter, saliency, steps=steps, fill=FILL,
-                                            batch_size=batch_size)
-        replaced = metrics.pixel_replacement(backbone, x, face, other_x, other_face, counter, saliency,
-                                             batch_size=batch_size)
-        sides[side] = {"deletion": curves, "replacement": replaced}
-    return sides
-
-
-def _sim2word_record(explanation) -> dict:
-    record = {"best_erased": {}, "per_attribute": {}}
-    for direction in explanation.metadata.get("directions", []):
-        eligible = [r for r in direction["attributes"] if r["eligible"]]
-        side = direction["target"]
-        record["best_erased"][side] = max((r["s"] for r in eligible), default=None)
-        record["per_attribute"][side] = {r["attribute"]: r["s"] for r in eligible}
-    return record
 
 
 def _recorded(options: Any) -> dict[str, Any]:
@@ -138,27 +148,41 @@ def _prepare_folder(folder: Path, settings: dict, options: dict[str, dict], resu
 def run_benchmark(pairs: list[PairSpec], explainers: list[str], backbone, out_dir: str | Path, *,
                   options: dict[str, dict[str, Any]] | None = None, resume: bool = False, overwrite: bool = False,
                   steps: int = 20, batch_size: int = 64, seed: int = 0, pairs_id: str = "", attributes=None,
-                  lock: bool = True,
+                  fill: str = FILL, metrics: Mapping[str, Mapping[str, Any]] | None = None, controls: bool = True,
+                  aligned: bool = False, lock: bool = True,
                   on_pair: Callable[[str, PairSpec], None] | None = None,
                   on_error: Callable[[dict], None] | None = None) -> dict[str, int]:
-    """Explain and measure every pair with every explainer (``options``: keyword options per
-    explainer name); return counts of rows written, rows failed and pairs loaded. ``lock=False``
-    when the caller already holds :func:`~s2w_toolkit.bench.store.locked` on the folder."""
+    """Explain and measure every pair with every explainer and the :data:`CONTROLS` (``options``:
+    keyword options per explainer name; ``metrics``: optional metrics to add, with settings,
+    see :func:`select_metrics`; ``aligned``: the images are already aligned faces, only resized);
+    return counts of rows written, rows failed and pairs loaded.
+    ``lock=False`` when the caller already holds :func:`~s2w_toolkit.bench.store.locked` on the
+    folder."""
+    if fill not in metrics_module.REMOVALS:
+        raise S2WError(f"unknown fill {fill!r}; use one of {', '.join(metrics_module.REMOVALS)}")
     folder = Path(out_dir)
     folder.mkdir(parents=True, exist_ok=True)
+    explainers = with_controls(explainers) if controls else list(explainers)
     classes = {name: get_registry().explainer(name) for name in explainers}
     options = {name: dict((options or {}).get(name, {})) for name in explainers}
-    settings = run_settings(backbone, steps=steps, seed=seed, pairs_id=pairs_id)
+    measures = select_metrics(metrics)
+    settings = run_settings(backbone, steps=steps, seed=seed, pairs_id=pairs_id, fill=fill, metrics=measures,
+                            aligned=aligned)
     recorded = {name: _recorded(build_options(classes[name], options[name], name=name)) for name in explainers}
+    run = {"steps": steps, "fill": fill, "seed": seed, "batch_size": batch_size}
     counts = {"written": 0, "failed": 0, "pairs_loaded": 0, "pairs": len(pairs)}
     with locked(folder) if lock else contextlib.nullcontext():
         done = _prepare_folder(folder, settings, recorded, resume, overwrite)
+        for metric in measures:
+            metric.prepare(pairs, backbone)
+        warmed: set[str] = set()
         with open_results(folder) as stream:
             def write(row: dict) -> None:
                 try:
                     append_row(stream, row)
                 except (TypeError, ValueError) as exc:  # a value JSON cannot hold
-                    row = {k: row[k] for k in ("key", "a", "b", "same", "fold", "settings", "explainer", "options")}
+                    row = {k: row[k] for k in ("key", "a", "b", "same", "fold", "settings", "explainer", "options",
+                                               "role", "evidence")}
                     row.update(stage="write", error=f"result not writable as JSON: {exc}")
                     append_row(stream, row)
                 counts["written"] += 1
@@ -174,45 +198,95 @@ def run_benchmark(pairs: list[PairSpec], explainers: list[str], backbone, out_di
                 base = {"key": spec.key, "a": spec.a, "b": spec.b, "same": spec.same, "fold": spec.fold,
                         "settings": settings}
                 try:
-                    pair = load_pair(spec.a, spec.b, backbone, face_index=(spec.face_a, spec.face_b))
+                    pair = load_pair(spec.a, spec.b, backbone, face_index=(spec.face_a, spec.face_b), aligned=aligned)
                 except S2WError as exc:
                     for name in todo:
                         if on_pair:
                             on_pair(name, spec)
-                        write({**base, "explainer": name, "options": recorded[name], "stage": "load",
+                        write({**base, **_identity(name, classes[name], recorded[name]), "stage": "load",
                                "error": str(exc)})
                     continue
                 counts["pairs_loaded"] += 1
+                shared = {"units": unit_embeddings(backbone, pair)}  # explainer-independent work of this pair
                 for name in todo:
                     if on_pair:
                         on_pair(name, spec)
-                    write(_one_row(base, name, classes[name], options[name], recorded[name], pair, backbone,
-                                   attributes, steps, batch_size))
+                    task = _Task(spec, name, classes[name], options[name], recorded[name], pair, backbone,
+                                 attributes, batch_size)
+                    if name not in warmed:  # timings exclude a first, warm-up run
+                        warmed.add(name)
+                        task.warm_up()
+                    write(task.row(base, measures, run, shared))
     return counts
 
 
-def _one_row(base: dict, name: str, cls: type, options: dict, recorded: dict, pair, backbone, attributes,
-             steps: int, batch_size: int) -> dict:
-    """The result row of one explainer on one pair, or its error row; never raises (but Ctrl-C)."""
-    row = {**base, "explainer": name, "options": recorded}
-    stage = "explain"
-    counter = _ImageCounter(backbone)
-    try:
-        start = time.perf_counter()
-        explainer = build_explainer(cls, {"batch_size": batch_size, **options})  # -o batch_size wins
-        explanation = run_explainer(explainer, pair, backbone, attributes if cls.uses_attributes else None)
-        row.update(similarity=explanation.score, threshold=backbone.threshold,
-                   seconds=time.perf_counter() - start, forward_passes=counter.images)
-        stage = "measure"
-        with torch.no_grad():
-            row["sides"] = _measure(explanation, pair, backbone, steps, batch_size)
-        if name == "sim2word":
-            row["sim2word"] = _sim2word_record(explanation)
-        return row
-    except KeyboardInterrupt:
-        raise
-    except (Exception, SystemExit) as exc:
-        message = str(exc) if isinstance(exc, S2WError) else f"{type(exc).__name__}: {exc}"
-        return {**base, "explainer": name, "options": recorded, "stage": stage, "error": message}
-    finally:
-        counter.close()
+def _identity(name: str, cls: type, recorded: dict) -> dict:
+    """What every row of an explainer says about it: name, options, role and what its maps claim."""
+    return {"explainer": name, "options": recorded, "role": "control" if cls.control else "explainer",
+            "evidence": cls.evidence}
+
+
+def with_controls(explainers: list[str]) -> list[str]:
+    """The explainers followed by each of :data:`CONTROLS` not already among them."""
+    names = list(dict.fromkeys(explainers))
+    return names + [c for c in CONTROLS if c not in names]
+
+
+@dataclasses.dataclass
+class _Task:
+    """One explainer on one loaded pair."""
+
+    spec: PairSpec
+    name: str
+    cls: type
+    options: dict
+    recorded: dict
+    pair: Any
+    backbone: Any
+    attributes: Any
+    batch_size: int
+
+    def explain(self, backbone: Any):
+        explainer = build_explainer(self.cls, {"batch_size": self.batch_size, **self.options})  # -o batch_size wins
+        return run_explainer(explainer, self.pair, backbone, self.attributes if self.cls.uses_attributes else None)
+
+    def warm_up(self) -> None:
+        """Run once untimed; a failure shows (as an error row) in the timed run that follows."""
+        try:
+            self.explain(self.backbone)
+        except KeyboardInterrupt:
+            raise
+        except (Exception, SystemExit):
+            pass
+
+    def row(self, base: dict, measures: list[Metric], run: dict, shared: dict) -> dict:
+        """The result row, or its error row; never raises (but Ctrl-C)."""
+        row = {**base, **_identity(self.name, self.cls, self.recorded)}
+        stage = "explain"
+        counter = _ImageCounter(self.backbone)
+        try:
+            start = time.perf_counter()
+            explanation = self.explain(self.backbone)
+            row.update(similarity=explanation.score, threshold=self.backbone.threshold,
+                       seconds=time.perf_counter() - start, forward_passes=counter.images)
+            counter.close()
+            job = Job(spec=self.spec, pair=self.pair, explanation=explanation, backbone=self.backbone,
+                      explainer=self.cls, units=shared["units"], run=run, explain=self.explain, cache=shared,
+                      timing={"seconds": row["seconds"], "forward_passes": row["forward_passes"]})
+            row["metrics"] = {}
+            for metric in measures:
+                if not metric.applies_to(self.cls):
+                    continue
+                stage = f"measure {metric.name}"
+                with torch.no_grad():
+                    value = metric.measure(job)
+                if value is not None:
+                    row["metrics"][metric.name] = value
+            return row
+        except KeyboardInterrupt:
+            raise
+        except (Exception, SystemExit) as exc:
+            message = str(exc) if isinstance(exc, S2WError) else f"{type(exc).__name__}: {exc}"
+            return {**base, **_identity(self.name, self.cls, self.recorded), "stage": stage, "error": message}
+        finally:
+            counter.close()

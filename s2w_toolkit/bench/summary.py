@@ -3,8 +3,10 @@
 :func:`resolve` keeps one row per (pair key, explainer) whatever the order of the files: a
 result beats an error row (a pair retried after its image was added), and of two results the
 same one is kept whichever file comes first. :func:`check_same_settings` refuses rows made with
-different settings. :func:`summarise` gives per explainer the mean AUCs, controls, cost, FMR/FNMR
-after pixel replacement, Sim2Word's AUC drop, and how many rows failed.
+different settings. :func:`summarise` gives, per explainer, pair type and side, every metric's
+numbers with bootstrap intervals and the comparison with the controls
+(:mod:`~s2w_toolkit.bench.aggregate`), each metric's pooled results, how many rows failed, and
+the run-wide results (the backbone's verification quality).
 
 Example:
     >>> rows = [{"key": "p", "explainer": "x", "error": "missing image", "settings": {"steps": 4}},
@@ -20,11 +22,11 @@ Example:
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 from typing import Any, Iterable
 
 from ..errors import S2WError
-from . import metrics
 from .store import RESULTS, differing_setting, read_rows
 
 
@@ -80,56 +82,35 @@ def read_results(paths: list[str | Path]) -> list[dict]:
     return resolve(files)
 
 
-def _replacement(group: list[dict]) -> dict:
-    """FMR and FNMR at the backbone's threshold after pixel replacement, per strategy and p."""
-    out: dict[str, dict] = {}
-    threshold = group[0]["threshold"]
-    for strategy in ("best", "worst", "random"):
-        per_p: dict[str, list] = {}
-        for row in group:
-            for side in row["sides"].values():
-                for p, score in side["replacement"].get(strategy, {}).items():
-                    per_p.setdefault(str(p), []).append((score, row["same"]))
-        out[strategy] = {p: dict(zip(("fmr", "fnmr"), metrics.fmr_fnmr([s for s, _ in v], [m for _, m in v], threshold)))
-                         for p, v in per_p.items()}
+def metrics_of(rows: list[dict]) -> list:
+    """The metric objects the rows were measured with, rebuilt from their recorded settings; a
+    metric no longer installed is warned about and left out of the summary."""
+    from ..registry import PluginWarning, get_registry
+
+    settings = next((r["settings"] for r in rows if "settings" in r), {})
+    out = []
+    for name in settings.get("metrics", []):
+        try:
+            cls = get_registry().metric(name)
+        except S2WError as exc:
+            warnings.warn(f"{exc}; the summary leaves it out", PluginWarning, stacklevel=2)
+            continue
+        prefix = f"{name} "
+        out.append(cls(**{k[len(prefix):]: v for k, v in settings.items() if k.startswith(prefix)}))
     return out
 
 
-def _mean_curve(curves: list[list[float]]) -> list[float]:
-    length = min(len(c) for c in curves)
-    return [sum(c[i] for c in curves) / len(curves) for i in range(length)]
+def summarise(out_dir: str | Path, extra: list[str | Path] | None = None) -> dict[str, Any]:
+    """The summary of ``out_dir/results.jsonl`` plus any ``extra`` files: ``settings``, each
+    metric's description (``metrics``), per explainer the cells of
+    :func:`~s2w_toolkit.bench.aggregate.aggregate` (``explainers``), and the run-wide results
+    such as the backbone's verification quality (``run``)."""
+    from .aggregate import aggregate
 
-
-def _explainer_summary(name: str, group: list[dict], failed: int) -> dict:
-    if not group:
-        return {"pairs": 0, "failed": failed}
-    curves = [side["deletion"] for row in group for side in row["sides"].values()]
-
-    def mean(key: str) -> float:
-        return sum(c[key] for c in curves) / len(curves)
-
-    summary = {
-        "pairs": len(group), "failed": failed,
-        "deletion_auc": mean("deletion_auc"), "insertion_auc": mean("insertion_auc"),
-        "random_deletion_auc": mean("random_deletion_auc"), "random_insertion_auc": mean("random_insertion_auc"),
-        "seconds_per_pair": sum(r["seconds"] for r in group) / len(group),
-        "forward_passes": sum(r["forward_passes"] for r in group) / len(group),
-        "deletion_curve": _mean_curve([c["deletion_curve"] for c in curves]),
-        "insertion_curve": _mean_curve([c["insertion_curve"] for c in curves]),
-        "replacement": _replacement(group),
-    }
-    if name == "sim2word":
-        records = [{"same": r["same"], "similarity": r["similarity"], **r["sim2word"]} for r in group]
-        summary["auc_drop"] = metrics.auc_drop(records)
-    return summary
-
-
-def summarise(out_dir: str | Path, extra: list[str | Path] | None = None) -> dict[str, dict]:
-    """Per explainer, from ``out_dir/results.jsonl`` plus any ``extra`` files (see the module
-    docstring); an explainer whose every row failed has only ``pairs`` (0) and ``failed``."""
     rows = read_results([Path(out_dir) / RESULTS, *(extra or [])])
-    names = list(dict.fromkeys(row["explainer"] for row in rows))
-    return {name: _explainer_summary(name, [r for r in rows if r["explainer"] == name and "error" not in r],
-                                     sum(1 for r in rows if r["explainer"] == name and "error" in r))
-            for name in names}
-
+    measures = metrics_of(rows)
+    settings = next((r["settings"] for r in rows), {})
+    pooled = {m.name: m.summarise_run(rows) for m in measures}
+    return {"settings": settings, "metrics": {m.name: m.describe() for m in measures},
+            "explainers": aggregate(rows, measures, seed=settings.get("seed", 0)),
+            "run": {name: value for name, value in pooled.items() if value is not None}}

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import csv
-import io
-
 import click
+from rich import box
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -14,9 +12,8 @@ from ..errors import S2WError
 from .console import err_console
 from .explain import writable_folder
 
-PERCENTS = ("1", "5", "10", "25", "50")
-COLUMNS = ("pairs", "failed", "deletion_auc", "random_deletion_auc", "insertion_auc", "random_insertion_auc",
-           "seconds_per_pair", "forward_passes")
+#: The scores the console table shows (all are in summary.md and summary.csv).
+TABLE_SCORES = (("deletion_auc", "del"), ("insertion_auc", "ins"), ("replacement_best", "repl"))
 
 
 @click.group(invoke_without_command=True)
@@ -30,6 +27,18 @@ COLUMNS = ("pairs", "failed", "deletion_auc", "random_deletion_auc", "insertion_
 @click.option("--resume", is_flag=True, help="Continue the run in --out: skip its finished rows, retry its errors.")
 @click.option("--overwrite", is_flag=True, help="Replace the results already in --out.")
 @click.option("--steps", type=click.IntRange(min=2), default=20, show_default=True, help="Deletion/insertion steps.")
+@click.option("--fill", type=click.Choice(["road", "black", "mean", "blur", "noise"]), default="road",
+              show_default=True, help="How the metrics remove pixels (road: ROAD's noisy linear imputation).")
+@click.option("--sanity", is_flag=True, help="Also run the model-randomisation sanity check.")
+@click.option("--sanity-pairs", type=click.IntRange(min=1), default=20, show_default=True,
+              help="Pairs the sanity check re-explains (half mates, half non-mates).")
+@click.option("--sanity-levels", type=click.IntRange(min=1), default=4, show_default=True,
+              help="Depths of the cascading randomisation (the last one randomises every layer).")
+@click.option("--metric", "extra_metrics", multiple=True, metavar="NAME",
+              help="An optional metric to add (see s2w plugins); repeatable.")
+@click.option("--aligned", is_flag=True, help="The images are already aligned face crops: only resize them.")
+@click.option("--threshold", default=None, metavar="FLOAT|FILE",
+              help="Verification threshold: a number, or a threshold.json from s2w calibrate.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
 @click.option("--count", type=click.IntRange(min=1), default=None, help="Use at most this many pairs.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for sampling pairs from a folder.")
@@ -38,16 +47,20 @@ COLUMNS = ("pairs", "failed", "deletion_auc", "random_deletion_auc", "insertion_
 @click.option("--weights", type=click.Path(dir_okay=False), default=None)
 @click.option("--device", default="auto", show_default=True)
 @click.pass_context
-def benchmark(ctx, pairs_source, root, names, raw_options, out_dir, resume, overwrite, steps, batch_size, count, seed,
-              shard, backbone, weights, device) -> None:
-    """Compare explainers on a pair list: deletion/insertion AUC with a random control, Sim2Word's
-    AUC drop, xSSAB pixel replacement, and cost. Writes RESULTS/results.jsonl (streamed),
-    summary.csv, summary.md and plots, and prints the summary table. A failing explainer or pair
+def benchmark(ctx, pairs_source, root, names, raw_options, out_dir, resume, overwrite, steps, fill, sanity,
+              sanity_pairs, sanity_levels, extra_metrics, aligned, threshold, batch_size, count, seed, shard, backbone,
+              weights, device) -> None:
+    """Compare explainers on a pair list, per pair type, against the content-free controls
+    ``random`` and ``centre`` (always run): deletion/insertion AUC with ROAD removal, xSSAB
+    pixel replacement, Sim2Word's AUC drop with its control, the backbone's ROC/DET, cost, and
+    with --sanity a model-randomisation check. Writes RESULTS/results.jsonl (streamed),
+    summary.json/csv/md and plots, and prints the summary tables. A failing explainer or pair
     becomes an error row and the run goes on; the exit code is 1 if any row failed.
     ``s2w benchmark merge DIR... --out DIR`` combines shards."""
     if ctx.invoked_subcommand:
         return
     from ..bench.pairs import pair_list_id, parse_shard, read_pairs, shard as take_shard
+    from ..bench.runner import select_metrics, with_controls
     from ..bench.store import locked
     from ..options import route_options
     from ..registry import get_registry
@@ -55,27 +68,34 @@ def benchmark(ctx, pairs_source, root, names, raw_options, out_dir, resume, over
 
     if resume and overwrite:
         raise click.UsageError("--resume and --overwrite exclude each other")
-    names = list(dict.fromkeys(names))
+    names = with_controls(names)  # the controls run in every benchmark
     classes = {name: get_registry().explainer(name) for name in names}  # unknown names fail before any work
     options = route_options(classes, parse_key_values(raw_options))
     pairs = read_pairs(pairs_source, root, count=count, seed=seed)
     pairs_id = pair_list_id(pairs_source, root=root, count=count, seed=seed)
     if shard:
         pairs = take_shard(pairs, *parse_shard(shard))
+    metrics = {name: {} for name in extra_metrics}
+    if sanity:
+        metrics["sanity"] = {"pairs": sanity_pairs, "levels": sanity_levels}
+    select_metrics(metrics)  # an unknown metric fails before any work
     folder = writable_folder(out_dir)
     with locked(folder):  # from before the model loads until the summary is written
         _run(folder, pairs, pairs_id, names, classes, options, resume, overwrite, steps, batch_size, seed, backbone,
-             weights, device)
+             weights, device, fill, metrics, threshold, aligned)
 
 
 def _run(folder, pairs, pairs_id, names, classes, options, resume, overwrite, steps, batch_size, seed, backbone,
-         weights, device) -> None:
+         weights, device, fill, metrics, threshold, aligned) -> None:
     from ..attributes.composite import load_attributes
     from ..bench.runner import run_benchmark
     from ..bench.summary import summarise
     from ..pipeline import load_backbone
+    from .options import resolve_threshold
 
     net = load_backbone(backbone, weights=weights, device=device)
+    if threshold is not None:
+        net.threshold, net.threshold_source = resolve_threshold(threshold, net)
     attributes = load_attributes(device=str(net.device)) if any(c.uses_attributes for c in classes.values()) else None
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                         console=err_console, transient=True)
@@ -88,7 +108,8 @@ def _run(folder, pairs, pairs_id, names, classes, options, resume, overwrite, st
         tasks = {name: progress.add_task(name, total=len(pairs)) for name in names}
         counts = run_benchmark(pairs, names, net, folder, options=options, resume=resume, overwrite=overwrite,
                                steps=steps, batch_size=batch_size, seed=seed, pairs_id=pairs_id, attributes=attributes,
-                               lock=False, on_pair=lambda name, spec: progress.advance(tasks[name]), on_error=failed)
+                               fill=fill, metrics=metrics, aligned=aligned, lock=False,
+                               on_pair=lambda name, spec: progress.advance(tasks[name]), on_error=failed)
     summary = summarise(folder)
     _report(summary, folder, f"s2w benchmark: {len(pairs)} pairs, {net.name}")
     _exit_status(summary, counts)
@@ -98,7 +119,7 @@ def _exit_status(summary: dict, counts: dict | None = None) -> None:
     """Raise (exit 1) when any row failed, or when no pair of this run could be loaded."""
     if counts and counts["pairs"] and counts["written"] and not counts["pairs_loaded"]:
         raise S2WError(f"none of the {counts['pairs']} pairs could be loaded; see the errors above")
-    failed = {name: row["failed"] for name, row in summary.items() if row["failed"]}
+    failed = {name: row["failed"] for name, row in summary["explainers"].items() if row["failed"]}
     if failed:
         listed = ", ".join(f"{name}: {n}" for name, n in failed.items())
         raise S2WError(f"{sum(failed.values())} result rows failed ({listed}); the others are in the summary, "
@@ -139,63 +160,86 @@ def merge(folders, out_dir, overwrite) -> None:
 
 
 def _report(summary: dict, folder, title: str) -> None:
-    from ..bench.plots import write_plots
+    from ..bench.outputs import write_summary
 
-    _write(summary, folder)
-    plots = write_plots(summary, folder)
+    written = write_summary(summary, folder)
     console = Console()
-    console.print(_table(summary, title))
-    console.print(f"wrote {folder / 'results.jsonl'}, summary.csv, summary.md, " + ", ".join(plots),
-                  highlight=False, soft_wrap=True)
+    for table in _tables(summary, title):
+        console.print(table)
+    console.print(f"wrote {folder / 'results.jsonl'}, " + ", ".join(written), highlight=False, soft_wrap=True)
 
 
-def _cell(value) -> str:
-    if value is None:
+def _cell(cell: dict | None) -> str:
+    if not cell or cell.get("mean") is None:
         return "-"
-    return str(value) if isinstance(value, int) else f"{value:.3g}"
+    return f"{cell['mean']:.3f}" + {"lower": "↓", "higher": "↑"}.get(cell.get("better"), " ")
 
 
-def _write(summary: dict, folder) -> None:
-    from ..io.atomic import write_text
-    from ..io.json_data import dumps
-
-    text = io.StringIO()
-    writer = csv.writer(text)
-    writer.writerow(("explainer",) + COLUMNS)
-    for name, row in summary.items():
-        writer.writerow((name,) + tuple(row.get(c, "") for c in COLUMNS))
-    lines = ["| explainer | " + " | ".join(COLUMNS) + " |", "|" + " --- |" * (len(COLUMNS) + 1)]
-    for name, row in summary.items():
-        lines.append(f"| {name} | " + " | ".join(_cell(row.get(c)) for c in COLUMNS) + " |")
-    lines += ["", "FMR / FNMR at the backbone's threshold after replacing p% of the pixels with the other face's:", "",
-              "| explainer | strategy | " + " | ".join(f"p={p}" for p in PERCENTS) + " |",
-              "|" + " --- |" * (len(PERCENTS) + 2)]
-    for name, row in summary.items():
-        for strategy, per_p in row.get("replacement", {}).items():
-            cells = [f"{per_p[p]['fmr']:.3f} / {per_p[p]['fnmr']:.3f}" if p in per_p else "" for p in PERCENTS]
-            lines.append(f"| {name} | {strategy} | " + " | ".join(cells) + " |")
-    drop = summary.get("sim2word", {}).get("auc_drop")
-    if drop:
-        lines += ["", "Sim2Word AUC drop: original " + f"{drop['auc_original']:.4f}, after {drop['auc_after']:.4f}, "
-                  f"drop {drop['drop']:.4f}"]
-    write_text(folder / "summary.csv", text.getvalue())
-    write_text(folder / "summary.md", "\n".join(lines) + "\n")
-    write_text(folder / "summary.json", dumps(summary, indent=1))
+def _delta(cell: dict | None) -> str:
+    versus = (cell or {}).get("versus")
+    if not versus or versus.get("difference") is None:
+        return ""
+    mark = "[green]✓[/]" if versus["beats"] else "[red]✗[/]"
+    return f"{versus['difference']:+.3f}{mark}"
 
 
-#: Short column labels, so the table fits 80 columns with two explainers' names.
-LABELS = {"pairs": "pairs", "failed": "fails", "deletion_auc": "del AUC", "random_deletion_auc": "rand del",
-          "insertion_auc": "ins AUC", "random_insertion_auc": "rand ins", "seconds_per_pair": "sec",
-          "forward_passes": "fwd"}
+def _tables(summary: dict, title: str) -> list[Table]:
+    """One table per pair type (both sides pooled): each explainer's scores with their intervals,
+    the difference against the best control, and whether it beats both."""
+    from ..bench.outputs import PAIR_TYPES
+
+    tables = []
+    explainers = summary["explainers"]
+    for kind in PAIR_TYPES:
+        present = {n: e for n, e in explainers.items() if kind in e["results"] or (e["failed"] and not e["pairs"])}
+        if not any(kind in e["results"] for e in present.values()):
+            continue
+        pairs = max(c["n"] for e in present.values() for c in e["results"].get(kind, {}).get("both", {}).values())
+        table = Table(title=f"{title}: {kind}s ({pairs} pairs)", box=box.SIMPLE_HEAD, pad_edge=False,
+                      caption="↓/↑: better; Δ: minus the best control, ✓ beats both controls (95% interval "
+                              "excludes 0); intervals and sides in summary.md")
+        table.add_column("explainer", no_wrap=True, max_width=16, overflow="ellipsis")
+        for _, label in TABLE_SCORES:
+            table.add_column(label, justify="right", no_wrap=True)
+            table.add_column("Δ", justify="right", no_wrap=True)
+        table.add_column("err", justify="right")
+        order = sorted(present.items(), key=lambda item: item[1]["role"] == "control")  # controls last
+        for name, info in order:
+            cells = info["results"].get(kind, {}).get("both", {})
+            row = [name + (" (ctl)" if info["role"] == "control" else "")]
+            for score, _ in TABLE_SCORES:
+                row += [_cell(cells.get(score)), _delta(cells.get(score))]
+            row.append(f"[red]{info['failed']}[/]" if info["failed"] else "0")
+            table.add_row(*row)
+        tables.append(table)
+    sanity = {n: e["sanity"] for n, e in explainers.items() if e.get("sanity")}
+    if sanity:
+        tables.append(_sanity_table(sanity))
+    verification = summary["run"].get("verification")
+    if verification:
+        tables.append(_verification_table(verification))
+    return tables
 
 
-def _table(summary: dict, title: str) -> Table:
-    table = Table(title=title, caption="del/ins: deletion/insertion; rand: random-order control; fails: error rows; "
-                                       "sec, fwd: seconds and images through the backbone per pair")
-    table.add_column("explainer", no_wrap=True)
-    for column in COLUMNS:
-        table.add_column(LABELS[column], justify="right")
-    for name, row in summary.items():
-        table.add_row(name, *(_cell(row.get(c)) if c != "failed" or not row[c] else f"[red]{row[c]}[/]"
-                              for c in COLUMNS))
+def _sanity_table(sanity: dict) -> Table:
+    table = Table(title="sanity check: agreement with the map under a fully randomised backbone",
+                  box=box.SIMPLE_HEAD, pad_edge=False,
+                  caption="flagged: mean |Spearman| above 0.5, the map does not depend on the model")
+    for column in ("explainer", "pairs", "|Spearman|", "SSIM", "flagged"):
+        table.add_column(column, justify="left" if column == "explainer" else "right")
+    for name, result in sanity.items():
+        full = result["levels"][-1]
+        table.add_row(name, str(full["spearman"]["n"]), f"{full['spearman']['mean']:.3f}", f"{full['ssim']['mean']:.3f}",
+                      "[red]yes[/]" if result["flagged"] else "no")
+    return table
+
+
+def _verification_table(result: dict) -> Table:
+    from ..bench.report_markdown import verification_lines
+
+    table = Table(title="the backbone on these pairs", box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    for key, value in verification_lines(result):
+        table.add_row(key, value)
     return table

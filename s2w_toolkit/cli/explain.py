@@ -12,7 +12,7 @@ from rich.table import Table
 
 from ..errors import PluginError, S2WError
 from .console import err_console, report_failure
-from .options import model_options, prepare
+from .options import apply_threshold, model_options, prepare, resolve_threshold, threshold_option
 
 DEFAULT_EXPLAINER = "sim2word"
 
@@ -48,8 +48,9 @@ def writable_folder(path: str) -> Path:
               help="Group mode: a folder with one image of each other identity (or identity sub-folders).")
 @click.option("--help-options", is_flag=True, help="List the selected explainers' options with types and defaults.")
 @model_options
+@threshold_option
 def explain(images, names, out_dir, attribute_spec, attribute_weights, batch_size, raw_options, probe, gallery,
-            help_options, backbone, weights, device, face_index, aligned) -> None:
+            help_options, backbone, weights, device, face_index, aligned, threshold) -> None:
     """Explain the similarity of the faces in two photos (default: Sim2Word on the bundled demo pair).
 
     With --probe and --gallery, Sim2Word's group mode ranks the probe's attributes by how much
@@ -80,16 +81,17 @@ def explain(images, names, out_dir, attribute_spec, attribute_weights, batch_siz
     folder = writable_folder(out_dir)
     if probe or gallery:
         _group(probe, gallery, list(classes), options, attribute_spec, attribute_weights, folder, backbone, weights,
-               device, face_index, aligned, images)
+               device, face_index, aligned, images, threshold)
         return
-    net, pair = prepare(images, backbone, weights, device, face_index, aligned)
+    net, pair = prepare(images, backbone, weights, device, face_index, aligned, threshold)
     attributes = None
     if any(getattr(cls, "uses_attributes", False) for cls in classes.values()):
         from ..attributes.composite import load_attributes
 
         attributes = load_attributes(attribute_spec, attribute_weights, device=str(net.device))
 
-    table = Table(title=f"s2w explain ({net.name} on {net.device})")
+    table = Table(title=f"s2w explain ({net.name} on {net.device})",
+                  caption=f"threshold {net.threshold:.4f}: {net.threshold_source or 'the backbone default'}")
     table.add_column("explainer", no_wrap=True)
     for column in ("cosine", "verdict", "top words", "seconds"):
         table.add_column(column)
@@ -124,7 +126,7 @@ def explain(images, names, out_dir, attribute_spec, attribute_weights, batch_siz
 
 
 def _group(probe, gallery, names, options, attribute_spec, attribute_weights, folder, backbone, weights, device,
-           face_index, aligned, images) -> None:
+           face_index, aligned, images, threshold=None) -> None:
     from ..attributes.composite import load_attributes
     from ..pipeline import load_backbone
     from ..sim2word.explainer import settings_from_options
@@ -135,7 +137,10 @@ def _group(probe, gallery, names, options, attribute_spec, attribute_weights, fo
     if images or names != ["sim2word"]:
         raise click.UsageError("group mode takes no image arguments and runs the sim2word explainer only")
     settings = settings_from_options(options)  # an OptionError is a one-line error
+    if threshold is not None:
+        resolve_threshold(threshold, backbone)  # a bad value fails before the model loads
     net = load_backbone(backbone, weights=weights, device=device)
+    apply_threshold(net, threshold)
     attributes = load_attributes(attribute_spec, attribute_weights, device=str(net.device))
     run_group_mode(probe, gallery, net, attributes, settings, folder, face_index, aligned)
 
@@ -204,6 +209,7 @@ def _explain_one(name: str, cls: type, options: dict, attributes, pair, net, fol
     try:
         explainer = build_explainer(cls, options)
         explanation = run_explainer(explainer, pair, net, attributes if cls.uses_attributes else None)
+        explanation.metadata.setdefault("threshold_source", net.threshold_source)
         json_path = folder / f"{name}.json"
         write_text(json_path, explanation.to_json())  # kept even if the figure then fails
         with replacing(folder / f"{name}.png") as tmp:

@@ -59,18 +59,28 @@ def run_group_mode(probe: str, gallery: str, net, attributes, settings, folder: 
                f"{result.extra['mean_angular']:.3f}): ")
     caption += (f"the most characteristic attribute is {ranked[0]['word'].lower()}." if ranked
                 else "no eligible attribute.")
+    matched = [path for path, score in zip(used, result.gallery_scores) if score >= net.threshold]
+    if matched:  # the gallery should hold other identities
+        err_console.print(f"[yellow]warning:[/] {len(matched)} gallery face(s) pass the threshold "
+                          f"{net.threshold:.4f} as the probe's person: {', '.join(Path(p).name for p in matched)}",
+                          highlight=False, soft_wrap=True)
     joint = {r["attribute"]: result.joint[j].numpy() for j, r in enumerate(result.rows)}
     png = render_group(probe_face, ranked, {"identity": result.identity.numpy(),
                                             "counterfactual": result.counterfactual.numpy(), "joint": joint},
                        folder / "sim2word-group.png", caption)
-    report = {"probe": probe, "gallery": used, "gallery_similarity": result.gallery_scores, "caption": caption,
+    report = {"probe": probe, "gallery": used, "gallery_similarity": result.gallery_scores,
+              "threshold": net.threshold, "threshold_source": net.threshold_source,
+              "gallery_same_person": [score >= net.threshold for score in result.gallery_scores], "caption": caption,
               "ranking": [r["attribute"] for r in ranked], "attributes": result.rows,
               "forward_images": result.forward_images, "identity_strategy": result.extra["identity_strategy"],
               "settings": dataclasses.asdict(settings),
               "maps": {"identity": np.round(result.identity.numpy().astype(float), 5).tolist(),
                        "counterfactual": np.round(result.counterfactual.numpy().astype(float), 5).tolist()}}
     write_text(folder / "sim2word-group.json", dumps(report, indent=1))
-    table = Table(title=f"sim2word group mode: {Path(probe).name} against {len(faces)} faces", caption=caption)
+    verdicts = (f"{len(matched)} of {len(faces)} gallery faces pass the threshold {net.threshold:.4f} "
+                f"({net.threshold_source or 'the backbone default'})")
+    table = Table(title=f"sim2word group mode: {Path(probe).name} against {len(faces)} faces",
+                  caption=f"{caption}\n{verdicts}")
     for column in ("#", "attribute", "word", "mean score", "mean cosine", "change", "erased"):
         table.add_column(column, justify="left" if column in ("attribute", "word") else "right")
     for rank, r in enumerate(ranked, start=1):

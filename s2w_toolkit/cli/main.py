@@ -79,11 +79,12 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 from .attributes import attributes  # noqa: E402
 from .benchmark import benchmark  # noqa: E402
+from .calibrate import calibrate  # noqa: E402
 from .explain import explain  # noqa: E402
 from .plugins import plugins  # noqa: E402
 from .verify import verify  # noqa: E402
 
-for _command in (verify, explain, attributes, benchmark, plugins):
+for _command in (verify, explain, attributes, benchmark, calibrate, plugins):
     cli.add_command(_command)
 
 

@@ -69,7 +69,7 @@ def plugins(name: str | None, as_json: bool) -> None:
         click.echo(json.dumps(rows, indent=2))
         return
     console = Console()
-    for kind in ("backbone", "attribute-model", "explainer"):
+    for kind in ("backbone", "attribute-model", "explainer", "metric"):
         of_kind = [row for row in rows if row["kind"] == kind]
         if not of_kind:
             continue

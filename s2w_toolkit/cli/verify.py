@@ -9,24 +9,27 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from .options import model_options, prepare
+from .options import model_options, prepare, threshold_option
 
 
 @click.command()
 @click.argument("images", nargs=-1, type=click.Path())
 @model_options
+@threshold_option
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
-def verify(images, backbone, weights, device, face_index, aligned, as_json) -> None:
+def verify(images, backbone, weights, device, face_index, aligned, threshold, as_json) -> None:
     """Compare the faces in two photos (default: the bundled demo pair)."""
     from ..pipeline import verify as run_verify
 
-    net, pair = prepare(images, backbone, weights, device, face_index, aligned)
+    net, pair = prepare(images, backbone, weights, device, face_index, aligned, threshold)
     result = run_verify(pair, net)
+    result["threshold_source"] = net.threshold_source
     result["device"] = str(net.device)
     if as_json:
         click.echo(json.dumps(result, indent=2))
         return
-    table = Table(title=f"s2w verify ({result['backbone']} on {result['device']})")
+    table = Table(title=f"s2w verify ({result['backbone']} on {result['device']})",
+                  caption=f"threshold: {net.threshold_source}" if net.threshold_source else None)
     for column in ("a", "b", "cosine", "threshold", "verdict"):
         table.add_column(column, justify="right" if column in ("cosine", "threshold") else "left")
     verdict = "[green]same person[/]" if result["same_person"] else "[red]different person[/]"

@@ -9,7 +9,11 @@ For the target T and the counter face F (T = a, F = b, then T = b, F = a):
    per map with the ``threshold`` identity strategy, as the official code does);
 4. erase T where J_j > ``erase_threshold`` (dilated by ``dilate`` px) with the ``fill``, and
    re-score s_j = cos(f(erased_j(T)), f(F));
-5. eligible attributes (every category one, a yes/no one when present) ranked by s_j.
+5. eligible attributes (every category one, a yes/no one when present) ranked by s_j;
+6. controls (``placements`` = K > 0, not in the official code): every mask, translated to K
+   random positions inside the template's face box (:mod:`~s2w_toolkit.sim2word.placements`),
+   erased with the same fill and scored in the same batch; each row's ``control_s`` holds the K
+   cosines. ``placements=0`` is the official algorithm.
 
 Ablations: ``ablation="no-attributes"`` erases the thresholded H_d alone (one image per
 direction); ``ablation="no-counterfactual"`` erases each A_j alone (J_j = A_j).
@@ -41,6 +45,7 @@ from ..interfaces import AttributeModel, Pair
 from ..options import BaseOptions
 from .erase import FILLS, erase_masks, fill_images
 from .identity import counterfactual_map, identity_maps
+from .placements import face_region, placement_masks
 from .rescore import score_masks
 
 ABLATIONS = (None, "no-attributes", "no-counterfactual")
@@ -50,8 +55,9 @@ RANK_BY = ("similarity", "uncertainty")
 
 @dataclass(frozen=True)
 class Settings(BaseOptions):
-    """Every knob of the algorithm; the defaults are the official behaviour. ``seed`` seeds the
-    ``noise`` fill, ``batch_size`` counts erased images per forward pass."""
+    """Every knob of the algorithm; the defaults are the official behaviour, plus ``placements``
+    controls that leave every s_j as it is (``placements=0`` drops them). ``seed`` seeds the
+    ``noise`` fill and the placements, ``batch_size`` counts erased images per forward pass."""
 
     strategy: Literal["topk", "threshold"] = field(default="topk", metadata={
         "help": "identity from the top-k classes, or threshold (cumulative probability)"})
@@ -65,6 +71,8 @@ class Settings(BaseOptions):
         "help": "no-attributes: erase the thresholded H_d alone; no-counterfactual: erase each A_j alone"})
     rank_by: Literal["similarity", "uncertainty"] = field(default="similarity", metadata={
         "help": "uncertainty: rank by the rise of an evidential backbone's uncertainty when erased"})
+    placements: int = field(default=8, metadata={
+        "help": "random placements of each attribute's mask inside the face box, erased as controls", "min": 0})
 
     def __post_init__(self) -> None:
         if self.fill not in FILLS:
@@ -75,6 +83,8 @@ class Settings(BaseOptions):
             raise ValueError(f"unknown rank_by {self.rank_by!r}; use one of {RANK_BY}")
         if self.batch_size < 1 or self.top_k < 1:
             raise ValueError("batch_size and top_k must be at least 1")
+        if self.placements < 0:
+            raise ValueError("placements must be at least 0")
 
 
 def angular(cosine: float) -> float:
@@ -136,12 +146,17 @@ def run_sim2word(backbone: Backbone, pair: Pair, attributes: AttributeModel,
     baseline_u = None
     if settings.rank_by == "uncertainty":
         baseline_u = backbone.uncertainty_from_embedding(ids.embeddings).detach()
-    scored = score_masks(backbone, x, fills, masks, units[[1, 0]], torch.full((2,), similarity), settings.batch_size,
-                         baseline_u)
+    a, k = masks.shape[1], settings.placements
+    controls = placement_masks(masks, face_region(backbone.template, tuple(x.shape[2:])), k, settings.seed)
+    scored = score_masks(backbone, x, fills, torch.cat([masks, controls.flatten(1, 2)], dim=1), units[[1, 0]],
+                         torch.full((2,), similarity), settings.batch_size, baseline_u)
+    control_s = scored.cosine[:, a:].reshape(2, a, k)
     fractions = masks.flatten(2).float().mean(dim=2).cpu()
     directions = []
     for i, side in enumerate(("a", "b")):
         rows = _rows(prediction, i, scored.cosine[i], fractions[i], similarity, settings.ablation)
+        for row, control in zip(rows, control_s[i].tolist()):
+            row["control_s"] = control
         if scored.uncertainty is not None:
             for j, row in enumerate(rows):
                 row["u"] = float(scored.uncertainty[i, j])

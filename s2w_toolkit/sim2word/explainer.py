@@ -4,13 +4,17 @@ Options (keywords, or ``-o KEY=VALUE`` / dedicated flags on ``s2w explain``; dec
 :class:`Sim2WordOptions`, listed by ``s2w plugins sim2word``): ``strategy`` (``topk`` or
 ``threshold``), ``top_k``, ``prob_threshold``, ``erase_threshold``, ``fill`` (``black``,
 ``mean``, ``noise``, ``blur``), ``dilate``, ``seed``, ``batch_size``, ``ablation``
-(``no-attributes``, ``no-counterfactual``), ``rank_by``, and ``attributes`` /
-``attribute_weights`` when no attribute model is passed in.
+(``no-attributes``, ``no-counterfactual``), ``rank_by``, ``placements`` (K random placements
+of each attribute's mask inside the face box, erased with the same fill as controls; default
+8, 0 is the official algorithm), and ``attributes`` / ``attribute_weights`` when no attribute
+model is passed in.
 
 The explanation's ``maps`` are the counterfactual maps H_d; ``extra_maps`` hold the identity
 and counter-identity maps and the joint maps of the five top-ranked attributes of each side;
 ``words`` are the ranked attribute words of both directions, scored 1 - arccos(s_j)/pi;
-``metadata`` holds every attribute's s_j, eligibility and erased fraction.
+``metadata`` holds every attribute's s_j, eligibility and erased fraction, and its
+``control_s``: the K cosines of its placements (the attribute's s_j K times when its mask is
+empty).
 
 Example:
     >>> from s2w_toolkit import load_backbone, load_pair
@@ -20,6 +24,8 @@ Example:
     >>> e = Sim2Word(attributes="age-gender").explain(pair, net)
     >>> e.metadata["case"], sorted(e.extra_maps)[:2], e.words[0].details["side"] in ("a", "b")
     ('non-mate', ['counter-identity', 'identity'], True)
+    >>> len(e.metadata["directions"][0]["attributes"][0]["control_s"])
+    8
 """
 
 from __future__ import annotations
@@ -77,6 +83,8 @@ class Sim2Word(Explainer):
 
     name = "sim2word"
     uses_attributes = True
+    #: The maps are the counterfactual maps H_d: where the target is unlike the other face.
+    evidence = "dissimilarity"
     Options = Sim2WordOptions
 
     def __init__(self, **options: Any) -> None:

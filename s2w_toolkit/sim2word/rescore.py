@@ -1,4 +1,5 @@
-"""Re-scoring erased faces: every distinct erased image through the backbone once, in batches.
+"""Re-scoring erased faces: every distinct erased image through the backbone once, in batches
+(each chunk of ``batch_size`` erased images is built just before its forward pass).
 
 Example:
     >>> import torch
@@ -72,12 +73,13 @@ def score_masks(backbone: Backbone, x: torch.Tensor, fills: torch.Tensor, masks:
             sharing = [nonempty[m] for m in (inverse == k).nonzero().flatten().tolist()]
             jobs.append((i, sharing[0]))
             owners.append((i, sharing))
-    if jobs:
-        rows = torch.tensor([i for i, _ in jobs], device=x.device)
-        chosen = torch.stack([masks[i, j] for i, j in jobs])[:, None]  # (J, 1, H, W)
+    for start in range(0, len(jobs), batch_size):  # erased images are built one chunk at a time
+        chunk = jobs[start:start + batch_size]
+        rows = torch.tensor([i for i, _ in chunk], device=x.device)
+        chosen = torch.stack([masks[i, j] for i, j in chunk])[:, None]  # (J, 1, H, W)
         batch = torch.where(chosen, fills[rows], x[rows])
         values, us = rescore(backbone, batch, counters[rows], batch_size, with_u)
-        for k, (i, sharing) in enumerate(owners):
+        for k, (i, sharing) in enumerate(owners[start:start + batch_size]):
             cosine[i, sharing] = values[k].cpu()
             if with_u:
                 uncertainty[i, sharing] = us[k].cpu()

@@ -1,0 +1,170 @@
+"""``summary.md``: the benchmark summary as tables for people.
+
+One table per pair type with every judged score of each explainer (mean and 95% interval),
+its difference against the best control and whether it beats both; the controls' own rows;
+then the per-side tables, the backbone's verification quality, the sanity check, Sim2Word's
+AUC drop with its control, the replacement error rates and the cost.
+
+Example:
+    >>> s = {"settings": {"backbone": "b", "fill": "road", "steps": 4, "seed": 0, "pairs": "p"}, "metrics": {},
+    ...      "explainers": {}, "run": {}}
+    >>> markdown(s).splitlines()[0]
+    '# s2w benchmark: b, fill road, 4 steps, seed 0'
+"""
+
+from __future__ import annotations
+
+from .outputs import PAIR_TYPES, _num, difference, interval
+
+SIDE_NAMES = {"both": "both sides (mean of a and b per pair)", "a": "side a", "b": "side b"}
+
+
+def _judged(summary: dict) -> list[tuple[str, str]]:
+    """(score, label) of every score compared with the controls."""
+    return [(name, info["label"]) for metric in summary["metrics"].values()
+            for name, info in metric["scores"].items() if info["judged"]]
+
+
+def _reported(summary: dict) -> list[tuple[str, str]]:
+    return [(name, info["label"]) for metric in summary["metrics"].values() if metric["category"] != "cost"
+            for name, info in metric["scores"].items() if not info["judged"]]
+
+
+def _pair_table(summary: dict, kind: str, side: str) -> list[str]:
+    judged = _judged(summary)
+    explainers = {n: e for n, e in summary["explainers"].items() if kind in e["results"]}
+    if not explainers:
+        return []
+    pairs = max((c["n"] for e in explainers.values() for c in e["results"][kind].get(side, {}).values()), default=0)
+    lines = [f"### {kind}s, {SIDE_NAMES[side]} ({pairs} pairs)", "",
+             "| explainer | claims | " + " | ".join(f"{label} | {label} minus best control" for _, label in judged)
+             + " | beats both controls on |", "|" + " --- |" * (3 + 2 * len(judged))]
+    for name, info in explainers.items():
+        cells = info["results"][kind].get(side, {})
+        control = info["role"] == "control"
+        row = [name + (" (control)" if control else ""), "-" if control else info["evidence"]]
+        beats = []
+        for score, label in judged:
+            cell = cells.get(score)
+            if cell is None:
+                row += ["-", "-"]
+                continue
+            row += [f"{interval(cell)} {cell['better']} is better", difference(cell.get("versus"))]
+            if (cell.get("versus") or {}).get("beats"):
+                beats.append(label)
+        row.append("-" if info["role"] == "control" else (", ".join(beats) or "none"))
+        lines.append("| " + " | ".join(row) + " |")
+    reported = [(s, label) for s, label in _reported(summary)
+                if any(s in e["results"][kind].get(side, {}) for e in explainers.values())]
+    if reported:
+        lines += ["", "| explainer | " + " | ".join(label for _, label in reported) + " |",
+                  "|" + " --- |" * (1 + len(reported))]
+        for name, info in explainers.items():
+            cells = info["results"][kind].get(side, {})
+            lines.append(f"| {name} | " + " | ".join(interval(cells[s]) if s in cells else "-" for s, _ in reported)
+                         + " |")
+    return lines + [""]
+
+
+def verification_lines(result: dict) -> list[tuple[str, str]]:
+    """(measure, value) lines of the backbone's verification summary, for tables."""
+    at = result["at_threshold"]
+    eer = result.get("eer") or {}
+    lines = [("pairs", f"{result['mates']} mates, {result['non_mates']} non-mates"),
+             ("ROC-AUC", _num(result.get("roc_auc"), 4)),
+             ("EER", f"{_num(eer.get('eer'), 4)} at threshold {_num(eer.get('threshold'), 4)}"),
+             (f"FMR at threshold {at['threshold']:.4f}", f"{_num(at['fmr'], 4)} ({at['false_matches']} of "
+                                                         f"{at['non_mates']} non-mates accepted)"),
+             (f"FNMR at threshold {at['threshold']:.4f}", f"{_num(at['fnmr'], 4)} ({at['false_non_matches']} of "
+                                                          f"{at['mates']} mates rejected)")]
+    for entry in result.get("tpr_at_fmr") or []:
+        lines.append((f"TPR at FMR {entry['fmr']:g}", entry["note"] or _num(entry["tpr"], 4)))
+    return lines
+
+
+def _verification(summary: dict) -> list[str]:
+    result = summary["run"].get("verification")
+    if not result:
+        return []
+    return ["## The backbone on these pairs", "", "| measure | value |", "| --- | --- |",
+            *[f"| {k} | {v} |" for k, v in verification_lines(result)], "", "ROC and DET curves: `roc.png`.", ""]
+
+
+def _sanity(summary: dict) -> list[str]:
+    rows = [(n, e["sanity"]) for n, e in summary["explainers"].items() if e.get("sanity")]
+    if not rows:
+        return []
+    lines = ["## Sanity check: maps under a randomised backbone", "",
+             "|Spearman| and SSIM between each map and the map under a backbone whose top layers are "
+             "re-initialised (cascading from the output); low is what a method that depends on the model shows.", "",
+             "| explainer | randomised | pairs | abs Spearman | SSIM | flagged |", "| --- | --- | --- | --- | --- | --- |"]
+    for name, sanity in rows:
+        for level in sanity["levels"]:
+            lines.append(f"| {name} | {level['label']} | {level['spearman']['n']} | {interval(level['spearman'])} | "
+                         f"{interval(level['ssim'])} | {'yes' if sanity['flagged'] and level is sanity['levels'][-1] else ''} |")
+    return lines + [""]
+
+
+def _auc_drop(summary: dict) -> list[str]:
+    rows = [(n, e["auc-drop"]) for n, e in summary["explainers"].items() if e.get("auc-drop")]
+    lines = []
+    for name, result in rows:
+        drop, control = result["drop"], result["control"]
+        lines += [f"## {name}: AUC drop with its control", "",
+                  f"- verification AUC {_num(drop['auc_original'], 4)}, after erasing the best attribute "
+                  f"{_num(drop['auc_after'], 4)}: drop {_num(drop['drop'], 4)}",
+                  f"- the same masks at random places in the face: drop {_num(control.get('mean'), 4)} "
+                  f"[{_num(control.get('low'), 4)}, {_num(control.get('high'), 4)}] over "
+                  f"{control.get('placements', '?')} placements; real minus control {_num(control.get('difference'), 4)}",
+                  ""]
+    return lines
+
+
+def _replacement(summary: dict) -> list[str]:
+    lines = []
+    for name, info in summary["explainers"].items():
+        for kind, strategies in (info.get("replacement") or {}).get("rates", {}).items():
+            rate = "FNMR" if kind == "mate" else "FMR"
+            if not lines:
+                lines = ["## Error rates after pixel replacement (xSSAB)", "",
+                         "| explainer | pairs | strategy | " + " | ".join(f"p={p}" for p in (1, 5, 10, 25, 50)) + " |",
+                         "|" + " --- |" * 8]
+            for strategy, per_p in strategies.items():
+                cells = [_num(per_p[p][rate.lower()]) if p in per_p else "" for p in ("1", "5", "10", "25", "50")]
+                lines.append(f"| {name} | {kind}s ({rate}) | {strategy} | " + " | ".join(cells) + " |")
+    return lines + [""] if lines else []
+
+
+def _cost(summary: dict) -> list[str]:
+    lines = ["## Cost per explanation (after a warm-up run)", "", "| explainer | seconds | images through the backbone |",
+             "| --- | --- | --- |"]
+    for name, info in summary["explainers"].items():
+        cells = info["results"].get("mate", info["results"].get("non-mate", {})).get("both", {})
+        pooled = {}
+        for kind in info["results"].values():
+            for score in ("seconds", "forward_passes"):
+                if score in kind.get("both", {}):
+                    pooled.setdefault(score, []).append(kind["both"][score])
+        if not cells and not pooled:
+            continue
+        mean = {s: sum(c["mean"] * c["n"] for c in v) / sum(c["n"] for c in v) for s, v in pooled.items()}
+        lines.append(f"| {name} | {_num(mean.get('seconds'))} | {_num(mean.get('forward_passes'), 0)} |")
+    return lines + [""]
+
+
+def markdown(summary: dict) -> str:
+    """The whole ``summary.md``."""
+    s = summary["settings"]
+    lines = [f"# s2w benchmark: {s.get('backbone')}, fill {s.get('fill')}, {s.get('steps')} steps, seed {s.get('seed')}",
+             "", f"Pairs: {s.get('pairs')}; threshold {s.get('threshold')}. Intervals are 95% bootstrap intervals "
+             "over pairs. \"beats\" means the difference against every control lies wholly on the better side of 0.",
+             ""]
+    failed = {n: e["failed"] for n, e in summary["explainers"].items() if e["failed"]}
+    if failed:
+        lines += ["Failed rows: " + ", ".join(f"{n} {k}" for n, k in failed.items()), ""]
+    lines += _verification(summary)
+    for side in ("both", "a", "b"):
+        for kind in PAIR_TYPES:
+            lines += _pair_table(summary, kind, side)
+    lines += _sanity(summary) + _auc_drop(summary) + _replacement(summary) + _cost(summary)
+    return "\n".join(lines) + "\n"

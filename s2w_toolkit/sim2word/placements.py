@@ -1,0 +1,123 @@
+"""Random placements of an erasure mask: the same pixels, translated, as a control erasure.
+
+A selection-matched control for Sim2Word's erasures: each attribute's mask M_j is moved, as a
+whole, to ``count`` random integer offsets where its bounding box lies inside a region (the
+backbone template's :meth:`~s2w_toolkit.faces.templates.AlignmentTemplate.face_box`, clipped
+to the image), and erased there with the same fill. Nothing wraps around.
+
+* The region's pixels are the columns ``ceil(left) .. floor(right) - 1`` and the rows
+  ``ceil(top) .. floor(bottom) - 1`` (to 1e-6 px), clipped to the image.
+* In a dimension where the mask's bounding box is larger than the region, the offsets are those
+  that keep the box inside the image and cover the whole region in that dimension (the most
+  overlap there is).
+* The positions are drawn uniformly from the allowed ones, without repetition while there are
+  at least ``count`` of them (so placements differ), with repetition otherwise. The original
+  position is one of the allowed ones. An empty mask gives empty placements and draws nothing.
+
+Example:
+    >>> import numpy as np, torch
+    >>> mask = torch.zeros(10, 10, dtype=torch.bool); mask[1:3, 1:4] = True
+    >>> moved = random_placements(mask, (2, 2, 8, 8), 3, np.random.default_rng(0))
+    >>> moved.shape, moved.sum(dim=(1, 2)).tolist()
+    (torch.Size([3, 10, 10]), [6, 6, 6])
+    >>> bool(moved[:, :2].any() or moved[:, 8:].any() or moved[:, :, :2].any() or moved[:, :, 8:].any())
+    False
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+Box = Sequence[float]  # (left, top, right, bottom) in pixels
+
+
+def region_pixels(region: Box, size: tuple[int, int]) -> tuple[int, int, int, int]:
+    """The region's whole pixels ``(x0, y0, x1, y1)`` (``x1``, ``y1`` exclusive), clipped to an
+    image of ``size`` (H, W).
+
+    >>> region_pixels((25.0, 24.5, 125.2, 160.0), (150, 150))
+    (25, 25, 125, 150)
+    """
+    h, w = size
+    left, top, right, bottom = (float(v) for v in region)
+    x0, y0 = max(0, math.ceil(left - 1e-6)), max(0, math.ceil(top - 1e-6))
+    x1, y1 = min(w, math.floor(right + 1e-6)), min(h, math.floor(bottom + 1e-6))
+    if x1 <= x0 or y1 <= y0:
+        raise ValueError(f"the region {tuple(region)} holds no pixel of a {h}x{w} image")
+    return x0, y0, x1, y1
+
+
+def face_region(template: Any, size: tuple[int, int]) -> tuple[float, float, float, float]:
+    """The template's face box (left, top, right, bottom), scaled to an image of ``size`` (H, W)
+    when the template makes faces of another size.
+
+    >>> from s2w_toolkit.faces.templates import dlib_chip_template
+    >>> [round(v, 6) for v in face_region(dlib_chip_template(150), (300, 300))]
+    [50.0, 50.0, 250.0, 250.0]
+    """
+    left, top, right, bottom = template.face_box()
+    sy, sx = size[0] / template.size[0], size[1] / template.size[1]
+    return (left * sx, top * sy, right * sx, bottom * sy)
+
+
+def _starts(lo: int, hi: int, extent: int, size: int) -> tuple[int, int]:
+    """First and last allowed start of a box of ``extent`` pixels, for the region [lo, hi) of an
+    axis of ``size`` pixels (see the module docs for a box larger than the region)."""
+    if extent <= hi - lo:
+        return lo, hi - extent
+    return max(0, hi - extent), min(lo, size - extent)
+
+
+def random_placements(mask: torch.Tensor, region: Box, count: int, rng: np.random.Generator) -> torch.Tensor:
+    """``count`` translated copies of ``mask`` ``(H, W)`` (bool), each with exactly its pixels,
+    at random offsets inside ``region`` (left, top, right, bottom): bool ``(count, H, W)`` on the
+    mask's device. Draws from ``rng``; see the module docs."""
+    mask = torch.as_tensor(mask).bool()
+    h, w = mask.shape
+    out = torch.zeros((count, h, w), dtype=torch.bool, device=mask.device)
+    ys, xs = mask.nonzero(as_tuple=True)
+    if count <= 0 or len(ys) == 0:
+        return out
+    x0, y0, x1, y1 = region_pixels(region, (h, w))
+    top, left = int(ys.min()), int(xs.min())
+    row_lo, row_hi = _starts(y0, y1, int(ys.max()) - top + 1, h)
+    col_lo, col_hi = _starts(x0, x1, int(xs.max()) - left + 1, w)
+    rows, cols = row_hi - row_lo + 1, col_hi - col_lo + 1
+    picks = rng.choice(rows * cols, size=count, replace=count > rows * cols)
+    dy = torch.as_tensor(row_lo + picks // cols - top, device=mask.device)
+    dx = torch.as_tensor(col_lo + picks % cols - left, device=mask.device)
+    which = torch.arange(count, device=mask.device).repeat_interleave(len(ys))
+    out[which, (ys[None] + dy[:, None]).flatten(), (xs[None] + dx[:, None]).flatten()] = True
+    return out
+
+
+def placement_masks(masks: torch.Tensor, region: Box, count: int, seed: int = 0) -> torch.Tensor:
+    """:func:`random_placements` of every mask of ``masks`` ``(N, A, H, W)``: bool
+    ``(N, A, count, H, W)``. Mask (i, j) draws from its own generator, seeded with
+    ``(seed, i, j)``, so its placements depend on nothing but the seed, its row and its pixels;
+    a mask repeated within a row shares the placements of its first copy (as it shares its
+    score), so a control has no more distinct draws than the real erasures have masks.
+
+    >>> masks = torch.zeros(2, 3, 20, 20, dtype=torch.bool); masks[:, 1:, 5:8, 5:9] = True
+    >>> moved = placement_masks(masks, (0, 0, 20, 20), 4)
+    >>> moved.sum(dim=(3, 4)).tolist()[0], bool((moved[:, 1] == moved[:, 2]).all())
+    ([[0, 0, 0, 0], [12, 12, 12, 12], [12, 12, 12, 12]], True)
+    """
+    n, a, h, w = masks.shape
+    if count <= 0:
+        return masks.new_zeros((n, a, 0, h, w))
+    rows = []
+    for i in range(n):
+        _, groups = torch.unique(masks[i].flatten(1), dim=0, return_inverse=True)
+        first: dict[int, int] = {}
+        for j, group in enumerate(groups.tolist()):
+            first.setdefault(group, j)
+        drawn = {j: random_placements(masks[i, j], region, count, np.random.default_rng((seed, i, j)))
+                 for j in sorted(set(first.values()))}
+        rows.append(torch.stack([drawn[first[group]] for group in groups.tolist()]))
+    return torch.stack(rows)
