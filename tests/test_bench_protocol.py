@@ -141,3 +141,27 @@ def test_the_true_map_beats_both_controls_and_the_centre_does_not_beat_random(co
     assert explainers["truth"]["beats_controls"][kind]["deletion_auc"] is True
     verification = corner_run["run"]["verification"]
     assert verification["mates"] == verification["non_mates"] == 6
+
+
+def test_the_sanity_check_in_a_run_flags_the_controls_and_not_gradcam(tmp_path):
+    from s2w_toolkit.testing import random_faces, tiny_backbone
+
+    net = tiny_backbone(SIZE)
+    faces = random_faces(12, size=SIZE, seed=3)
+    lines = ["a,b,same"]
+    for i in range(6):
+        for side, face in (("a", faces[2 * i]), ("b", faces[2 * i + 1])):
+            Image.fromarray(face).save(tmp_path / f"{i}{side}.png")
+        lines.append(f"{i}a.png,{i}b.png,{i % 2}")
+    (tmp_path / "pairs.csv").write_text("\n".join(lines) + "\n")
+    pairs = read_pairs(tmp_path / "pairs.csv", tmp_path)
+    run_benchmark(pairs, ["gradcam"], net, tmp_path / "out", steps=2, aligned=True,
+                  metrics={"sanity": {"pairs": 4, "levels": 2}})
+    rows = [json.loads(line) for line in (tmp_path / "out" / "results.jsonl").read_text().splitlines()]
+    checked = {r["key"] for r in rows if "sanity" in r.get("metrics", {})}
+    assert len(checked) == 4 and {p.same for p in pairs if p.key in checked} == {True, False}  # half of each
+    summary = summarise(tmp_path / "out")["explainers"]
+    assert summary["random"]["sanity"]["flagged"] and summary["centre"]["sanity"]["flagged"]
+    assert not summary["gradcam"]["sanity"]["flagged"]
+    assert [level["label"] for level in summary["gradcam"]["sanity"]["levels"]][-1].endswith(" layers")
+    assert summary["gradcam"]["results"]["mate"]["both"]["spearman_full"]["n"] == 2
