@@ -94,8 +94,8 @@ def _versus(mine: dict[str, float], controls: dict[str, dict[str, float]], bette
     each = {c: d for c, d in each.items() if d["n"]}
     if not each:
         return {"control": None, "difference": None, "low": None, "high": None, "beats": None, "controls": {}}
-    means = {c: sum(controls[c].values()) / len(controls[c]) for c in each}
-    best = max(means, key=means.get) if better == "higher" else min(means, key=means.get)
+    # the best control on the pairs both measured: the smallest difference when higher is better
+    best = (min if better == "higher" else max)(each, key=lambda c: each[c]["mean"])
     verdicts = [excludes_zero(d, better) for d in each.values()]
     return {"control": best, "difference": each[best]["mean"], "low": each[best]["low"], "high": each[best]["high"],
             "beats": all(verdicts), "controls": {c: {"difference": d["mean"], "low": d["low"], "high": d["high"],

@@ -24,13 +24,14 @@ FIELDS = ("explainer", "role", "evidence", "pair_type", "side", "metric", "score
           "n", "control", "difference", "difference_low", "difference_high", "beats_controls")
 
 
-def _num(value: Any, digits: int = 3) -> str:
+def number(value: Any, digits: int = 3) -> str:
+    """``value`` with ``digits`` decimals, or "-" for None."""
     return "-" if value is None else f"{value:.{digits}f}"
 
 
 def interval(cell: dict) -> str:
     """``mean [low, high]`` of a result cell."""
-    return f"{_num(cell.get('mean'))} [{_num(cell.get('low'))}, {_num(cell.get('high'))}]"
+    return f"{number(cell.get('mean'))} [{number(cell.get('low'))}, {number(cell.get('high'))}]"
 
 
 def difference(versus: dict | None) -> str:
@@ -38,7 +39,7 @@ def difference(versus: dict | None) -> str:
     if not versus or versus.get("difference") is None:
         return "-"
     verdict = "beats" if versus["beats"] else "does not beat"
-    return f"{_num(versus['difference'])} [{_num(versus['low'])}, {_num(versus['high'])}] vs {versus['control']}, " \
+    return f"{number(versus['difference'])} [{number(versus['low'])}, {number(versus['high'])}] vs {versus['control']}, " \
            f"{verdict}"
 
 

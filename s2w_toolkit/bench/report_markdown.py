@@ -14,7 +14,7 @@ Example:
 
 from __future__ import annotations
 
-from .outputs import PAIR_TYPES, _num, difference, interval
+from .outputs import PAIR_TYPES, difference, number, interval
 
 SIDE_NAMES = {"both": "both sides (mean of a and b per pair)", "a": "side a", "b": "side b"}
 
@@ -71,14 +71,14 @@ def verification_lines(result: dict) -> list[tuple[str, str]]:
     at = result["at_threshold"]
     eer = result.get("eer") or {}
     lines = [("pairs", f"{result['mates']} mates, {result['non_mates']} non-mates"),
-             ("ROC-AUC", _num(result.get("roc_auc"), 4)),
-             ("EER", f"{_num(eer.get('eer'), 4)} at threshold {_num(eer.get('threshold'), 4)}"),
-             (f"FMR at threshold {at['threshold']:.4f}", f"{_num(at['fmr'], 4)} ({at['false_matches']} of "
+             ("ROC-AUC", number(result.get("roc_auc"), 4)),
+             ("EER", f"{number(eer.get('eer'), 4)} at threshold {number(eer.get('threshold'), 4)}"),
+             (f"FMR at threshold {at['threshold']:.4f}", f"{number(at['fmr'], 4)} ({at['false_matches']} of "
                                                          f"{at['non_mates']} non-mates accepted)"),
-             (f"FNMR at threshold {at['threshold']:.4f}", f"{_num(at['fnmr'], 4)} ({at['false_non_matches']} of "
+             (f"FNMR at threshold {at['threshold']:.4f}", f"{number(at['fnmr'], 4)} ({at['false_non_matches']} of "
                                                           f"{at['mates']} mates rejected)")]
     for entry in result.get("tpr_at_fmr") or []:
-        lines.append((f"TPR at FMR {entry['fmr']:g}", entry["note"] or _num(entry["tpr"], 4)))
+        lines.append((f"TPR at FMR {entry['fmr']:g}", entry["note"] or number(entry["tpr"], 4)))
     return lines
 
 
@@ -111,11 +111,11 @@ def _auc_drop(summary: dict) -> list[str]:
     for name, result in rows:
         drop, control = result["drop"], result["control"]
         lines += [f"## {name}: AUC drop with its control", "",
-                  f"- verification AUC {_num(drop['auc_original'], 4)}, after erasing the best attribute "
-                  f"{_num(drop['auc_after'], 4)}: drop {_num(drop['drop'], 4)}",
-                  f"- the same masks at random places in the face: drop {_num(control.get('mean'), 4)} "
-                  f"[{_num(control.get('low'), 4)}, {_num(control.get('high'), 4)}] over "
-                  f"{control.get('placements', '?')} placements; real minus control {_num(control.get('difference'), 4)}",
+                  f"- verification AUC {number(drop['auc_original'], 4)}, after erasing the best attribute "
+                  f"{number(drop['auc_after'], 4)}: drop {number(drop['drop'], 4)}",
+                  f"- the same masks at random places in the face: drop {number(control.get('mean'), 4)} "
+                  f"[{number(control.get('low'), 4)}, {number(control.get('high'), 4)}] over "
+                  f"{control.get('placements', '?')} placements; real minus control {number(control.get('difference'), 4)}",
                   ""]
     return lines
 
@@ -130,7 +130,7 @@ def _replacement(summary: dict) -> list[str]:
                          "| explainer | pairs | strategy | " + " | ".join(f"p={p}" for p in (1, 5, 10, 25, 50)) + " |",
                          "|" + " --- |" * 8]
             for strategy, per_p in strategies.items():
-                cells = [_num(per_p[p][rate.lower()]) if p in per_p else "" for p in ("1", "5", "10", "25", "50")]
+                cells = [number(per_p[p][rate.lower()]) if p in per_p else "" for p in ("1", "5", "10", "25", "50")]
                 lines.append(f"| {name} | {kind}s ({rate}) | {strategy} | " + " | ".join(cells) + " |")
     return lines + [""] if lines else []
 
@@ -148,7 +148,7 @@ def _cost(summary: dict) -> list[str]:
         if not cells and not pooled:
             continue
         mean = {s: sum(c["mean"] * c["n"] for c in v) / sum(c["n"] for c in v) for s, v in pooled.items()}
-        lines.append(f"| {name} | {_num(mean.get('seconds'))} | {_num(mean.get('forward_passes'), 0)} |")
+        lines.append(f"| {name} | {number(mean.get('seconds'))} | {number(mean.get('forward_passes'), 0)} |")
     return lines + [""]
 
 
