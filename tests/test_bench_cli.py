@@ -47,3 +47,8 @@ def test_shards_split_the_pairs(run_cli, tmp_path):
         assert (tmp_path / "merged" / plot).stat().st_size > 10_000
     bad = run_cli("benchmark", "-e", "no-such", "--out", tmp_path / "x")
     assert bad.exit_code == 1 and "unknown explainer 'no-such'" in bad.output
+    for args, message in ((("--threshold", "nope"), "--threshold nope: neither a number nor a calibration file"),
+                          (("--metric", "nope"), "unknown metric 'nope'; known: auc-drop, cost, deletion")):
+        refused = run_cli("benchmark", *args, "--out", tmp_path / "y")
+        assert refused.exit_code == 1 and message in refused.output, refused.output
+        assert not (tmp_path / "y").exists()  # refused before any work

@@ -11,6 +11,7 @@ from rich.table import Table
 from ..errors import S2WError
 from .console import err_console
 from .explain import writable_folder
+from .options import threshold_option
 
 #: The scores the console table shows (all are in summary.md and summary.csv).
 TABLE_SCORES = (("deletion_auc", "del"), ("insertion_auc", "ins"), ("replacement_best", "repl"))
@@ -37,8 +38,6 @@ TABLE_SCORES = (("deletion_auc", "del"), ("insertion_auc", "ins"), ("replacement
 @click.option("--metric", "extra_metrics", multiple=True, metavar="NAME",
               help="An optional metric to add (see s2w plugins); repeatable.")
 @click.option("--aligned", is_flag=True, help="The images are already aligned face crops: only resize them.")
-@click.option("--threshold", default=None, metavar="FLOAT|FILE",
-              help="Verification threshold: a number, or a threshold.json from s2w calibrate.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
 @click.option("--count", type=click.IntRange(min=1), default=None, help="Use at most this many pairs.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for sampling pairs from a folder.")
@@ -46,6 +45,7 @@ TABLE_SCORES = (("deletion_auc", "del"), ("insertion_auc", "ins"), ("replacement
 @click.option("--backbone", default="dlib-resnet", show_default=True)
 @click.option("--weights", type=click.Path(dir_okay=False), default=None)
 @click.option("--device", default="auto", show_default=True)
+@threshold_option
 @click.pass_context
 def benchmark(ctx, pairs_source, root, names, raw_options, out_dir, resume, overwrite, steps, fill, sanity,
               sanity_pairs, sanity_levels, extra_metrics, aligned, threshold, batch_size, count, seed, shard, backbone,
@@ -65,6 +65,7 @@ def benchmark(ctx, pairs_source, root, names, raw_options, out_dir, resume, over
     from ..options import route_options
     from ..registry import get_registry
     from .explain import parse_key_values
+    from .options import resolve_threshold
 
     if resume and overwrite:
         raise click.UsageError("--resume and --overwrite exclude each other")
@@ -79,6 +80,8 @@ def benchmark(ctx, pairs_source, root, names, raw_options, out_dir, resume, over
     if sanity:
         metrics["sanity"] = {"pairs": sanity_pairs, "levels": sanity_levels}
     select_metrics(metrics)  # an unknown metric fails before any work
+    if threshold is not None:
+        resolve_threshold(threshold, backbone)  # and so does a bad --threshold
     folder = writable_folder(out_dir)
     with locked(folder):  # from before the model loads until the summary is written
         _run(folder, pairs, pairs_id, names, classes, options, resume, overwrite, steps, batch_size, seed, backbone,
@@ -91,11 +94,10 @@ def _run(folder, pairs, pairs_id, names, classes, options, resume, overwrite, st
     from ..bench.runner import run_benchmark
     from ..bench.summary import summarise
     from ..pipeline import load_backbone
-    from .options import resolve_threshold
+    from .options import apply_threshold
 
     net = load_backbone(backbone, weights=weights, device=device)
-    if threshold is not None:
-        net.threshold, net.threshold_source = resolve_threshold(threshold, net)
+    apply_threshold(net, threshold)
     attributes = load_attributes(device=str(net.device)) if any(c.uses_attributes for c in classes.values()) else None
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                         console=err_console, transient=True)
