@@ -165,3 +165,55 @@ def test_the_sanity_check_in_a_run_flags_the_controls_and_not_gradcam(tmp_path):
     assert not summary["gradcam"]["sanity"]["flagged"]
     assert [level["label"] for level in summary["gradcam"]["sanity"]["levels"]][-1].endswith(" layers")
     assert summary["gradcam"]["results"]["mate"]["both"]["spearman_full"]["n"] == 2
+
+
+_BROKEN = {"raise": True}
+
+
+class _BrokenMetricPlugin:
+    """A third-party metric that raises on every row while ``_BROKEN["raise"]``."""
+
+    @hookimpl
+    def s2w_register_metrics(self):
+        from s2w_toolkit.bench.metric import Metric
+
+        class Broken(Metric):
+            name = "broken-metric"
+            description = "raises"
+
+            def measure(self, job):
+                if _BROKEN["raise"]:
+                    raise RuntimeError("broken-metric always raises")
+                return {"both": {}}
+
+        return [Broken]
+
+
+def test_a_metric_that_raises_leaves_every_other_number_and_is_retried(tmp_path):
+    from s2w_toolkit.cli.benchmark import _exit_status
+    from s2w_toolkit.errors import S2WError
+
+    folder = tmp_path / "set"
+    folder.mkdir()
+    for i, face in enumerate((_smooth_face(np.random.default_rng(5)), _smooth_face(np.random.default_rng(6)))):
+        Image.fromarray(face).save(folder / f"{i}.png")
+    (folder / "pairs.csv").write_text("a,b,same\n0.png,1.png,0\n")
+    net = wrap_module(Corner(), input_size=(SIZE, SIZE), threshold=0.8, name="corner")
+    errors = []
+    pairs = read_pairs(folder / "pairs.csv", folder)
+    with use_plugins(_BrokenMetricPlugin()):
+        _BROKEN["raise"] = True
+        counts = run_benchmark(pairs, [], net, tmp_path / "out", steps=2, aligned=True, on_error=errors.append)
+        summary = summarise(tmp_path / "out")
+        assert counts["failed"] == 2 and {e["stage"] for e in errors} == {"measure broken-metric"}
+        rows = [json.loads(line) for line in (tmp_path / "out" / "results.jsonl").read_text().splitlines()]
+        assert all("error" not in r and "deletion" in r["metrics"] and "replacement" in r["metrics"] for r in rows)
+        assert all(r["metric_errors"] == {"broken-metric": "RuntimeError: broken-metric always raises"} for r in rows)
+        assert summary["explainers"]["random"]["metric_errors"] == {"broken-metric": 1}
+        assert summary["explainers"]["random"]["results"]["non-mate"]["both"]["deletion_auc"]["n"] == 1
+        with pytest.raises(S2WError, match=r"metrics failed \(broken-metric: 2 rows\)"):
+            _exit_status(summary, counts)
+        _BROKEN["raise"] = False  # mended: resume redoes those rows, and they are whole now
+        again = run_benchmark(pairs, [], net, tmp_path / "out", steps=2, aligned=True, resume=True)
+        assert again["written"] == 2 and again["failed"] == 0
+        assert summarise(tmp_path / "out")["explainers"]["random"]["metric_errors"] == {}

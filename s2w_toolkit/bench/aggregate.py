@@ -50,7 +50,8 @@ def _values(rows: list[dict], metrics: list[Metric]) -> Values:
 
 
 def aggregate(rows: list[dict], metrics: list[Metric], seed: int = 0) -> dict[str, dict]:
-    """Per explainer: ``pairs``, ``failed``, ``role``, ``evidence``, ``results`` (the cells described
+    """Per explainer: ``pairs``, ``failed`` (error rows), ``metric_errors`` (rows per failed metric),
+    ``role``, ``evidence``, ``results`` (the cells described
     in the module docstring), ``beats_controls`` (pair type -> score -> bool, side ``both``) and
     each metric's pooled result (``metric.summarise``) under its name."""
     names = list(dict.fromkeys(row["explainer"] for row in rows))
@@ -61,8 +62,13 @@ def aggregate(rows: list[dict], metrics: list[Metric], seed: int = 0) -> dict[st
         ok = [r for r in mine if "error" not in r]
         first = ok[0] if ok else mine[0]
         values[name] = _values(ok, metrics)
-        out[name] = {"pairs": len(ok), "failed": len(mine) - len(ok), "role": first.get("role", "explainer"),
-                     "evidence": first.get("evidence", "similarity"), "results": {}}
+        metric_errors: dict[str, int] = {}
+        for row in ok:
+            for metric in row.get("metric_errors", {}):
+                metric_errors[metric] = metric_errors.get(metric, 0) + 1
+        out[name] = {"pairs": len(ok), "failed": len(mine) - len(ok), "metric_errors": metric_errors,
+                     "role": first.get("role", "explainer"), "evidence": first.get("evidence", "similarity"),
+                     "results": {}}
         for metric in metrics:
             carrying = [r for r in ok if metric.name in (r.get("metrics") or {})]
             pooled = metric.summarise(carrying) if carrying else None

@@ -6,8 +6,9 @@ explainers; every :class:`~s2w_toolkit.bench.metric.Metric` that applies measure
 (its value under ``row["metrics"][name]``), and work that does not depend on the explainer is
 shared by every explainer of a pair. Each explainer's first run is an untimed warm-up. A failure
 (an image that does not load, an explainer that raises, exits or returns NaN or empty maps, a
-metric that cannot be computed) becomes an error row for that (pair, explainer) and the run
-goes on. Every row records the run's settings and its explainer's options; ``resume=True``
+metric that cannot be computed) becomes an error row for that (pair, explainer), and a metric
+that raises is recorded under ``metric_errors`` in a row that keeps every other metric's
+numbers; the run goes on either way. Every row records the run's settings and its explainer's options; ``resume=True``
 continues a run with the same settings, skipping its finished rows and retrying its error rows.
 The folder is locked for the run (:mod:`s2w_toolkit.bench.store`).
 
@@ -142,7 +143,7 @@ def _prepare_folder(folder: Path, settings: dict, options: dict[str, dict], resu
         if key is not None:
             raise S2WError(f"--resume: {folder / RESULTS} was made with {key}={have.get(key)!r}, this run has "
                            f"{key}={want.get(key)!r}; use the same settings, another --out, or --overwrite")
-    return {(r["key"], r["explainer"]) for r in rows if "error" not in r}
+    return {(r["key"], r["explainer"]) for r in rows if "error" not in r and "metric_errors" not in r}
 
 
 def run_benchmark(pairs: list[PairSpec], explainers: list[str], backbone, out_dir: str | Path, *,
@@ -186,10 +187,12 @@ def run_benchmark(pairs: list[PairSpec], explainers: list[str], backbone, out_di
                     row.update(stage="write", error=f"result not writable as JSON: {exc}")
                     append_row(stream, row)
                 counts["written"] += 1
-                if "error" in row:
-                    counts["failed"] += 1
-                    if on_error:
-                        on_error(row)
+                failures = [row] if "error" in row else [
+                    {**row, "stage": f"measure {name}", "error": message}
+                    for name, message in row.get("metric_errors", {}).items()]
+                counts["failed"] += bool(failures)
+                for failure in failures if on_error else ():
+                    on_error(failure)
 
             for spec in pairs:
                 todo = [name for name in explainers if (spec.key, name) not in done]
@@ -273,15 +276,22 @@ class _Task:
             job = Job(spec=self.spec, pair=self.pair, explanation=explanation, backbone=self.backbone,
                       explainer=self.cls, units=shared["units"], run=run, explain=self.explain, cache=shared,
                       timing={"seconds": row["seconds"], "forward_passes": row["forward_passes"]})
-            row["metrics"] = {}
+            row["metrics"], failures = {}, {}
             for metric in measures:
-                if not metric.applies_to(self.cls):
+                try:
+                    if not metric.applies_to(self.cls):
+                        continue
+                    with torch.no_grad():
+                        value = metric.measure(job)
+                except KeyboardInterrupt:
+                    raise
+                except (Exception, SystemExit) as exc:  # one metric failing leaves the others' numbers
+                    failures[metric.name] = str(exc) if isinstance(exc, S2WError) else f"{type(exc).__name__}: {exc}"
                     continue
-                stage = f"measure {metric.name}"
-                with torch.no_grad():
-                    value = metric.measure(job)
                 if value is not None:
                     row["metrics"][metric.name] = value
+            if failures:
+                row["metric_errors"] = failures
             return row
         except KeyboardInterrupt:
             raise

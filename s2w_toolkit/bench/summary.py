@@ -2,7 +2,7 @@
 
 :func:`resolve` keeps one row per (pair key, explainer) whatever the order of the files: a
 result beats an error row (a pair retried after its image was added), and of two results the
-same one is kept whichever file comes first. :func:`check_same_settings` refuses rows made with
+same one is kept whichever file comes first (a whole result also beats one with a failed metric). :func:`check_same_settings` refuses rows made with
 different settings. :func:`summarise` gives, per explainer, pair type and side, every metric's
 numbers with bootstrap intervals and the comparison with the controls
 (:mod:`~s2w_toolkit.bench.aggregate`), each metric's pooled results, how many rows failed, and
@@ -34,6 +34,11 @@ def _canonical(row: dict) -> str:
     return json.dumps(row, sort_keys=True)
 
 
+def _damage(row: dict) -> int:
+    """2 for an error row, 1 for a result with a failed metric, 0 for a whole result."""
+    return 2 if "error" in row else int("metric_errors" in row)
+
+
 def resolve(files: Iterable[list[dict]]) -> list[dict]:
     """One row per (key, explainer) from the rows of several files, sorted by explainer and key."""
     best: dict[tuple[str, str], dict] = {}
@@ -41,9 +46,9 @@ def resolve(files: Iterable[list[dict]]) -> list[dict]:
         for row in rows:
             slot = (row["key"], row["explainer"])
             old = best.get(slot)
-            if old is None or ("error" in old) > ("error" in row):
+            if old is None or _damage(old) > _damage(row):
                 best[slot] = row
-            elif ("error" in old) == ("error" in row) and _canonical(row) < _canonical(old):
+            elif _damage(old) == _damage(row) and _canonical(row) < _canonical(old):
                 best[slot] = row  # the same choice whichever file comes first
     return [best[slot] for slot in sorted(best, key=lambda s: (s[1], s[0]))]
 

@@ -126,6 +126,14 @@ def _exit_status(summary: dict, counts: dict | None = None) -> None:
         listed = ", ".join(f"{name}: {n}" for name, n in failed.items())
         raise S2WError(f"{sum(failed.values())} result rows failed ({listed}); the others are in the summary, "
                        "and --resume retries the failed ones")
+    metrics: dict[str, int] = {}
+    for row in summary["explainers"].values():
+        for metric, n in row.get("metric_errors", {}).items():
+            metrics[metric] = metrics.get(metric, 0) + n
+    if metrics:
+        listed = ", ".join(f"{m}: {n} rows" for m, n in metrics.items())
+        raise S2WError(f"metrics failed ({listed}); every other metric's numbers are in the summary, "
+                       "and --resume retries those rows")
 
 
 @benchmark.command()
