@@ -29,6 +29,8 @@ from . import metrics
 from .metric import Job, Metric, Score
 
 PERCENTS = (1, 5, 10, 25, 50)
+#: The pair types, in the order every summary reports them.
+PAIR_TYPES = ("mate", "non-mate", "unlabelled")
 
 
 def pair_type(row: Mapping[str, Any]) -> str:
@@ -148,13 +150,14 @@ class Replacement(Metric):
                     for side in row["metrics"][self.name].values():
                         for p, score in side.get(strategy, {}).items():
                             per_p.setdefault(str(p), []).append(score)
-                out[kind][strategy] = {p: {rate: _rate(v, threshold, kind)} for p, v in per_p.items()}
+                out[kind][strategy] = {p: {rate: _rate(v, kind == "mate", threshold)} for p, v in per_p.items()}
         return {"rates": out}
 
 
-def _rate(scores: list[float], threshold: float, kind: str) -> float:
-    accepted = sum(s >= threshold for s in scores) / len(scores)
-    return accepted if kind == "non-mate" else 1.0 - accepted
+def _rate(scores: list[float], mates: bool, threshold: float) -> float:
+    """FNMR of mate scores, or FMR of non-mate scores, at ``threshold`` (:func:`metrics.fmr_fnmr`)."""
+    fmr, fnmr = metrics.fmr_fnmr(scores, [mates] * len(scores), threshold)
+    return fnmr if mates else fmr
 
 
 class AucDrop(Metric):
@@ -301,8 +304,3 @@ class Cost(Metric):
 def unit_embeddings(backbone: Any, pair: Any) -> torch.Tensor:
     """Both faces' L2-normalised embeddings ``(2, D)``."""
     return torch.nn.functional.normalize(torch.cat([backbone(pair.a), backbone(pair.b)]).detach(), dim=1)
-
-
-def finite_or_none(value: float) -> float | None:
-    """``value``, or None when it is not finite (JSON has no NaN)."""
-    return value if isinstance(value, (int, float)) and math.isfinite(value) else None

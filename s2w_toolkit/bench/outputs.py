@@ -19,7 +19,6 @@ from typing import Any
 from ..io.atomic import write_text
 from ..io.json_data import dumps
 
-PAIR_TYPES = ("mate", "non-mate", "unlabelled")
 FIELDS = ("explainer", "role", "evidence", "pair_type", "side", "metric", "score", "better", "mean", "low", "high",
           "n", "control", "difference", "difference_low", "difference_high", "beats_controls")
 

@@ -22,8 +22,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..render import plt, save_figure
+from .builtin_metrics import PAIR_TYPES
 
-PAIR_TYPES = ("mate", "non-mate", "unlabelled")
 SUMMARY_SCORES = (("deletion_auc", "deletion AUC (MoRF)"), ("insertion_auc", "insertion AUC (= LeRF)"))
 
 

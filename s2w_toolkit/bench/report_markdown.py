@@ -14,7 +14,8 @@ Example:
 
 from __future__ import annotations
 
-from .outputs import PAIR_TYPES, difference, number, interval
+from .builtin_metrics import PAIR_TYPES
+from .outputs import difference, interval, number
 
 SIDE_NAMES = {"both": "both sides (mean of a and b per pair)", "a": "side a", "b": "side b"}
 
@@ -139,13 +140,12 @@ def _cost(summary: dict) -> list[str]:
     lines = ["## Cost per explanation (after a warm-up run)", "", "| explainer | seconds | images through the backbone |",
              "| --- | --- | --- |"]
     for name, info in summary["explainers"].items():
-        cells = info["results"].get("mate", info["results"].get("non-mate", {})).get("both", {})
-        pooled = {}
+        pooled: dict[str, list] = {}
         for kind in info["results"].values():
             for score in ("seconds", "forward_passes"):
                 if score in kind.get("both", {}):
                     pooled.setdefault(score, []).append(kind["both"][score])
-        if not cells and not pooled:
+        if not pooled:
             continue
         mean = {s: sum(c["mean"] * c["n"] for c in v) / sum(c["n"] for c in v) for s, v in pooled.items()}
         lines.append(f"| {name} | {number(mean.get('seconds'))} | {number(mean.get('forward_passes'), 0)} |")

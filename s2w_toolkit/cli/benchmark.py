@@ -196,7 +196,7 @@ def _delta(cell: dict | None) -> str:
 def _tables(summary: dict, title: str) -> list[Table]:
     """One table per pair type (both sides pooled): each explainer's scores with their intervals,
     the difference against the best control, and whether it beats both."""
-    from ..bench.outputs import PAIR_TYPES
+    from ..bench.builtin_metrics import PAIR_TYPES
 
     tables = []
     explainers = summary["explainers"]
