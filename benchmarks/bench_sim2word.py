@@ -136,7 +136,7 @@ def main() -> None:
     pair = load_pair(paths[0], paths[1], net)
     attributes = load_attributes(args.attributes, device=str(net.device))
     settings = Settings(placements=args.placements)
-    official = dataclasses.replace(settings, placements=0)
+    official = dataclasses.replace(settings, placements=0, rank_by="similarity")
 
     fns, counts, floors = {}, [], {}
     for s in (settings, official):

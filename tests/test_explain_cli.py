@@ -33,7 +33,9 @@ def test_explain_defaults_to_sim2word_on_the_demo_pair(run_cli, tmp_path):
     data = json.loads((tmp_path / "sim2word.json").read_text())
     assert data["same_person"] is True and data["metadata"]["case"] == "mate"
     assert (tmp_path / "sim2word.png").stat().st_size > 20_000
-    assert "ranked words" in result.stdout
+    # the supported words as a table, or the caption that says none is supported
+    assert ("ranked words" in result.stdout) == bool(data["words"])
+    assert " ".join(result.stdout.split()).find(data["metadata"]["caption"][:60]) >= 0
 
 
 def test_input_gradient_maps_move_when_the_model_moves(net, demo):

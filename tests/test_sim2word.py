@@ -84,11 +84,11 @@ def test_identical_across_batch_sizes_and_repeated_runs(net, pair, result):
     distinct = sum(len({(d.joint[j] > 0.6).numpy().tobytes() for j in range(3) if (d.joint[j] > 0.6).any()})
                    for d in result.directions)
     assert 2 <= distinct <= 4 and result.forward_images == distinct * (1 + Settings().placements)
-    assert run_sim2word(net, pair, FixedAttributes(), Settings(placements=0)).forward_images == distinct
+    assert run_sim2word(net, pair, FixedAttributes(), Settings.official()).forward_images == distinct
 
 
 def test_ranking_both_directions_and_the_json(net, pair, tmp_path):
-    explanation = Sim2Word().explain(pair, net, FixedAttributes())
+    explanation = Sim2Word(placements=0, rank_by="similarity").explain(pair, net, FixedAttributes())  # official
     assert explanation.metadata["case"] == "non-mate"
     cosines = [w.details["cosine"] for w in explanation.words]
     assert cosines == sorted(cosines, reverse=True)  # non-mate: distinguishing attributes first
@@ -104,7 +104,7 @@ def test_ranking_both_directions_and_the_json(net, pair, tmp_path):
 
 def test_mate_pair_ranks_the_shared_evidence(net, demo):
     mate = load_pair(demo["obama"], demo["obama2"], net)
-    explanation = Sim2Word().explain(mate, net, FixedAttributes())
+    explanation = Sim2Word(placements=0, rank_by="similarity").explain(mate, net, FixedAttributes())
     assert explanation.metadata["case"] == "mate"
     cosines = [w.details["cosine"] for w in explanation.words]
     assert cosines == sorted(cosines)  # erasing the shared evidence lowers the score most
@@ -174,9 +174,12 @@ def test_uncertainty_mode_ranks_by_the_rise_of_u(net, pair):
     small = np.stack([np.rint(resize(f, (112, 112), preserve_range=True)).astype(np.uint8) for f in faces])
     x = edl.preprocess(small)
     edl_pair = Pair(a=x[:1], b=x[1:], image_a=small[0], image_b=small[1])
-    explanation = Sim2Word(rank_by="uncertainty").explain(edl_pair, edl, FixedAttributes())
+    explanation = Sim2Word(rank_by="uncertainty", placements=0).explain(edl_pair, edl, FixedAttributes())
     rises = [w.details["delta_u"] for w in explanation.words]
     assert rises == sorted(rises, reverse=True) and "uncertainty" in explanation.metadata["ranking"]
+    judged = run_sim2word(edl, edl_pair, FixedAttributes(), Settings(rank_by="uncertainty", placements=4))
+    face = judged.directions[0].rows[0]  # with controls: u of the same mask placed at random
+    assert len(face["control_u"]) == 4 and face["excess"] == pytest.approx(face["u"] - np.mean(face["control_u"]))
     result = run_sim2word(edl, edl_pair, FixedAttributes(), Settings(rank_by="uncertainty"))
     face = result.directions[0].rows[0]
     erased = small[0].copy()

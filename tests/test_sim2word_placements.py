@@ -42,7 +42,7 @@ def result(net, pair, attributes):
 
 @pytest.fixture(scope="module")
 def official(net, pair, attributes):
-    return run_sim2word(net, pair, attributes, Settings(placements=0))
+    return run_sim2word(net, pair, attributes, Settings.official())
 
 
 @pytest.fixture(scope="module")

@@ -107,7 +107,10 @@ def explain(images, names, out_dir, attribute_spec, attribute_weights, batch_siz
     console = Console()
     console.print(table)
     for explanation in written_explanations(written):
-        console.print(words_table(explanation))
+        if explanation.words:
+            console.print(words_table(explanation))
+        else:
+            console.print(f"{explanation.explainer}: {explanation.metadata.get('caption', '')}")
     if len(written) > 1:
         from ..render import render_comparison
 
@@ -231,7 +234,7 @@ def _explain_one(name: str, cls: type, options: dict, attributes, pair, net, fol
 
 
 def written_explanations(written: list) -> list:
-    return [e for _, e in written if e is not None and e.words]
+    return [e for _, e in written if e is not None and (e.words or e.metadata.get("support"))]
 
 
 def words_table(explanation) -> Table:
@@ -239,11 +242,18 @@ def words_table(explanation) -> Table:
     case = explanation.metadata.get("case", "")
     table = Table(title=f"{explanation.explainer}: ranked words" + (f" ({case} pair)" if case else ""),
                   caption=explanation.metadata.get("caption"))
-    for column in ("#", "face", "attribute", "word", "s_j (cosine)", "1-arccos/pi", "change", "erased"):
+    judged = bool(explanation.metadata.get("support"))
+    columns = ["#", "face", "attribute", "word", "s_j (cosine)", "1-arccos/pi", "change", "erased"]
+    columns += ["vs random", "p", "p (selection)"] if judged else []
+    for column in columns:
         table.add_column(column, justify="right" if column not in ("face", "attribute", "word") else "left")
     for rank, w in enumerate(explanation.words[:10], start=1):
         d = w.details
-        table.add_row(str(rank), d.get("side", ""), d.get("attribute", ""), w.text,
-                      f"{d.get('cosine', float('nan')):.4f}", f"{w.score:.4f}", f"{d.get('delta', 0.0):+.4f}",
-                      f"{100 * d.get('erased_fraction', 0.0):.1f}%")
+        cells = [str(rank), d.get("side", ""), d.get("attribute", ""), w.text,
+                 f"{d.get('cosine', float('nan')):.4f}", f"{w.score:.4f}", f"{d.get('delta', 0.0):+.4f}",
+                 f"{100 * d.get('erased_fraction', 0.0):.1f}%"]
+        if judged:
+            cells += [f"{d.get('excess', float('nan')):+.4f}", f"{d.get('p_value', float('nan')):.2f}",
+                      f"{d.get('p_selection', float('nan')):.2f}"]
+        table.add_row(*cells)
     return table

@@ -9,11 +9,18 @@ For the target T and the counter face F (T = a, F = b, then T = b, F = a):
    per map with the ``threshold`` identity strategy, as the official code does);
 4. erase T where J_j > ``erase_threshold`` (dilated by ``dilate`` px) with the ``fill``, and
    re-score s_j = cos(f(erased_j(T)), f(F));
-5. eligible attributes (every category one, a yes/no one when present) ranked by s_j;
-6. controls (``placements`` = K > 0, not in the official code): every mask, translated to K
-   random positions inside the template's face box (:mod:`~s2w_toolkit.sim2word.placements`),
-   erased with the same fill and scored in the same batch; each row's ``control_s`` holds the K
-   cosines. ``placements=0`` is the official algorithm.
+5. eligible attributes: every category one, a yes/no one when present;
+6. controls (``placements`` = K > 0, not in the official code): every eligible mask, translated
+   to K random positions inside the template's face box
+   (:mod:`~s2w_toolkit.sim2word.placements`), erased with the same fill and scored in the same
+   batch; each row's ``control_s`` holds the K cosines. Each word is then judged against its own
+   controls and the selection-matched ones (:mod:`~s2w_toolkit.sim2word.support`): ``excess``,
+   ``p_value``, ``p_selection``, ``supported``;
+7. ranking (the case is the pair's: mate when the similarity reaches ``threshold``, by default
+   the backbone's): ``rank_by="excess"`` (the default) by the excess over the controls,
+   ``"similarity"`` by s_j (the official ranking: descending for a non-mate, ascending for a
+   mate), ``"uncertainty"`` by the rise of an evidential backbone's uncertainty.
+   ``placements=0, rank_by="similarity"`` is the official algorithm (:meth:`Settings.official`).
 
 Ablations: ``ablation="no-attributes"`` erases the thresholded H_d alone (one image per
 direction); ``ablation="no-counterfactual"`` erases each A_j alone (J_j = A_j).
@@ -47,17 +54,27 @@ from .erase import FILLS, erase_masks, fill_images
 from .identity import counterfactual_map, identity_maps
 from .placements import face_region, placement_masks
 from .rescore import score_masks
+from .support import LEVEL, judge_direction
+
+#: Default number of random placements per eligible mask (see docs/sim2word.md for the choice).
+PLACEMENTS = 19
 
 ABLATIONS = (None, "no-attributes", "no-counterfactual")
-#: ``uncertainty`` ranks by how much erasing raises an evidential backbone's uncertainty u.
-RANK_BY = ("similarity", "uncertainty")
+#: ``excess``: by the excess over the word's own controls; ``similarity``: by s_j (official);
+#: ``uncertainty``: by how much erasing raises an evidential backbone's uncertainty u.
+RANK_BY = ("excess", "similarity", "uncertainty")
 
 
 @dataclass(frozen=True)
 class Settings(BaseOptions):
-    """Every knob of the algorithm; the defaults are the official behaviour, plus ``placements``
-    controls that leave every s_j as it is (``placements=0`` drops them). ``seed`` seeds the
-    ``noise`` fill and the placements, ``batch_size`` counts erased images per forward pass."""
+    """Every knob of the algorithm. The defaults add controls to the official algorithm and rank
+    and select words by them; :meth:`official` gives the paper's settings. ``seed`` seeds the
+    ``noise`` fill and the placements, ``batch_size`` counts erased images per forward pass.
+
+    Example:
+        >>> Settings().rank_by, Settings.official().placements, Settings.official().rank_by
+        ('excess', 0, 'similarity')
+    """
 
     strategy: Literal["topk", "threshold"] = field(default="topk", metadata={
         "help": "identity from the top-k classes, or threshold (cumulative probability)"})
@@ -69,10 +86,15 @@ class Settings(BaseOptions):
     dilate: int = field(default=0, metadata={"help": "grow each mask by this many pixels", "min": 0})
     ablation: Literal["no-attributes", "no-counterfactual"] | None = field(default=None, metadata={
         "help": "no-attributes: erase the thresholded H_d alone; no-counterfactual: erase each A_j alone"})
-    rank_by: Literal["similarity", "uncertainty"] = field(default="similarity", metadata={
-        "help": "uncertainty: rank by the rise of an evidential backbone's uncertainty when erased"})
-    placements: int = field(default=8, metadata={
-        "help": "random placements of each attribute's mask inside the face box, erased as controls", "min": 0})
+    rank_by: Literal["excess", "similarity", "uncertainty"] = field(default="excess", metadata={
+        "help": "excess over the word's controls; similarity: s_j (official); uncertainty: rise of an "
+                "evidential backbone's uncertainty"})
+    placements: int = field(default=PLACEMENTS, metadata={
+        "help": "random placements of each eligible mask inside the face box, erased as controls (0: official)",
+        "min": 0})
+    support_level: float = field(default=LEVEL, metadata={
+        "help": "a word is supported when its rank p-values against its own and the selection-matched "
+                "controls are at most this", "min": 0.0, "max": 1.0})
 
     def __post_init__(self) -> None:
         if self.fill not in FILLS:
@@ -85,6 +107,14 @@ class Settings(BaseOptions):
             raise ValueError("batch_size and top_k must be at least 1")
         if self.placements < 0:
             raise ValueError("placements must be at least 0")
+        if self.rank_by == "excess" and self.placements == 0:
+            raise ValueError("rank_by=excess needs placements >= 1 (the official algorithm is placements=0 "
+                             "rank_by=similarity)")
+
+    @classmethod
+    def official(cls, **changes: Any) -> "Settings":
+        """The paper's algorithm: no controls, words ranked by s_j; ``changes`` override fields."""
+        return cls(**{"placements": 0, "rank_by": "similarity", **changes})
 
 
 def angular(cosine: float) -> float:
@@ -94,7 +124,9 @@ def angular(cosine: float) -> float:
 
 @dataclass
 class Direction:
-    """One direction of the explanation: T is ``target``, F the other side."""
+    """One direction of the explanation: T is ``target``, F the other side. Rows are ranked by
+    ``sign * row[key]`` (``by_excess`` False) or ``sign * row["excess"]``, highest first;
+    ``summary`` is :func:`~s2w_toolkit.sim2word.support.judge_direction`'s."""
 
     target: str
     identity: torch.Tensor  # H_t (H, W)
@@ -102,11 +134,24 @@ class Direction:
     counterfactual: torch.Tensor  # H_d
     joint: torch.Tensor  # J (A, H, W)
     rows: list[dict] = field(default_factory=list)
+    key: str = "s"
+    sign: int = 1
+    by_excess: bool = False
+    summary: dict[str, Any] = field(default_factory=dict)
 
-    def ranked(self, descending: bool = True, key: str = "s") -> list[dict]:
-        """Eligible rows by ``key`` (s_j, or ``delta_u``), highest first (or lowest first)."""
+    def ranked(self) -> list[dict]:
+        """Eligible rows, best first by the direction's ranking."""
         eligible = [r for r in self.rows if r["eligible"]]
-        return sorted(eligible, key=lambda r: r[key], reverse=descending)
+        if self.by_excess:
+            return sorted(eligible, key=lambda r: (self.sign * r.get("excess", -math.inf), self.sign * r[self.key]),
+                          reverse=True)
+        return sorted(eligible, key=lambda r: self.sign * r[self.key], reverse=True)
+
+    def words(self) -> list[dict]:
+        """The rows a caption may name: the supported ones with controls, every eligible one
+        without (the official algorithm), in ranking order."""
+        ranked = self.ranked()
+        return [r for r in ranked if r.get("supported")] if self.summary.get("judged") else ranked
 
 
 @dataclass
@@ -119,12 +164,31 @@ class Sim2WordResult:
     identity_strategy: str
     degenerate: bool
     forward_images: int
+    threshold: float = math.nan
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def mate(self) -> bool:
+        """Whether the pair is called the same person at ``threshold``."""
+        return self.similarity >= self.threshold
+
+
+def ranking_order(settings: Settings, mate: bool) -> tuple[str, int, bool]:
+    """``(key, sign, by_excess)`` of a direction's ranking (see the module docs).
+
+    >>> ranking_order(Settings(), mate=True), ranking_order(Settings.official(), mate=False)
+    (('s', -1, True), ('s', 1, False))
+    """
+    if settings.rank_by == "uncertainty":
+        return ("u", 1, True) if settings.placements > 0 else ("delta_u", 1, False)
+    return "s", -1 if mate else 1, settings.rank_by == "excess"
 
 
 def run_sim2word(backbone: Backbone, pair: Pair, attributes: AttributeModel,
-                 settings: Settings = Settings()) -> Sim2WordResult:
-    """Sim2Word on ``pair`` in both directions; see the module docs."""
+                 settings: Settings = Settings(), threshold: float | None = None) -> Sim2WordResult:
+    """Sim2Word on ``pair`` in both directions; see the module docs. ``threshold`` (default the
+    backbone's) decides whether the pair is a mate, which sets the expected sign of the words."""
+    threshold = float(backbone.threshold if threshold is None else threshold)
     x = torch.cat([pair.a, pair.b]).detach()
     faces = np.stack([pair.image_a, pair.image_b])
     ids = identity_maps(backbone, x, settings.strategy, settings.top_k, settings.prob_threshold)
@@ -135,35 +199,44 @@ def run_sim2word(backbone: Backbone, pair: Pair, attributes: AttributeModel,
     attr_maps = prediction.maps.to(x.device)
     if settings.ablation == "no-attributes":
         joint = h_d[:, None]
+        eligible = torch.ones((2, 1), dtype=torch.bool)
     elif settings.ablation == "no-counterfactual":
-        joint = attr_maps
+        joint, eligible = attr_maps, torch.as_tensor(prediction.eligible).bool()
     else:
         joint = h_d[:, None] * attr_maps
         if settings.strategy == "threshold":
             joint = normalise_maps(joint)
+        eligible = torch.as_tensor(prediction.eligible).bool()
     masks = erase_masks(joint, settings.erase_threshold, settings.dilate)
     fills = backbone.preprocess(fill_images(faces, settings.fill, settings.seed)).to(x.device)
     baseline_u = None
     if settings.rank_by == "uncertainty":
         baseline_u = backbone.uncertainty_from_embedding(ids.embeddings).detach()
     a, k = masks.shape[1], settings.placements
-    controls = placement_masks(masks, face_region(backbone.template, tuple(x.shape[2:])), k, settings.seed)
+    region = face_region(backbone.template, tuple(x.shape[2:]))
+    controls = placement_masks(masks & eligible.to(masks.device)[:, :, None, None], region, k, settings.seed)
     scored = score_masks(backbone, x, fills, torch.cat([masks, controls.flatten(1, 2)], dim=1), units[[1, 0]],
                          torch.full((2,), similarity), settings.batch_size, baseline_u)
     control_s = scored.cosine[:, a:].reshape(2, a, k)
+    control_u = None if scored.uncertainty is None else scored.uncertainty[:, a:].reshape(2, a, k)
     fractions = masks.flatten(2).float().mean(dim=2).cpu()
+    key, sign, by_excess = ranking_order(settings, similarity >= threshold)
     directions = []
     for i, side in enumerate(("a", "b")):
         rows = _rows(prediction, i, scored.cosine[i], fractions[i], similarity, settings.ablation)
-        for row, control in zip(rows, control_s[i].tolist()):
-            row["control_s"] = control
-        if scored.uncertainty is not None:
-            for j, row in enumerate(rows):
+        for j, row in enumerate(rows):
+            row["control_s"] = control_s[i, j].tolist() if row["eligible"] else []
+            if scored.uncertainty is not None:
                 row["u"] = float(scored.uncertainty[i, j])
                 row["delta_u"] = row["u"] - float(baseline_u[i])
-        directions.append(Direction(side, ids.own[i].cpu(), ids.other[i].cpu(), h_d[i].cpu(), joint[i].cpu(), rows))
+                row["control_u"] = control_u[i, j].tolist() if row["eligible"] else []
+        control_key = "control_u" if key == "u" else "control_s"
+        summary = judge_direction(rows, sign, settings.support_level, key if key != "delta_u" else "u", control_key)
+        summary["judged"] = k > 0
+        directions.append(Direction(side, ids.own[i].cpu(), ids.other[i].cpu(), h_d[i].cpu(), joint[i].cpu(), rows,
+                                    key=key, sign=sign, by_excess=by_excess, summary=summary))
     return Sim2WordResult(similarity, directions, settings, ids.strategy, ids.degenerate, scored.forwarded,
-                          extra={"classes": ids.classes})
+                          threshold=threshold, extra={"classes": ids.classes})
 
 
 def _rows(prediction, i: int, scores: torch.Tensor, fractions: torch.Tensor, similarity: float,

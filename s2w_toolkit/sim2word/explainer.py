@@ -1,20 +1,20 @@
 """``Sim2Word``, the toolkit's main explainer, as an :class:`~s2w_toolkit.interfaces.Explainer`.
 
 Options (keywords, or ``-o KEY=VALUE`` / dedicated flags on ``s2w explain``; declared by
-:class:`Sim2WordOptions`, listed by ``s2w plugins sim2word``): ``strategy`` (``topk`` or
-``threshold``), ``top_k``, ``prob_threshold``, ``erase_threshold``, ``fill`` (``black``,
-``mean``, ``noise``, ``blur``), ``dilate``, ``seed``, ``batch_size``, ``ablation``
-(``no-attributes``, ``no-counterfactual``), ``rank_by``, ``placements`` (K random placements
-of each attribute's mask inside the face box, erased with the same fill as controls; default
-8, 0 is the official algorithm), and ``attributes`` / ``attribute_weights`` when no attribute
-model is passed in.
+:class:`Sim2WordOptions`, listed by ``s2w plugins sim2word``): those of
+:class:`~s2w_toolkit.sim2word.core.Settings` (``strategy``, ``top_k``, ``prob_threshold``,
+``erase_threshold``, ``fill``, ``dilate``, ``seed``, ``batch_size``, ``ablation``,
+``rank_by``, ``placements``, ``support_level``), and ``attributes`` / ``attribute_weights``
+when no attribute model is passed in.
 
 The explanation's ``maps`` are the counterfactual maps H_d; ``extra_maps`` hold the identity
 and counter-identity maps and the joint maps of the five top-ranked attributes of each side;
-``words`` are the ranked attribute words of both directions, scored 1 - arccos(s_j)/pi;
-``metadata`` holds every attribute's s_j, eligibility and erased fraction, and its
-``control_s``: the K cosines of its placements (the attribute's s_j K times when its mask is
-empty).
+``words`` are the *supported* words of both directions (each beats its random placements and
+the selection-matched controls, :mod:`~s2w_toolkit.sim2word.support`), best first, scored
+1 - arccos(s_j)/pi; under the official settings (``placements=0, rank_by=similarity``) every
+eligible word, ranked by s_j. ``metadata`` holds every attribute's s_j, eligibility, erased
+fraction, ``control_s`` (the K cosines of its placements; empty when it is not eligible),
+excess, p-values and whether it is supported, and per direction the selection-matched controls.
 
 Example:
     >>> from s2w_toolkit import load_backbone, load_pair
@@ -22,10 +22,10 @@ Example:
     >>> net = load_backbone("dlib-resnet", device="cpu")
     >>> pair = load_pair(demo_image("obama"), demo_image("biden"), net)
     >>> e = Sim2Word(attributes="age-gender").explain(pair, net)
-    >>> e.metadata["case"], sorted(e.extra_maps)[:2], e.words[0].details["side"] in ("a", "b")
+    >>> e.metadata["case"], sorted(e.extra_maps)[:2], all(w.details["supported"] for w in e.words)
     ('non-mate', ['counter-identity', 'identity'], True)
-    >>> len(e.metadata["directions"][0]["attributes"][0]["control_s"])
-    8
+    >>> len(e.metadata["directions"][0]["attributes"][0]["control_s"]), "p_value" in e.metadata["directions"][0]["attributes"][0]
+    (19, True)
 """
 
 from __future__ import annotations
@@ -98,7 +98,7 @@ class Sim2Word(Explainer):
             attributes = load_attributes(self.options.attributes or None, self.options.attribute_weights,
                                          device=str(backbone.device))
         result = run_sim2word(backbone, pair, attributes, self.settings)
-        return to_explanation(result, backbone.threshold, getattr(attributes, "name", ""))
+        return to_explanation(result, attribute_model=getattr(attributes, "name", ""))
 
     def render(self, explanation: Explanation, face_a: Any, face_b: Any, path: str | Path) -> str:
         from .figure import render_sim2word
@@ -112,21 +112,49 @@ def _label(row: dict, side: str) -> str:
     return f"{row['word'].lower()} ({row['attribute'].lower()}, face {side})"
 
 
-def to_explanation(result: Sim2WordResult, threshold: float, attribute_model: str = "") -> Explanation:
-    """The plain-data :class:`Explanation` of a Sim2Word result."""
+_JUDGED = ("excess", "control_mean", "control_std", "p_value", "p_selection", "supported")
+
+
+def _word(side: str, row: dict, by_u: bool) -> Word:
+    details = {"side": side, "attribute": row["attribute"], "cosine": row["s"], "delta": row["delta"],
+               "valid": row["valid"], "erased_fraction": row["erased_fraction"],
+               **{k: row[k] for k in _JUDGED if k in row},
+               **({"u": row["u"], "delta_u": row["delta_u"]} if by_u else {})}
+    return Word(text=row["word"], score=row["angular"], details=details)
+
+
+def _ranking(result: Sim2WordResult, mate: bool) -> str:
+    settings = result.settings
+    if settings.rank_by == "uncertainty":
+        what = "the rise of the uncertainty u when erased"
+        return f"descending excess of {what} over its random placements" if settings.placements else \
+            f"descending {what}"
+    if settings.rank_by == "excess":
+        change = "fall" if mate else "rise"
+        return f"descending {change} of s_j below/above the mean of the same mask placed at random (excess)"
+    return "ascending s_j: the shared evidence" if mate else "descending s_j: the distinguishing attributes"
+
+
+def to_explanation(result: Sim2WordResult, threshold: float | None = None, attribute_model: str = "") -> Explanation:
+    """The plain-data :class:`Explanation` of a Sim2Word result. Its ``words`` are the
+    supported words of both directions (every eligible one under the official settings), best
+    first; ``threshold`` defaults to the one the result was computed with."""
+    threshold = result.threshold if threshold is None else float(threshold)
     mate = result.similarity >= threshold
     by_u = result.settings.rank_by == "uncertainty"
-    key, descending = ("delta_u", True) if by_u else ("s", not mate)
-    ranked = sorted(((d.target, r) for d in result.directions for r in d.ranked()),
-                    key=lambda item: item[1][key], reverse=descending)
-    words = [Word(text=r["word"], score=r["angular"],
-                  details={"side": side, "attribute": r["attribute"], "cosine": r["s"], "delta": r["delta"],
-                           "valid": r["valid"], "erased_fraction": r["erased_fraction"],
-                           **({"u": r["u"], "delta_u": r["delta_u"]} if by_u else {})})
-             for side, r in ranked]
+    judged = result.settings.placements > 0
+    order = [(d.target, r) for d in result.directions for r in d.words()]
+
+    def rank_key(item):
+        d = result.directions[0]
+        r = item[1]
+        return d.sign * (r["excess"] if d.by_excess else r[d.key])
+
+    ranked = sorted(order, key=rank_key, reverse=True)
+    words = [_word(side, r, by_u) for side, r in ranked]
     extra = {"identity": {d.target: d.identity for d in result.directions},
              "counter-identity": {d.target: d.counter for d in result.directions}}
-    top_rows = {d.target: d.ranked(descending, key)[:TOP] for d in result.directions}
+    top_rows = {d.target: d.ranked()[:TOP] for d in result.directions}
     joint_index = {d.target: {r["attribute"]: j for j, r in enumerate(d.rows)} for d in result.directions}
     top_names = {}
     for rank in range(TOP):
@@ -140,11 +168,10 @@ def to_explanation(result: Sim2WordResult, threshold: float, attribute_model: st
                 maps[d.target], names[d.target] = d.joint[0] * 0, ""
         extra[f"joint #{rank + 1}"] = maps
         top_names[f"joint #{rank + 1}"] = names
-    caption = _caption(result.similarity, threshold, mate, ranked, by_u)
-    ranking = "ascending s_j: the shared evidence" if mate else "descending s_j: the distinguishing attributes"
+    caption = _caption(result, threshold, mate, ranked, by_u)
     metadata = {
         "case": "mate" if mate else "non-mate",
-        "ranking": "descending rise of the uncertainty u when erased" if by_u else ranking,
+        "ranking": _ranking(result, mate),
         "angular_score": angular(result.similarity),
         "caption": caption,
         "attribute_model": attribute_model,
@@ -156,25 +183,64 @@ def to_explanation(result: Sim2WordResult, threshold: float, attribute_model: st
         "settings": dataclasses.asdict(result.settings),
         "forward_images": result.forward_images,
         "joint_map_words": top_names,
+        "support": {"placements": result.settings.placements, "level": result.settings.support_level,
+                    "value": "uncertainty u" if by_u else "cosine s_j"} if judged else None,
         "top_valid": {d.target: bool(d.ranked()[0]["valid"]) if d.ranked() else None for d in result.directions},
-        "validity": None if mate else sum(bool(d.ranked() and d.ranked()[0]["valid"]) for d in result.directions) / 2,
-        "directions": [{"target": d.target, "counter": "b" if d.target == "a" else "a",
-                        "distinguishing": [r["attribute"] for r in d.ranked()],
-                        "shared_evidence": [r["attribute"] for r in d.ranked(descending=False)],
-                        "attributes": d.rows} for d in result.directions],
+        "named": sum(bool(d.words()) for d in result.directions),
+        "validity": _validity(result, mate, judged),
+        "directions": [_direction(d, judged) for d in result.directions],
     }
     return Explanation(score=result.similarity, maps={d.target: d.counterfactual for d in result.directions},
                        explainer=Sim2Word.name, words=words, extra_maps=extra, threshold=threshold,
                        metadata=metadata)
 
 
-def _caption(similarity: float, threshold: float, mate: bool, ranked: list, by_u: bool = False) -> str:
+def _validity(result: Sim2WordResult, mate: bool, judged: bool) -> float | None:
+    """With controls: the fraction of directions whose top supported word beats the
+    selection-matched controls (more than half of them). Official: the fraction of non-mate
+    directions whose top word raises the similarity (None for a mate)."""
+    if judged:
+        return sum(bool(d.summary["selection_win_rate"] is not None and d.summary["selection_win_rate"] > 0.5)
+                   for d in result.directions) / len(result.directions)
+    if mate:
+        return None
+    return sum(bool(d.ranked() and d.ranked()[0]["valid"]) for d in result.directions) / len(result.directions)
+
+
+def _direction(d, judged: bool) -> dict:
+    eligible = [r for r in d.rows if r["eligible"]]
+    out = {"target": d.target, "counter": "b" if d.target == "a" else "a",
+           "ranked": [r["attribute"] for r in d.ranked()],
+           "distinguishing": [r["attribute"] for r in sorted(eligible, key=lambda r: r["s"], reverse=True)],
+           "shared_evidence": [r["attribute"] for r in sorted(eligible, key=lambda r: r["s"])],
+           "attributes": d.rows}
+    if judged:
+        win = d.summary["selection_win_rate"]
+        out.update({"supported": d.summary["supported"], "top_supported": d.summary["top"],
+                    "selection_control": d.summary["selection"], "selection_win_rate": win,
+                    "beats_selection": None if win is None else win > 0.5})
+    return out
+
+
+def _caption(result: Sim2WordResult, threshold: float, mate: bool, ranked: list, by_u: bool = False) -> str:
+    similarity = result.similarity
     verdict = "the same person" if mate else "different people"
     head = f"Cosine {similarity:.3f} (score {angular(similarity):.3f}): {verdict} at threshold {threshold:.3f}"
+    judged = result.settings.placements > 0
     if not ranked:
+        if judged and any(r["eligible"] for d in result.directions for r in d.rows):
+            level = result.settings.support_level
+            return (f"{head}; no attribute explains this pair better than a region of the same size (no word beats "
+                    f"its random placements at p <= {level:g}).")
         return head + "; no eligible attribute to explain it."
     side, row = ranked[0]
     if by_u:
-        return f"{head}; erasing {_label(row, side)} raises the uncertainty most (by {row['delta_u']:+.4f})."
+        tail = f" ({row['excess']:+.4f} above its random placements)" if judged else ""
+        return f"{head}; erasing {_label(row, side)} raises the uncertainty most (by {row['delta_u']:+.4f}){tail}."
     what = "the strongest shared attribute" if mate else "the most characteristic attribute"
-    return f"{head}; {what} is {_label(row, side)}."
+    if not judged:
+        return f"{head}; {what} is {_label(row, side)}."
+    move = "lowers" if mate else "raises"
+    return (f"{head}; {what} is {_label(row, side)}: erasing it {move} the cosine by {abs(row['delta']):.4f}, "
+            f"{abs(row['excess']):.4f} more than the same region placed at random (p = {row['p_value']:.2f}; "
+            f"{row['p_selection']:.2f} against the best of every attribute's placements).")

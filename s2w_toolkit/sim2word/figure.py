@@ -50,6 +50,17 @@ def render_sim2word(e: Explanation, face_a: np.ndarray, face_b: np.ndarray, path
             ax.set_title(title, fontsize=7)
             ax.axis("off")
     bars = fig.add_subplot(grid[:, cols])
+    if e.metadata.get("support"):
+        _judged_bars(bars, e)
+    else:
+        _score_bars(bars, e)
+    caption = e.metadata.get("caption", f"cosine {e.score:.4f}")
+    fig.suptitle("\n".join(textwrap.wrap(caption, 150)), fontsize=9)
+    return save_figure(fig, path, dpi=100)
+
+
+def _score_bars(bars, e: Explanation) -> None:
+    """The official chart: the top-5 words by 1 - arccos(s_j)/pi."""
     top = (e.words or [])[:5]
     labels = [f"{w.text} ({w.details.get('side', '?')})" for w in top][::-1]
     bars.barh(labels, [w.score for w in top][::-1], color="tab:blue")
@@ -61,9 +72,28 @@ def render_sim2word(e: Explanation, face_a: np.ndarray, face_b: np.ndarray, path
         bars.set_xlim(max(0.0, low - 0.02), min(1.0, high + 0.01) + 0.35 * (high - low + 0.03))
     bars.set_title("top words: 1 - arccos(s_j)/pi", fontsize=8)
     bars.tick_params(labelsize=7)
-    caption = e.metadata.get("caption", f"cosine {e.score:.4f}")
-    fig.suptitle("\n".join(textwrap.wrap(caption, 150)), fontsize=9)
-    return save_figure(fig, path, dpi=100)
+
+
+def _judged_bars(bars, e: Explanation) -> None:
+    """The top-5 eligible words by excess: the cosine change when erased (blue when supported,
+    grey when not) beside the change of the same mask placed at random (mean +- sd)."""
+    sign = -1 if e.metadata.get("case") == "mate" else 1
+    rows = [(d["target"], r) for d in e.metadata.get("directions", []) for r in d["attributes"]
+            if r.get("eligible") and "excess" in r]
+    top = sorted(rows, key=lambda item: sign * item[1]["excess"], reverse=True)[:5][::-1]
+    base = e.score
+    for y, (side, r) in enumerate(top):
+        bars.barh(y, r["delta"], color="tab:blue" if r["supported"] else "0.7")
+        bars.errorbar(r["control_mean"] - base, y, xerr=r["control_std"], fmt="|", color="k", ms=10, capsize=2)
+        mark = "supported" if r["supported"] else "not supported"
+        bars.text(0, y + 0.32, f"p={r['p_value']:.2f}, sel. p={r['p_selection']:.2f}, {mark}", fontsize=6,
+                  va="center")
+    bars.set_yticks(range(len(top)), [f"{r['word']} ({side})" for side, r in top])
+    bars.axvline(0, color="k", lw=0.5)
+    bars.set_title("change of cosine when erased\n| the same mask at random (mean, sd)", fontsize=8)
+    if not top:
+        bars.text(0.5, 0.5, "no eligible attribute", ha="center", transform=bars.transAxes, fontsize=8)
+    bars.tick_params(labelsize=7)
 
 
 def render_group(probe: np.ndarray, rows: list[dict], maps: dict[str, np.ndarray], path: str | Path,
