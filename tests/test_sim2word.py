@@ -13,6 +13,7 @@ from s2w_toolkit.attributes import AttributePrediction
 from s2w_toolkit.interfaces import AttributeModel, Pair
 from s2w_toolkit.sim2word.core import Settings, run_sim2word
 from s2w_toolkit.sim2word.explainer import Sim2Word
+from s2w_toolkit.sim2word.placements import face_region, placement_masks
 
 
 class FixedAttributes(AttributeModel):
@@ -57,7 +58,7 @@ def test_s_j_is_the_backbone_cosine_of_the_erased_image(net, pair, result):
     for direction, face, other in zip(result.directions, (pair.image_a, pair.image_b), (pair.b, pair.a)):
         for j, row in enumerate(direction.rows):
             erased = face.copy()
-            erased[(direction.joint[j] > 0.6).numpy()] = 0
+            erased[direction.masks[j].numpy()] = 0
             with torch.no_grad():
                 expected = net.similarity(net.preprocess(erased), other).item()
             assert row["s"] == pytest.approx(expected, abs=1e-5), (direction.target, row["attribute"])
@@ -79,12 +80,18 @@ def test_identical_across_batch_sizes_and_repeated_runs(net, pair, result):
     for size in (1, 4):
         other = run_sim2word(net, pair, FixedAttributes(), Settings(batch_size=size))
         np.testing.assert_allclose(scores(other), scores(result), atol=1e-5)
-    # one image per distinct non-empty mask of each side, and one per placement of it (8 by
+    # one image per distinct non-empty mask of each side, and one per placement of it (K by
     # default): "Nothing" is never forwarded
-    distinct = sum(len({(d.joint[j] > 0.6).numpy().tobytes() for j in range(3) if (d.joint[j] > 0.6).any()})
+    distinct = sum(len({d.masks[j].numpy().tobytes() for j in range(3) if d.masks[j].any()})
                    for d in result.directions)
-    assert 2 <= distinct <= 4 and result.forward_images == distinct * (1 + Settings().placements)
-    assert run_sim2word(net, pair, FixedAttributes(), Settings.official()).forward_images == distinct
+    masks = torch.stack([d.masks for d in result.directions])
+    placed = placement_masks(masks, face_region(net.template, (150, 150)), Settings().placements)
+    images = sum(len({m.numpy().tobytes() for m in torch.cat([masks[i], placed[i].flatten(0, 1)]) if m.any()})
+                 for i in range(2))  # distinct erased images of each side: a repeated placement is scored once
+    assert 2 <= distinct <= 4 and distinct * 10 < images <= distinct * (1 + Settings().placements)
+    assert result.forward_images == images
+    assert run_sim2word(net, pair, FixedAttributes(), Settings(placements=0, rank_by="similarity")).forward_images \
+        == distinct
 
 
 def test_ranking_both_directions_and_the_json(net, pair, tmp_path):
@@ -135,7 +142,10 @@ def test_ablations(net, pair):
     assert [len(d.rows) for d in h_d_only.directions] == [1, 1]
     assert h_d_only.directions[0].rows[0]["erased_fraction"] > 0
     no_cf = run_sim2word(net, pair, FixedAttributes(), Settings(ablation="no-counterfactual"))
-    assert no_cf.directions[0].rows[0]["erased_fraction"] == 1.0  # the "Face" map alone covers everything
+    # the "Face" map alone covers everything: the top half of it by J_j (= A_j) is erased
+    assert no_cf.directions[0].rows[0]["erased_fraction"] == 0.5
+    absolute = run_sim2word(net, pair, FixedAttributes(), Settings(ablation="no-counterfactual", mask_rule="absolute"))
+    assert absolute.directions[0].rows[0]["erased_fraction"] == 1.0
 
 
 @pytest.mark.parametrize("fill", ["mean", "noise", "blur"])
@@ -157,9 +167,26 @@ def test_with_the_default_attribute_models(net, pair):
     for direction, face, other in zip(result.directions, (pair.image_a, pair.image_b), (pair.b, pair.a)):
         for j, row in enumerate(direction.rows):
             erased = face.copy()
-            erased[(direction.joint[j] > 0.6).numpy()] = 0
+            erased[direction.masks[j].numpy()] = 0
             with torch.no_grad():
                 assert row["s"] == pytest.approx(net.similarity(net.preprocess(erased), other).item(), abs=1e-5)
+
+
+def test_no_two_words_share_a_mask_and_none_is_empty_on_the_demo_faces(net, demo):
+    """The default rule erases half of each attribute's own region: every word has its own
+    evidence, of a stated size."""
+    from s2w_toolkit.attributes.composite import load_attributes
+
+    attributes = load_attributes()
+    for other in ("biden", "obama2"):
+        result = run_sim2word(net, load_pair(demo["obama"], demo[other], net), attributes, Settings(placements=1))
+        for d in result.directions:
+            names = [r["attribute"] for r in d.rows]
+            masks = {names[j]: d.masks[j].numpy().tobytes() for j in range(len(names))}
+            assert len(set(masks.values())) == len(names), (other, d.target)
+            for j, row in enumerate(d.rows):
+                assert row["erased_fraction"] > 0.002, (row["attribute"], row["erased_fraction"])
+                assert d.masks[j].sum().item() <= 0.5 * 150 * 150
 
 
 def test_uncertainty_mode_ranks_by_the_rise_of_u(net, pair):
@@ -183,7 +210,7 @@ def test_uncertainty_mode_ranks_by_the_rise_of_u(net, pair):
     result = run_sim2word(edl, edl_pair, FixedAttributes(), Settings(rank_by="uncertainty"))
     face = result.directions[0].rows[0]
     erased = small[0].copy()
-    erased[(result.directions[0].joint[0] > 0.6).numpy()] = 0
+    erased[result.directions[0].masks[0].numpy()] = 0
     with torch.no_grad():
         assert face["u"] == pytest.approx(edl.uncertainty(edl.preprocess(erased)).item(), abs=1e-5)
     with pytest.raises(NotImplementedError, match="not evidential"):

@@ -79,30 +79,30 @@ class Rule:
 # Lengths are in inter-ocular distances (IOD, between the eye centres).
 #: Every threshold of the model, in one place. Rough, hand-set values: see each ``note``.
 THRESHOLDS: tuple[Rule, ...] = (
-    Rule("Big Nose", "nose_size", 0.70, 0.03, +1, ("nose",),
+    Rule("Big Nose", "nose_size", 0.70, 0.03, +1, ("nose_wings",),
          "sqrt(nose base width 31-35 x nose length 27-33) / IOD. Typical adult proportions (nostril width "
          "about 0.5 IOD, nasion to nose base about 0.8 IOD) give ~0.65; threshold about 1.3 SD above that. "
          "Demos 0.66/0.67/0.61/0.65, all below."),
-    Rule("Pointy Nose", "nose_pointiness", 1.20, 0.10, +1, ("nose",),
+    Rule("Pointy Nose", "nose_pointiness", 1.20, 0.10, +1, ("nose_ridge",),
          "bridge-to-tip length 27-30 / nose base width 31-35: a long narrow nose reads as pointed. "
          "Demos 1.07/1.04/0.84/1.19; set just above the largest (Biden's is borderline)."),
-    Rule("Big Lips", "lip_thickness", 0.32, 0.03, +1, ("mouth",),
+    Rule("Big Lips", "lip_thickness", 0.32, 0.03, +1, ("lips",),
          "upper + lower lip thickness (outer to inner lip, 3 columns each) / IOD. Average lips are about "
          "18 mm against a 63 mm IOD (~0.29); demos 0.23/0.31/0.28/0.19. Smiles thin the lips."),
     Rule("Narrow Eyes", "eye_aspect", 0.22, 0.02, -1, ("eyes",),
          "eye aspect ratio (mean lid opening 37-41, 38-40 / eye width 36-39, both eyes): ~0.25-0.30 for "
          "open eyes in dlib's points, below 0.2 in a blink. Demos 0.21 (smiling squint)/0.36/0.23/0.26."),
-    Rule("Arched Eyebrows", "brow_arch", 0.25, 0.02, +1, ("eyebrows",),
+    Rule("Arched Eyebrows", "brow_arch", 0.25, 0.02, +1, ("brow_arch",),
          "highest of brow points 18-20 above the chord 17-21 / chord length, both brows. Flat brows "
          "~0.1-0.15; demos 0.19/0.22/0.23/0.23 (none strongly arched), threshold above them."),
     Rule("Bushy Eyebrows", "brow_thickness", 0.066, 0.005, +1, ("eyebrows",),
          "count of brow-band pixels darker than 0.8 x the skin's L* / (brow chord lengths x IOD): the dark "
          "brow's mean thickness in IOD. Demos 0.079/0.074/0.071/0.061 (Obama's thick dark brows vs Biden's "
          "lighter ones); threshold between them."),
-    Rule("Smiling", "smile", 0.08, 0.04, +1, ("mouth",),
+    Rule("Smiling", "smile", 0.08, 0.04, +1, ("mouth_corners",),
          "mouth-corner lift (lip centre line minus corners 48, 54, along the face's vertical) / IOD + "
          "0.5 x (mouth width 48-54 / IOD - 0.95). Demos 0.24 (broad smile)/0.02/-0.07/-0.04."),
-    Rule("Mouth Closed", "mouth_gap", 0.06, 0.015, -1, ("mouth",),
+    Rule("Mouth Closed", "mouth_gap", 0.06, 0.015, -1, ("mouth_gap",),
          "mean inner-lip gap 61-67, 62-66, 63-65 / IOD. Demos 0.23/0.32 (open)/0.04/0.01 (closed)."),
     Rule("Beard", "jaw_darkening", 0.35, 0.05, +1, ("jaw",),
          "1 - median L* of the chin/jaw region / median L* of cheeks+forehead: relative darkening, so skin "

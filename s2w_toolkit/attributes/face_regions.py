@@ -23,6 +23,17 @@ Regions (the keys of :func:`region_masks`, in :data:`REGIONS` order):
   and temples are in the picture, and the band may hold background;
 * ``jawline``: a band along the face outline (points 0-16).
 
+Evidence regions, one per word where several words measure one part (so that no two words
+share one mask):
+
+* ``nose_ridge``: a band along the bridge (27-30) ending in a disc at the tip (30): Pointy Nose;
+* ``nose_wings``: the nostrils and wings, around the nose base (31-35): Big Nose;
+* ``lips``: the lips' flesh, between the outer (48-59) and inner (60-67) outlines: Big Lips;
+* ``mouth_corners``: a disc at each mouth corner (48, 54): Smiling;
+* ``mouth_gap``: a band along the line where the lips meet (inner outline 60-67): Mouth Closed;
+* ``brow_arch``: the middle third of each brow band (points 18-20, 23-25), where an arch
+  peaks: Arched Eyebrows (``eyebrows``, the whole band, is Bushy Eyebrows').
+
 Example:
     >>> import numpy as np
     >>> from s2w_toolkit.faces.templates import dlib_chip_template
@@ -42,7 +53,8 @@ from matplotlib.path import Path as MplPath
 from skimage.filters import gaussian
 
 #: Region names, in the order :func:`region_masks` returns them.
-REGIONS = ("eyes", "eyebrows", "nose", "mouth", "upper_lip", "jaw", "cheeks", "forehead", "hair", "jawline")
+REGIONS = ("eyes", "eyebrows", "nose", "mouth", "upper_lip", "jaw", "cheeks", "forehead", "hair", "jawline",
+           "nose_ridge", "nose_wings", "lips", "mouth_corners", "mouth_gap", "brow_arch")
 
 #: Forehead height as a fraction of the eyebrow-to-chin height. In an average adult face the
 #: hairline-brow, brow-nose base and nose base-chin thirds are about equal, so the forehead is
@@ -157,6 +169,11 @@ def _thick_line(line: np.ndarray, half_width: float) -> np.ndarray:
     return np.concatenate([line + half_width * normal, (line - half_width * normal)[::-1]])
 
 
+def _disc(centre: np.ndarray, radius: float, n: int = 24) -> np.ndarray:
+    t = np.linspace(0.0, 2 * np.pi, n, endpoint=False)
+    return centre + radius * np.stack([np.cos(t), np.sin(t)], axis=1)
+
+
 def region_polygons(landmarks: np.ndarray) -> dict[str, list[np.ndarray]]:
     """The polygons (x, y) of every region; a region may be several polygons (both eyes) and
     ``jaw`` is cut further by :func:`region_masks` (below the mouth corners, less the mouth)."""
@@ -190,7 +207,15 @@ def region_polygons(landmarks: np.ndarray) -> dict[str, list[np.ndarray]]:
     hair = np.concatenate([f.arc(a + side * iod, b + up * iod, c, 0.0, np.pi),
                            f.arc(a * HAIRLINE, b * HAIRLINE, c, np.pi, 0.0)])
     jaw = _inset(p[0:17], p[57], 0.06 * iod)
+    wings = np.stack([p[31] - wing - lift, p[31] - wing, *p[32:35], p[35] + wing, p[35] + wing - lift,
+                      p[30] + 0.08 * iod * f.ex, p[30] - 0.08 * iod * f.ex])
     return {
+        "nose_ridge": [_thick_line(p[27:31], 0.06 * iod), _disc(p[30], 0.10 * iod)],
+        "nose_wings": [wings],
+        "lips": [_scaled(p[48:60], 1.1)],  # less the inner outline, in binary_masks
+        "mouth_corners": [_disc(p[48], 0.11 * iod), _disc(p[54], 0.11 * iod)],
+        "mouth_gap": [_thick_line(p[60:65], 0.04 * iod), _thick_line(p[[64, 65, 66, 67, 60]], 0.04 * iod)],
+        "brow_arch": [_band(p[18:21], 0.07 * iod, 0.09 * iod, f), _band(p[23:26], 0.07 * iod, 0.09 * iod, f)],
         "eyes": [_scaled(p[36:42], 1.4), _scaled(p[42:48], 1.4)],
         "eyebrows": brows,
         "nose": [nose],
@@ -231,6 +256,7 @@ def binary_masks(landmarks: np.ndarray, size: tuple[int, int]) -> dict[str, np.n
     corners_v = f.along(f.points[[48, 54]])[:, 1].mean()
     masks["jaw"] &= (v >= corners_v) & ~masks["mouth"]
     masks["forehead"] &= ~masks["eyebrows"]
+    masks["lips"] &= ~_fill([f.points[60:68]], size)
     return {name: masks[name] for name in REGIONS}
 
 

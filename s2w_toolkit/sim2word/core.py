@@ -7,8 +7,11 @@ For the target T and the counter face F (T = a, F = b, then T = b, F = a):
 2. counterfactual map H_d = minmax(H_t * (max(H_f) - H_f));
 3. attribute maps A_j of T from the attribute model; joint maps J_j = H_d * A_j (renormalised
    per map with the ``threshold`` identity strategy, as the official code does);
-4. erase T where J_j > ``erase_threshold`` (dilated by ``dilate`` px) with the ``fill``, and
-   re-score s_j = cos(f(erased_j(T)), f(F));
+4. erase T with the ``fill`` where the mask of J_j lies, and re-score s_j = cos(f(erased_j(T)),
+   f(F)). ``mask_rule="region"`` (the default) erases the ``mask_fraction`` of each attribute's
+   region (A_j at least half its maximum) where J_j is highest, so that every attribute with a
+   map has a mask of a stated size; ``"absolute"`` (official) erases J_j > ``erase_threshold``.
+   Either is grown by ``dilate`` px. (``ablation="no-attributes"`` always uses the threshold);
 5. eligible attributes: every category one, a yes/no one when present;
 6. controls (``placements`` = K > 0, not in the official code): every eligible mask, translated
    to K random positions inside the template's face box
@@ -20,7 +23,8 @@ For the target T and the counter face F (T = a, F = b, then T = b, F = a):
    the backbone's): ``rank_by="excess"`` (the default) by the excess over the controls,
    ``"similarity"`` by s_j (the official ranking: descending for a non-mate, ascending for a
    mate), ``"uncertainty"`` by the rise of an evidential backbone's uncertainty.
-   ``placements=0, rank_by="similarity"`` is the official algorithm (:meth:`Settings.official`).
+   ``placements=0, rank_by="similarity", mask_rule="absolute"`` is the official algorithm
+   (:meth:`Settings.official`).
 
 Ablations: ``ablation="no-attributes"`` erases the thresholded H_d alone (one image per
 direction); ``ablation="no-counterfactual"`` erases each A_j alone (J_j = A_j).
@@ -50,7 +54,7 @@ from ..attributes.cam import normalise_maps
 from ..backbone import Backbone
 from ..interfaces import AttributeModel, Pair
 from ..options import BaseOptions
-from .erase import FILLS, erase_masks, fill_images
+from .erase import FILLS, erase_masks, fill_images, region_masks
 from .identity import counterfactual_map, identity_maps
 from .placements import face_region, placement_masks
 from .rescore import score_masks
@@ -58,6 +62,8 @@ from .support import LEVEL, judge_direction
 
 #: Default number of random placements per eligible mask (see docs/sim2word.md for the choice).
 PLACEMENTS = 19
+#: Default fraction of each attribute's region erased with ``mask_rule="region"``.
+MASK_FRACTION = 0.5
 
 ABLATIONS = (None, "no-attributes", "no-counterfactual")
 #: ``excess``: by the excess over the word's own controls; ``similarity``: by s_j (official);
@@ -72,15 +78,20 @@ class Settings(BaseOptions):
     ``noise`` fill and the placements, ``batch_size`` counts erased images per forward pass.
 
     Example:
-        >>> Settings().rank_by, Settings.official().placements, Settings.official().rank_by
-        ('excess', 0, 'similarity')
+        >>> Settings().rank_by, Settings.official().placements, Settings.official().mask_rule
+        ('excess', 0, 'absolute')
     """
 
     strategy: Literal["topk", "threshold"] = field(default="topk", metadata={
         "help": "identity from the top-k classes, or threshold (cumulative probability)"})
     top_k: int = field(default=1, metadata={"help": "classes per identity with topk", "min": 1})
     prob_threshold: float = field(default=0.4, metadata={"help": "cumulative probability with threshold"})
-    erase_threshold: float = field(default=0.6, metadata={"help": "J_j above it is erased"})
+    mask_rule: Literal["region", "absolute"] = field(default="region", metadata={
+        "help": "region: erase the top mask_fraction of each attribute's region by J_j; absolute: J_j > "
+                "erase_threshold (official)"})
+    mask_fraction: float = field(default=MASK_FRACTION, metadata={
+        "help": "with mask_rule=region, the fraction of the attribute's region erased", "min": 0.0, "max": 1.0})
+    erase_threshold: float = field(default=0.6, metadata={"help": "with mask_rule=absolute, J_j above it is erased"})
     fill: Literal["black", "mean", "noise", "blur"] = field(default="black", metadata={
         "help": "what erased pixels become"})
     dilate: int = field(default=0, metadata={"help": "grow each mask by this many pixels", "min": 0})
@@ -101,6 +112,8 @@ class Settings(BaseOptions):
             raise ValueError(f"unknown fill {self.fill!r}; use one of {FILLS}")
         if self.ablation not in ABLATIONS:
             raise ValueError(f"unknown ablation {self.ablation!r}; use one of {ABLATIONS[1:]}")
+        if self.mask_rule not in ("region", "absolute"):
+            raise ValueError(f"unknown mask_rule {self.mask_rule!r}; use region or absolute")
         if self.rank_by not in RANK_BY:
             raise ValueError(f"unknown rank_by {self.rank_by!r}; use one of {RANK_BY}")
         if self.batch_size < 1 or self.top_k < 1:
@@ -114,7 +127,7 @@ class Settings(BaseOptions):
     @classmethod
     def official(cls, **changes: Any) -> "Settings":
         """The paper's algorithm: no controls, words ranked by s_j; ``changes`` override fields."""
-        return cls(**{"placements": 0, "rank_by": "similarity", **changes})
+        return cls(**{"placements": 0, "rank_by": "similarity", "mask_rule": "absolute", **changes})
 
 
 def angular(cosine: float) -> float:
@@ -134,6 +147,7 @@ class Direction:
     counterfactual: torch.Tensor  # H_d
     joint: torch.Tensor  # J (A, H, W)
     rows: list[dict] = field(default_factory=list)
+    masks: torch.Tensor | None = None  # the erased pixels of each attribute, bool (A, H, W)
     key: str = "s"
     sign: int = 1
     by_excess: bool = False
@@ -173,6 +187,14 @@ class Sim2WordResult:
         return self.similarity >= self.threshold
 
 
+def attribute_masks(joint: torch.Tensor, attribute_maps: torch.Tensor, settings: Settings) -> torch.Tensor:
+    """The pixels to erase for each joint map ``(N, A, H, W)``, by ``settings.mask_rule``
+    (``ablation="no-attributes"`` always thresholds)."""
+    if settings.mask_rule == "region" and settings.ablation != "no-attributes":
+        return region_masks(joint, attribute_maps, settings.mask_fraction, settings.dilate)
+    return erase_masks(joint, settings.erase_threshold, settings.dilate)
+
+
 def ranking_order(settings: Settings, mate: bool) -> tuple[str, int, bool]:
     """``(key, sign, by_excess)`` of a direction's ranking (see the module docs).
 
@@ -207,7 +229,7 @@ def run_sim2word(backbone: Backbone, pair: Pair, attributes: AttributeModel,
         if settings.strategy == "threshold":
             joint = normalise_maps(joint)
         eligible = torch.as_tensor(prediction.eligible).bool()
-    masks = erase_masks(joint, settings.erase_threshold, settings.dilate)
+    masks = attribute_masks(joint, attr_maps, settings)
     fills = backbone.preprocess(fill_images(faces, settings.fill, settings.seed)).to(x.device)
     baseline_u = None
     if settings.rank_by == "uncertainty":
@@ -234,7 +256,7 @@ def run_sim2word(backbone: Backbone, pair: Pair, attributes: AttributeModel,
         summary = judge_direction(rows, sign, settings.support_level, key if key != "delta_u" else "u", control_key)
         summary["judged"] = k > 0
         directions.append(Direction(side, ids.own[i].cpu(), ids.other[i].cpu(), h_d[i].cpu(), joint[i].cpu(), rows,
-                                    key=key, sign=sign, by_excess=by_excess, summary=summary))
+                                    masks=masks[i].cpu(), key=key, sign=sign, by_excess=by_excess, summary=summary))
     return Sim2WordResult(similarity, directions, settings, ids.strategy, ids.degenerate, scored.forwarded,
                           threshold=threshold, extra={"classes": ids.classes})
 

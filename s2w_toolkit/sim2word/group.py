@@ -30,8 +30,8 @@ import torch.nn.functional as F
 
 from ..backbone import Backbone
 from ..interfaces import AttributeModel
-from .core import Settings, angular
-from .erase import erase_masks, fill_images
+from .core import Settings, angular, attribute_masks
+from .erase import fill_images
 from .identity import counterfactual_map, identity_cams
 from .rescore import score_masks
 
@@ -72,7 +72,7 @@ def run_group(backbone: Backbone, probe: np.ndarray, gallery: list[np.ndarray], 
     prediction = attributes.predict(probe[None], backbone.template)
     attr_maps = prediction.maps.to(device)
     joint = attr_maps if settings.ablation == "no-counterfactual" else h_d[:, None] * attr_maps
-    masks = erase_masks(joint, settings.erase_threshold, settings.dilate)
+    masks = attribute_masks(joint, attr_maps.expand(count, -1, -1, -1), settings)
     fills = backbone.preprocess(fill_images(probe[None], settings.fill, settings.seed)).to(device)
     units = F.normalize(others, dim=1)
     baseline = (F.normalize(embedding, dim=1) * units).sum(dim=1)
