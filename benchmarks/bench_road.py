@@ -41,7 +41,7 @@ from rich.table import Table
 from scipy.ndimage import gaussian_filter
 from scipy.sparse.linalg import splu, spsolve
 
-from s2w_toolkit.bench.road import _solve, road_impute
+from s2w_toolkit.road import _solve, road_impute
 from s2w_toolkit.data import demo_image
 
 

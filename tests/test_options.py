@@ -47,7 +47,8 @@ def test_an_unknown_key_is_rejected_naming_the_valid_ones():
         Sim2Word(erase_treshold="0.5")
     message = str(info.value)
     assert message.startswith("explainer 'sim2word' has no option 'erase_treshold' (did you mean 'erase_threshold'?)")
-    assert "its options: ablation, attribute_weights, attributes, batch_size, dilate, erase_threshold" in message
+    assert "its options: ablation, attribute_weights, attributes, batch_size, counterfactual, dilate, erase_threshold" \
+        in message
     assert "\n" not in message and isinstance(info.value, S2WError)
     with pytest.raises(OptionError, match="'input-gradient' has no option 'window'; its options: batch_size, seed$"):
         InputGradient(window="20")
@@ -58,7 +59,7 @@ def test_an_unknown_key_is_rejected_naming_the_valid_ones():
 @pytest.mark.parametrize("cls, key, value, expected", [
     (Sim2Word, "top_k", "two", "wants int, got 'two'"),
     (Sim2Word, "erase_threshold", "high", "wants float, got 'high'"),
-    (Sim2Word, "fill", "sparkle", "wants one of: black, mean, noise, blur, got 'sparkle'"),
+    (Sim2Word, "fill", "sparkle", "wants one of: black, mean, noise, blur, road, got 'sparkle'"),
     (Sim2Word, "ablation", "all", "wants one of: no-attributes, no-counterfactual, none, got 'all'"),
     (rise.Rise, "center", "maybe", "wants bool, got 'maybe'"),
     (gradcam.GradCam, "window", "1.5", "wants int, got '1.5'"),

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from s2w_toolkit.bench.road import _dissection, road_impute
+from s2w_toolkit.road import _dissection, road_impute
 
 
 def reference(face: np.ndarray, mask: np.ndarray) -> np.ndarray:

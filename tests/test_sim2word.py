@@ -36,6 +36,9 @@ class FixedAttributes(AttributeModel):
                                          kinds=["binary"] * 3, model=self.name)
 
 
+BLACK = Settings(fill="black")  # erased pixels are 0: the checks below recompute them in uint8
+
+
 @pytest.fixture(scope="module")
 def pair(net, demo):
     return load_pair(demo["obama"], demo["biden"], net)
@@ -43,7 +46,7 @@ def pair(net, demo):
 
 @pytest.fixture(scope="module")
 def result(net, pair):
-    return run_sim2word(net, pair, FixedAttributes())
+    return run_sim2word(net, pair, FixedAttributes(), BLACK)
 
 
 def test_erasing_really_changes_the_score(result):
@@ -75,10 +78,10 @@ def test_identical_across_batch_sizes_and_repeated_runs(net, pair, result):
     def scores(r):
         return [row["s"] for d in r.directions for row in d.rows]
 
-    again = run_sim2word(net, pair, FixedAttributes())
+    again = run_sim2word(net, pair, FixedAttributes(), BLACK)
     assert scores(again) == scores(result)
     for size in (1, 4):
-        other = run_sim2word(net, pair, FixedAttributes(), Settings(batch_size=size))
+        other = run_sim2word(net, pair, FixedAttributes(), Settings(batch_size=size, fill="black"))
         np.testing.assert_allclose(scores(other), scores(result), atol=1e-5)
     # one image per distinct non-empty mask of each side, and one per placement of it (K by
     # default): "Nothing" is never forwarded
@@ -159,15 +162,18 @@ def test_fills_are_deterministic_and_differ(net, pair, result, fill):
 
 
 def test_with_the_default_attribute_models(net, pair):
-    """The default composite (age-gender + face-parts): s_j still is the erased image's cosine."""
+    """The default composite (age-gender + face-parts) and the default (blur) fill: s_j still is
+    the erased image's cosine."""
     from s2w_toolkit.attributes.composite import load_attributes
+    from s2w_toolkit.sim2word.erase import fill_images
 
     result = run_sim2word(net, pair, load_attributes())
-    assert len(result.directions[0].rows) == 15
+    assert len(result.directions[0].rows) == 15 and result.settings.fill == "blur"
     for direction, face, other in zip(result.directions, (pair.image_a, pair.image_b), (pair.b, pair.a)):
+        blurred = fill_images(face[None], "blur")[0]
         for j, row in enumerate(direction.rows):
             erased = face.copy()
-            erased[direction.masks[j].numpy()] = 0
+            erased[direction.masks[j].numpy()] = blurred[direction.masks[j].numpy()]
             with torch.no_grad():
                 assert row["s"] == pytest.approx(net.similarity(net.preprocess(erased), other).item(), abs=1e-5)
 
@@ -189,6 +195,29 @@ def test_no_two_words_share_a_mask_and_none_is_empty_on_the_demo_faces(net, demo
                 assert d.masks[j].sum().item() <= 0.5 * 150 * 150
 
 
+def test_the_contrastive_map_is_not_a_function_of_h_t(net, pair):
+    """Without an identity head H_t and H_f are nearly one map, so the official H_d behaves like
+    H_t (1 - H_t); the contrastive map (Grad-CAM of <f(T), e_T - e_F>) does not."""
+    from scipy.stats import spearmanr
+
+    from s2w_toolkit.sim2word.identity import counterfactual_map, identity_maps
+
+    ids = identity_maps(net, torch.cat([pair.a, pair.b]), contrastive=True)
+    official = counterfactual_map(ids.own, ids.other)
+
+    def rho(p, q, i):
+        return spearmanr(p[i].flatten().numpy(), q[i].flatten().numpy())[0]
+
+    for i in range(2):
+        parabola = ids.own * (1 - ids.own)
+        assert rho(ids.contrast, ids.own, i) < 0.5  # measured 0.36 and 0.13 on the demo pair
+        assert rho(official, parabola, i) - rho(ids.contrast, parabola, i) > 0.3  # 0.87 vs 0.29, 0.46 vs 0.08
+    result = run_sim2word(net, pair, FixedAttributes(), Settings(placements=1))
+    assert torch.equal(result.directions[0].counterfactual, ids.contrast[0])
+    official_run = run_sim2word(net, pair, FixedAttributes(), Settings(placements=1, counterfactual="official"))
+    assert torch.allclose(official_run.directions[0].counterfactual, official[0])
+
+
 def test_uncertainty_mode_ranks_by_the_rise_of_u(net, pair):
     from nets import randomise_batch_norm
     from s2w_toolkit.backbones.edl import EDLIResNet50
@@ -207,7 +236,7 @@ def test_uncertainty_mode_ranks_by_the_rise_of_u(net, pair):
     judged = run_sim2word(edl, edl_pair, FixedAttributes(), Settings(rank_by="uncertainty", placements=4))
     face = judged.directions[0].rows[0]  # with controls: u of the same mask placed at random
     assert len(face["control_u"]) == 4 and face["excess"] == pytest.approx(face["u"] - np.mean(face["control_u"]))
-    result = run_sim2word(edl, edl_pair, FixedAttributes(), Settings(rank_by="uncertainty"))
+    result = run_sim2word(edl, edl_pair, FixedAttributes(), Settings(rank_by="uncertainty", fill="black"))
     face = result.directions[0].rows[0]
     erased = small[0].copy()
     erased[result.directions[0].masks[0].numpy()] = 0
@@ -264,3 +293,18 @@ def test_identity_strategies_with_a_class_head(demo):
         assert mass > 0.4 and mass - p[classes[-1]].item() <= 0.4  # the smallest set that passes 0.4
     explanation = Sim2Word(strategy="threshold").explain(vgg_pair, vgg, FixedAttributes())
     assert _finite(explanation) and explanation.metadata["identity_strategy"] == "classes"
+    # the contrastive map with a head: the Grad-CAM of T's classes' mean logit minus F's, which is
+    # linear in the logits, so it is what one backward pass of that difference gives
+    contrast = identity_maps(vgg, x, "topk", top_k=2, contrastive=True)
+    assert torch.equal(contrast.own, top2.own) and torch.equal(contrast.other, top2.other)
+    from s2w_toolkit.sim2word.identity import features_and_embeddings
+    from s2w_toolkit.attributes.cam import gradcam, normalise_maps
+
+    features, embeddings = features_and_embeddings(vgg, x)
+    with torch.enable_grad():
+        logits = vgg.classify(embeddings)
+        mean = torch.stack([logits[:, c].mean(1) for c in top2.classes], dim=1)  # (2, 2)
+        target = torch.stack([mean[0, 0] - mean[0, 1], mean[1, 1] - mean[1, 0]])[:, None]
+        cam = gradcam(features, target)
+    up = torch.nn.functional.interpolate(cam, size=x.shape[2:], mode="bilinear", align_corners=False)
+    assert torch.allclose(contrast.contrast, normalise_maps(up.clamp_min(0))[:, 0], atol=1e-5)

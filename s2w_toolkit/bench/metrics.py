@@ -13,7 +13,7 @@
 Images are changed where the backbone reads them, as Sim2Word erases: with ``m`` the 0/1 pixel
 mask, ``x * (1 - m) + s * m`` where ``s`` is the preprocessed source: ``backbone.preprocess``
 of a fill (:data:`REMOVALS`: ``road``, ROAD's noisy linear imputation of the removed pixels
-from their neighbours, one image per mask, see :mod:`s2w_toolkit.bench.road`; or one image of
+from their neighbours, one image per mask, see :mod:`s2w_toolkit.road`; or one image of
 :func:`~s2w_toolkit.sim2word.erase.fill_images`), or the other face. Every image goes through the
 backbone in chunks of ``batch_size`` on its device, without gradients; the score of an image is
 its *raw* cosine with ``counter_unit`` (the other face's L2-normalised embedding). A saliency map
@@ -54,12 +54,12 @@ import torch.nn.functional as F
 
 from ..backbone import Backbone
 from ..explanation import as_map
-from ..sim2word.erase import FILLS, fill_images
+from ..sim2word.erase import FILL_IMAGES, fill_images, imputed_sources
 from ..sim2word.rescore import rescore
 
 FPRS = (1e-4, 1e-3, 1e-2, 1e-1)
 #: How removed pixels are filled: ROAD's imputation (the default) or a fill image.
-REMOVALS = ("road", *FILLS)
+REMOVALS = ("road", *FILL_IMAGES)
 
 
 def angular(cos: Any) -> Any:
@@ -109,11 +109,8 @@ def removal_sources(backbone: Backbone, face: np.ndarray, masks: torch.Tensor, f
     ``road`` one imputed image per mask (all masks at once, so the noise does not depend on the
     batch size), else one fill image for every mask."""
     if fill == "road":
-        from .road import road_impute
-
-        imputed = road_impute(np.asarray(face), masks.cpu().numpy(), seed=seed)
-        return backbone.preprocess(imputed).to(like.device, like.dtype)
-    if fill not in FILLS:
+        return imputed_sources(backbone, face, masks, seed, like)
+    if fill not in FILL_IMAGES:
         raise ValueError(f"unknown fill {fill!r}; use one of {REMOVALS}")
     return backbone.preprocess(fill_images(np.asarray(face)[None], fill, seed)).to(like.device, like.dtype)
 

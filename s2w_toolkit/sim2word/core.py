@@ -4,7 +4,11 @@ For the target T and the counter face F (T = a, F = b, then T = b, F = a):
 
 1. identity maps H_t (T's own identity on T) and H_f (F's identity on T), see
    :mod:`~s2w_toolkit.sim2word.identity`;
-2. counterfactual map H_d = minmax(H_t * (max(H_f) - H_f));
+2. counterfactual map H_d, where T looks like itself and not like F: with
+   ``counterfactual="contrastive"`` (the default) the Grad-CAM of ``<f(T), e_T - e_F>`` (with an
+   identification head, of T's classes' mean logit minus F's); ``"official"``
+   minmax(H_t * (max(H_f) - H_f)), which without a head behaves like H_t (1 - H_t) because H_t
+   and H_f are nearly the same map;
 3. attribute maps A_j of T from the attribute model; joint maps J_j = H_d * A_j (renormalised
    per map with the ``threshold`` identity strategy, as the official code does);
 4. erase T with the ``fill`` where the mask of J_j lies, and re-score s_j = cos(f(erased_j(T)),
@@ -23,8 +27,8 @@ For the target T and the counter face F (T = a, F = b, then T = b, F = a):
    the backbone's): ``rank_by="excess"`` (the default) by the excess over the controls,
    ``"similarity"`` by s_j (the official ranking: descending for a non-mate, ascending for a
    mate), ``"uncertainty"`` by the rise of an evidential backbone's uncertainty.
-   ``placements=0, rank_by="similarity", mask_rule="absolute"`` is the official algorithm
-   (:meth:`Settings.official`).
+   :meth:`Settings.official` gives the paper's algorithm (no controls, s_j ranking, absolute
+   threshold, black fill, the official H_d).
 
 Ablations: ``ablation="no-attributes"`` erases the thresholded H_d alone (one image per
 direction); ``ablation="no-counterfactual"`` erases each A_j alone (J_j = A_j).
@@ -54,7 +58,7 @@ from ..attributes.cam import normalise_maps
 from ..backbone import Backbone
 from ..interfaces import AttributeModel, Pair
 from ..options import BaseOptions
-from .erase import FILLS, erase_masks, fill_images, region_masks
+from .erase import FILLS, erase_masks, fill_images, imputed_sources, region_masks
 from .identity import counterfactual_map, identity_maps
 from .placements import face_region, placement_masks
 from .rescore import score_masks
@@ -86,14 +90,18 @@ class Settings(BaseOptions):
         "help": "identity from the top-k classes, or threshold (cumulative probability)"})
     top_k: int = field(default=1, metadata={"help": "classes per identity with topk", "min": 1})
     prob_threshold: float = field(default=0.4, metadata={"help": "cumulative probability with threshold"})
+    counterfactual: Literal["contrastive", "official"] = field(default="contrastive", metadata={
+        "help": "H_d: contrastive = Grad-CAM of <f(T), e_T - e_F> (or the two identities' logit difference); "
+                "official = minmax(H_t (max H_f - H_f))"})
     mask_rule: Literal["region", "absolute"] = field(default="region", metadata={
         "help": "region: erase the top mask_fraction of each attribute's region by J_j; absolute: J_j > "
                 "erase_threshold (official)"})
     mask_fraction: float = field(default=MASK_FRACTION, metadata={
         "help": "with mask_rule=region, the fraction of the attribute's region erased", "min": 0.0, "max": 1.0})
     erase_threshold: float = field(default=0.6, metadata={"help": "with mask_rule=absolute, J_j above it is erased"})
-    fill: Literal["black", "mean", "noise", "blur"] = field(default="black", metadata={
-        "help": "what erased pixels become"})
+    fill: Literal["black", "mean", "noise", "blur", "road"] = field(default="blur", metadata={
+        "help": "what erased pixels become: blur (the least leakage measured), black (official), mean, noise, "
+                "road (ROAD's imputation from the neighbours)"})
     dilate: int = field(default=0, metadata={"help": "grow each mask by this many pixels", "min": 0})
     ablation: Literal["no-attributes", "no-counterfactual"] | None = field(default=None, metadata={
         "help": "no-attributes: erase the thresholded H_d alone; no-counterfactual: erase each A_j alone"})
@@ -112,6 +120,8 @@ class Settings(BaseOptions):
             raise ValueError(f"unknown fill {self.fill!r}; use one of {FILLS}")
         if self.ablation not in ABLATIONS:
             raise ValueError(f"unknown ablation {self.ablation!r}; use one of {ABLATIONS[1:]}")
+        if self.counterfactual not in ("contrastive", "official"):
+            raise ValueError(f"unknown counterfactual {self.counterfactual!r}; use contrastive or official")
         if self.mask_rule not in ("region", "absolute"):
             raise ValueError(f"unknown mask_rule {self.mask_rule!r}; use region or absolute")
         if self.rank_by not in RANK_BY:
@@ -127,7 +137,8 @@ class Settings(BaseOptions):
     @classmethod
     def official(cls, **changes: Any) -> "Settings":
         """The paper's algorithm: no controls, words ranked by s_j; ``changes`` override fields."""
-        return cls(**{"placements": 0, "rank_by": "similarity", "mask_rule": "absolute", **changes})
+        return cls(**{"placements": 0, "rank_by": "similarity", "mask_rule": "absolute", "fill": "black",
+                      "counterfactual": "official", **changes})
 
 
 def angular(cosine: float) -> float:
@@ -213,10 +224,11 @@ def run_sim2word(backbone: Backbone, pair: Pair, attributes: AttributeModel,
     threshold = float(backbone.threshold if threshold is None else threshold)
     x = torch.cat([pair.a, pair.b]).detach()
     faces = np.stack([pair.image_a, pair.image_b])
-    ids = identity_maps(backbone, x, settings.strategy, settings.top_k, settings.prob_threshold)
+    contrastive = settings.counterfactual == "contrastive"
+    ids = identity_maps(backbone, x, settings.strategy, settings.top_k, settings.prob_threshold, contrastive)
     units = F.normalize(ids.embeddings, dim=1)
     similarity = float((units[0] @ units[1]).item())
-    h_d = counterfactual_map(ids.own, ids.other)
+    h_d = ids.contrast if contrastive else counterfactual_map(ids.own, ids.other)
     prediction = attributes.predict(faces, backbone.template)
     attr_maps = prediction.maps.to(x.device)
     if settings.ablation == "no-attributes":
@@ -230,7 +242,12 @@ def run_sim2word(backbone: Backbone, pair: Pair, attributes: AttributeModel,
             joint = normalise_maps(joint)
         eligible = torch.as_tensor(prediction.eligible).bool()
     masks = attribute_masks(joint, attr_maps, settings)
-    fills = backbone.preprocess(fill_images(faces, settings.fill, settings.seed)).to(x.device)
+    fills, impute = None, None
+    if settings.fill == "road":
+        def impute(i: int, chosen: torch.Tensor) -> torch.Tensor:
+            return imputed_sources(backbone, faces[i], chosen, settings.seed, x)
+    else:
+        fills = backbone.preprocess(fill_images(faces, settings.fill, settings.seed)).to(x.device)
     baseline_u = None
     if settings.rank_by == "uncertainty":
         baseline_u = backbone.uncertainty_from_embedding(ids.embeddings).detach()
@@ -238,7 +255,7 @@ def run_sim2word(backbone: Backbone, pair: Pair, attributes: AttributeModel,
     region = face_region(backbone.template, tuple(x.shape[2:]))
     controls = placement_masks(masks & eligible.to(masks.device)[:, :, None, None], region, k, settings.seed)
     scored = score_masks(backbone, x, fills, torch.cat([masks, controls.flatten(1, 2)], dim=1), units[[1, 0]],
-                         torch.full((2,), similarity), settings.batch_size, baseline_u)
+                         torch.full((2,), similarity), settings.batch_size, baseline_u, impute)
     control_s = scored.cosine[:, a:].reshape(2, a, k)
     control_u = None if scored.uncertainty is None else scored.uncertainty[:, a:].reshape(2, a, k)
     fractions = masks.flatten(2).float().mean(dim=2).cpu()

@@ -5,8 +5,10 @@ by replacing it with the preprocessed fill image: erased batches are built on th
 ``torch.where``, never going back to pixels.
 
 Fills: ``black`` (0), ``mean`` (the face's mean colour), ``noise`` (uniform 0..255 from a
-seeded generator, the same for every run) and ``blur`` (the face blurred with a Gaussian of
-sigma = 1/20 of its size).
+seeded generator, the same for every run), ``blur`` (the face blurred with a Gaussian of
+sigma = 1/20 of its size), each one image per face (:data:`FILL_IMAGES`); and ``road``, ROAD's
+noisy linear imputation of each mask's pixels from their neighbours
+(:func:`~s2w_toolkit.road.road_impute`), one image per mask (:func:`imputed_sources`).
 
 Example:
     >>> import numpy as np, torch
@@ -31,7 +33,9 @@ import torch
 import torch.nn.functional as F
 from skimage.filters import gaussian
 
-FILLS = ("black", "mean", "noise", "blur")
+#: Fills that are one image per face; :data:`FILLS` adds ``road``, one image per mask.
+FILL_IMAGES = ("black", "mean", "noise", "blur")
+FILLS = (*FILL_IMAGES, "road")
 
 
 def fill_images(faces: np.ndarray, fill: str = "black", seed: int = 0) -> np.ndarray:
@@ -48,7 +52,17 @@ def fill_images(faces: np.ndarray, fill: str = "black", seed: int = 0) -> np.nda
         sigma = faces.shape[1] / 20
         blurred = [gaussian(face, sigma=sigma, channel_axis=-1, preserve_range=True) for face in faces]
         return np.clip(np.rint(np.stack(blurred)), 0, 255).astype(np.uint8)
-    raise ValueError(f"unknown fill {fill!r}; use one of {FILLS}")
+    raise ValueError(f"unknown fill {fill!r}; use one of {FILL_IMAGES}")
+
+
+def imputed_sources(backbone, face: np.ndarray, masks: torch.Tensor, seed: int, like: torch.Tensor) -> torch.Tensor:
+    """ROAD's imputation of ``face`` under each of ``masks`` ``(M, H, W)``, preprocessed by
+    ``backbone``: ``(M, 3, H, W)`` on ``like``'s device and dtype. The noise of each mask is
+    seeded by ``seed`` and the mask's own pixels, so it does not depend on the batch."""
+    from ..road import road_impute
+
+    imputed = road_impute(np.asarray(face), masks.detach().cpu().numpy(), seed=seed)
+    return backbone.preprocess(imputed).to(like.device, like.dtype)
 
 
 def erase_masks(joint: torch.Tensor, threshold: float = 0.6, dilate: int = 0) -> torch.Tensor:

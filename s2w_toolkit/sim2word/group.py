@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from ..backbone import Backbone
 from ..interfaces import AttributeModel
 from .core import Settings, angular, attribute_masks
-from .erase import fill_images
+from .erase import fill_images, imputed_sources
 from .identity import counterfactual_map, identity_cams
 from .rescore import score_masks
 
@@ -65,19 +65,26 @@ def run_group(backbone: Backbone, probe: np.ndarray, gallery: list[np.ndarray], 
         x_gallery = backbone.preprocess(np.stack(gallery)).to(device)
         others = torch.cat([backbone(x_gallery[i:i + settings.batch_size])
                             for i in range(0, len(gallery), settings.batch_size)])
-    maps, embedding, _, used = identity_cams(backbone, x_probe, others, settings.strategy, settings.top_k,
-                                             settings.prob_threshold)
+    contrastive = settings.counterfactual == "contrastive"
+    maps, embedding, _, used, contrast = identity_cams(backbone, x_probe, others, settings.strategy, settings.top_k,
+                                                       settings.prob_threshold, contrastive)
     count = len(gallery)
-    h_d = counterfactual_map(maps[0, :1].expand(count, -1, -1), maps[0, 1:])
+    h_d = contrast[0, 1:] if contrastive else counterfactual_map(maps[0, :1].expand(count, -1, -1), maps[0, 1:])
     prediction = attributes.predict(probe[None], backbone.template)
     attr_maps = prediction.maps.to(device)
     joint = attr_maps if settings.ablation == "no-counterfactual" else h_d[:, None] * attr_maps
     masks = attribute_masks(joint, attr_maps.expand(count, -1, -1, -1), settings)
-    fills = backbone.preprocess(fill_images(probe[None], settings.fill, settings.seed)).to(device)
+    fills, impute = None, None
+    if settings.fill == "road":
+        def impute(i: int, chosen: torch.Tensor) -> torch.Tensor:
+            return imputed_sources(backbone, probe, chosen, settings.seed, x_probe)
+    else:
+        fills = backbone.preprocess(fill_images(probe[None], settings.fill, settings.seed)).to(device)
+        fills = fills.expand(count, -1, -1, -1)
     units = F.normalize(others, dim=1)
     baseline = (F.normalize(embedding, dim=1) * units).sum(dim=1)
-    scored = score_masks(backbone, x_probe.expand(count, -1, -1, -1), fills.expand(count, -1, -1, -1), masks,
-                         units, baseline, settings.batch_size)
+    scored = score_masks(backbone, x_probe.expand(count, -1, -1, -1), fills, masks, units, baseline,
+                         settings.batch_size, impute=impute)
     base = [angular(float(s)) for s in baseline]
     mean_base = sum(base) / count
     rows = []

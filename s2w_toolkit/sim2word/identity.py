@@ -46,6 +46,7 @@ class IdentityMaps:
     strategy: str
     classes: list[list[int]] = field(default_factory=list)
     degenerate: bool = False
+    contrast: torch.Tensor | None = None  # (2, H, W): where each image is like itself and not the other
 
 
 def features_and_embeddings(backbone: Backbone, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -84,14 +85,19 @@ def _classes(probs: torch.Tensor, strategy: str, top_k: int, prob_threshold: flo
 
 
 def identity_cams(backbone: Backbone, x: torch.Tensor, others: torch.Tensor | None = None, strategy: str = "topk",
-                  top_k: int = 1, prob_threshold: float = 0.4) -> tuple[torch.Tensor, torch.Tensor, list, str]:
+                  top_k: int = 1, prob_threshold: float = 0.4,
+                  contrastive: bool = False) -> tuple[torch.Tensor, torch.Tensor, list, str, torch.Tensor | None]:
     """Grad-CAMs on each image of ``x`` ``(n, 3, H, W)`` of every identity: the n images' own,
     then those of ``others`` (raw embeddings ``(m, D)`` of further faces). Returns the maps
     ``(n, n + m, H, W)`` in [0, 1], the raw embeddings of ``x``, the classes used per identity
-    (empty without a head) and the strategy used. One backward pass."""
+    (empty without a head), the strategy used, and with ``contrastive`` the contrastive maps
+    ``(n, n + m, H, W)``: on image i, the Grad-CAM of its own identity's target minus identity
+    k's (``<f(x_i), e_i - e_k>``, or the difference of the two class scores), where x_i looks
+    like itself and not like k (zero for k = i); else None. One backward pass."""
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown identity strategy {strategy!r}; use one of {STRATEGIES}")
     features, embeddings = features_and_embeddings(backbone, x)
+    n = len(x)
     others = embeddings.new_zeros((0, embeddings.shape[1])) if others is None else others.detach()
     with torch.enable_grad():
         if backbone.num_classes > 0:
@@ -100,30 +106,47 @@ def identity_cams(backbone: Backbone, x: torch.Tensor, others: torch.Tensor | No
                 probs = torch.softmax(torch.cat([logits, backbone.classify(others)]), dim=1)
             classes = [_classes(p, strategy, top_k, prob_threshold) for p in probs]
             union = list(dict.fromkeys(c for group in classes for c in group))
-            cams = gradcam(features, logits[:, union])
-            cams = torch.stack([cams[:, [union.index(c) for c in group]].mean(1) for group in classes], dim=1)
+            targets = logits[:, union]
+            if contrastive:  # the mean logit of each identity's classes, own minus the other's
+                pick = logits.new_zeros((len(classes), logits.shape[1]))
+                for k, group in enumerate(classes):
+                    pick[k, group] = 1.0 / len(group)
+                mean = logits @ pick.T
+                targets = torch.cat([targets, mean[torch.arange(n), torch.arange(n)][:, None] - mean], dim=1)
+            maps = gradcam(features, targets)
+            cams = torch.stack([maps[:, [union.index(c) for c in group]].mean(1) for group in classes], dim=1)
+            if contrastive:
+                cams = torch.cat([cams, maps[:, len(union):]], dim=1)
             used = "classes"
         else:
-            directions = F.normalize(torch.cat([embeddings.detach(), others]), dim=1)
             # <f(x_i), e_k> on the raw embedding: its gradient is e_k. (The cosine would be flat at
             # its maximum for k = i: its gradient vanishes there.)
-            cams = gradcam(features, embeddings @ directions.T)
+            targets = embeddings @ F.normalize(torch.cat([embeddings.detach(), others]), dim=1).T
+            if contrastive:
+                targets = torch.cat([targets, targets[torch.arange(n), torch.arange(n)][:, None] - targets], dim=1)
+            cams = gradcam(features, targets)
             classes, used = [], "embedding"
     up = F.interpolate(cams, size=tuple(x.shape[2:]), mode="bilinear", align_corners=False)
-    return normalise_maps(up.clamp_min(0)), embeddings.detach(), classes, used
+    maps = normalise_maps(up.clamp_min(0))
+    k = maps.shape[1] // 2 if contrastive else maps.shape[1]
+    return maps[:, :k], embeddings.detach(), classes, used, maps[:, k:] if contrastive else None
 
 
 def identity_maps(backbone: Backbone, x: torch.Tensor, strategy: str = "topk", top_k: int = 1,
-                  prob_threshold: float = 0.4) -> IdentityMaps:
-    """The identity maps of a pair ``x`` ``(2, 3, H, W)``; see the module docs."""
-    maps, embeddings, classes, used = identity_cams(backbone, x, None, strategy, top_k, prob_threshold)
+                  prob_threshold: float = 0.4, contrastive: bool = False) -> IdentityMaps:
+    """The identity maps of a pair ``x`` ``(2, 3, H, W)``; see the module docs. With
+    ``contrastive`` the result's ``contrast`` holds, per image, the contrastive map against
+    the other image (:func:`identity_cams`)."""
+    maps, embeddings, classes, used, contrast = identity_cams(backbone, x, None, strategy, top_k, prob_threshold,
+                                                              contrastive)
     if classes:
         degenerate = classes[0][0] == classes[1][0]
     else:
         units = F.normalize(embeddings, dim=1)
         degenerate = bool((units[0] @ units[1]).item() > 0.9999)
     return IdentityMaps(own=maps[[0, 1], [0, 1]], other=maps[[0, 1], [1, 0]], embeddings=embeddings,
-                        strategy=used, classes=classes, degenerate=degenerate)
+                        strategy=used, classes=classes, degenerate=degenerate,
+                        contrast=None if contrast is None else contrast[[0, 1], [1, 0]])
 
 
 def counterfactual_map(own: torch.Tensor, other: torch.Tensor) -> torch.Tensor:

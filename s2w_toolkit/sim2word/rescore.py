@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -52,11 +53,13 @@ def rescore(backbone: Backbone, images: torch.Tensor, counters: torch.Tensor, ba
             (torch.cat(uncertainties) if uncertainties else empty) if with_uncertainty else None)
 
 
-def score_masks(backbone: Backbone, x: torch.Tensor, fills: torch.Tensor, masks: torch.Tensor,
+def score_masks(backbone: Backbone, x: torch.Tensor, fills: torch.Tensor | None, masks: torch.Tensor,
                 counters: torch.Tensor, baseline: torch.Tensor, batch_size: int = 64,
-                baseline_u: torch.Tensor | None = None) -> MaskScores:
+                baseline_u: torch.Tensor | None = None,
+                impute: Callable[[int, torch.Tensor], torch.Tensor] | None = None) -> MaskScores:
     """Score row i's faces ``x[i]`` with each of its masks ``masks[i, j]`` filled from
-    ``fills[i]``, against ``counters[i]``. An empty mask erases nothing and keeps
+    ``fills[i]`` (or, with ``impute``, from ``impute(i, masks)``: one preprocessed image per
+    mask of row i), against ``counters[i]``. An empty mask erases nothing and keeps
     ``baseline[i]`` (and ``baseline_u[i]``); masks repeated within a row are scored once."""
     n, a = masks.shape[:2]
     flat = masks.flatten(2)
@@ -77,7 +80,14 @@ def score_masks(backbone: Backbone, x: torch.Tensor, fills: torch.Tensor, masks:
         chunk = jobs[start:start + batch_size]
         rows = torch.tensor([i for i, _ in chunk], device=x.device)
         chosen = torch.stack([masks[i, j] for i, j in chunk])[:, None]  # (J, 1, H, W)
-        batch = torch.where(chosen, fills[rows], x[rows])
+        if impute is None:
+            sources = fills[rows]
+        else:
+            sources = torch.empty_like(x[rows])
+            for i in sorted({i for i, _ in chunk}):
+                mine = [k for k, (row, _) in enumerate(chunk) if row == i]
+                sources[mine] = impute(i, chosen[mine, 0])
+        batch = torch.where(chosen, sources, x[rows])
         values, us = rescore(backbone, batch, counters[rows], batch_size, with_u)
         for k, (i, sharing) in enumerate(owners[start:start + batch_size]):
             cosine[i, sharing] = values[k].cpu()
