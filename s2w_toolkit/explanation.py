@@ -1,16 +1,27 @@
 """``Explanation``: plain data that every explainer returns. No model needed to read it.
 
+Saved to disk (:meth:`Explanation.save`) an explanation is two files: ``NAME.json`` with the
+score, words and metadata, naming ``NAME.npz``, a compressed NumPy archive of its maps
+(float32, keys ``maps/a``, ``extra/<name>/b``...). :meth:`Explanation.load` reads both back.
+``to_json`` alone keeps the maps inline (lists rounded to 5 decimals), for APIs.
+
 Example:
-    >>> import numpy as np
+    >>> import numpy as np, os, tempfile
     >>> e = Explanation(score=0.9, maps={"a": np.eye(4), "b": np.ones((7, 7))}, explainer="demo")
     >>> Explanation.from_json(e.to_json()).maps["a"].shape
     (4, 4)
+    >>> path = e.save(os.path.join(tempfile.mkdtemp(), "demo.json"))
+    >>> sorted(os.listdir(os.path.dirname(path))), Explanation.load(path).maps["b"].shape
+    (['demo.json', 'demo.npz'], (7, 7))
 """
 
 from __future__ import annotations
 
+import io
 import json
+import os
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -100,8 +111,9 @@ class Explanation:
         """The verdict at ``threshold``, or None when no threshold is known."""
         return None if self.threshold is None else self.score >= self.threshold
 
-    def to_dict(self) -> dict:
-        """Plain data for JSON; map values are rounded to 5 decimals."""
+    def to_dict(self, with_maps: bool = True) -> dict:
+        """Plain data for JSON; map values are rounded to 5 decimals (left out without
+        ``with_maps``)."""
 
         def maps_out(maps: dict) -> dict:  # 5 significant digits: enough for any figure, a third of the size
             return {side: np.round(maps[side].astype(np.float64), 5).tolist() for side in SIDES}
@@ -112,8 +124,8 @@ class Explanation:
             "same_person": self.same_person,
             "explainer": self.explainer,
             "backbone": self.backbone,
-            "maps": maps_out(self.maps),
-            "extra_maps": {name: maps_out(m) for name, m in self.extra_maps.items()},
+            "maps": maps_out(self.maps) if with_maps else None,
+            "extra_maps": {name: maps_out(m) for name, m in self.extra_maps.items()} if with_maps else None,
             "words": None if self.words is None else [asdict(w) for w in self.words],
             "metadata": self.metadata,
         }
@@ -129,3 +141,34 @@ class Explanation:
     @classmethod
     def from_json(cls, text: str) -> "Explanation":
         return cls.from_dict(json.loads(text))
+
+    def save(self, path: str | os.PathLike[str]) -> str:
+        """Write ``path`` (JSON without the maps) and the maps to the ``.npz`` beside it, each
+        atomically (the archive first, so a JSON on disk always has its maps); return ``path``."""
+        from .io.atomic import write_bytes, write_text
+
+        path = Path(path)
+        archive = path.with_suffix(".npz")
+        arrays = {f"maps/{side}": self.maps[side] for side in SIDES}
+        arrays.update({f"extra/{name}/{side}": m[side] for name, m in self.extra_maps.items() for side in SIDES})
+        buffer = io.BytesIO()
+        np.savez_compressed(buffer, **{k: np.asarray(v, np.float32) for k, v in arrays.items()})
+        write_bytes(archive, buffer.getvalue())
+        data = self.to_dict(with_maps=False)
+        data["maps_file"] = archive.name
+        data["extra_maps"] = sorted(self.extra_maps)
+        write_text(path, dumps(data))
+        return str(path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> "Explanation":
+        """An explanation written by :meth:`save` (or a JSON with inline maps)."""
+        path = Path(path)
+        data = json.loads(path.read_text())
+        archive = data.pop("maps_file", None)
+        if archive is not None:
+            with np.load(path.parent / archive, allow_pickle=False) as npz:
+                data["maps"] = {side: npz[f"maps/{side}"] for side in SIDES}
+                data["extra_maps"] = {name: {side: npz[f"extra/{name}/{side}"] for side in SIDES}
+                                      for name in data.get("extra_maps") or []}
+        return cls.from_dict(data)

@@ -17,12 +17,12 @@ def test_two_explainers_write_json_and_png(run_cli, tmp_path, demo):
     assert result.exit_code == 0, result.stderr
     assert "center-prior" in result.stdout and "input-gradient" in result.stdout and "different" in result.stdout
     for name in ("center-prior", "input-gradient"):
-        e = Explanation.from_json((tmp_path / f"{name}.json").read_text())
+        e = Explanation.load(tmp_path / f"{name}.json")
         assert e.explainer == name and e.backbone == "dlib-resnet" and e.same_person is False
         assert e.score == pytest.approx(0.8137, abs=0.01)
         png = np.asarray(Image.open(tmp_path / f"{name}.png"))
         assert png.shape[0] > 300 and png.shape[1] > 300 and png.std() > 10
-    prior = Explanation.from_json((tmp_path / "center-prior.json").read_text())
+    prior = Explanation.load(tmp_path / "center-prior.json")
     h, w = prior.maps["a"].shape
     assert prior.maps["a"][h // 2, w // 2] == pytest.approx(1.0, abs=0.01)  # the blob peaks at the centre
 

@@ -34,10 +34,10 @@ def test_every_explainer_is_isolated_and_every_failure_named(run_cli, faulty, tm
     assert "map 'a' is empty (0x0)" in err and "score is nan, not a finite cosine" in err
     assert "4 of 6 explainer(s) failed: broken-render, broken-exit, broken-empty, broken-nan-score" in err
     # the explainer after the one that edited pair.a in place saw the original faces
-    alone = json.loads((tmp_path / "solo" / "input-gradient.json").read_text())
-    together = json.loads((out / "input-gradient.json").read_text())
-    assert together["score"] == pytest.approx(alone["score"], abs=1e-6)
-    np.testing.assert_allclose(together["maps"]["a"], alone["maps"]["a"], atol=1e-5)
+    alone = Explanation.load(tmp_path / "solo" / "input-gradient.json")
+    together = Explanation.load(out / "input-gradient.json")
+    assert together.score == pytest.approx(alone.score, abs=1e-6)
+    np.testing.assert_allclose(together.maps["a"], alone.maps["a"], atol=1e-5)
     assert (out / "input-gradient.png").is_file() and (out / "broken-mutates.png").is_file()
     assert (out / "broken-render.json").is_file() and not (out / "broken-render.png").exists()
     assert not (out / "broken-exit.json").exists()

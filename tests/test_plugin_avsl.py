@@ -165,7 +165,7 @@ def test_cli_with_a_levels_option(run_cli, tmp_path, demo):
     result = run_cli("explain", "-e", "avsl", "-o", "levels=units.6,units.9", demo["obama"], demo["biden"],
                      "--out", tmp_path, "--device", "cpu")
     assert result.exit_code == 0, result.stderr
-    e = Explanation.from_json((tmp_path / "avsl.json").read_text())
+    e = Explanation.load(tmp_path / "avsl.json")
     assert e.metadata["level_names"] == ["units.6", "units.9"] and sorted(e.extra_maps) == [
         "level1:units.6", "level2:units.9"]
     assert e.score == pytest.approx(0.8137, abs=0.01) and (tmp_path / "avsl.png").stat().st_size > 10_000

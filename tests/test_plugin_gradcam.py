@@ -292,7 +292,7 @@ def test_cli_writes_json_and_png_for_gradcam_and_occlusion(run_cli, tmp_path, de
                      "--device", "cpu")
     assert result.exit_code == 0, result.output
     for name in ("gradcam", "occlusion"):
-        e = Explanation.from_json((tmp_path / f"{name}.json").read_text())
+        e = Explanation.load(tmp_path / f"{name}.json")
         assert e.explainer == name and e.metadata["method"] == name and e.backbone == "dlib-resnet"
         assert (tmp_path / f"{name}.png").stat().st_size > 10_000
         assert e.maps["a"].shape == (150, 150) and np.isfinite(e.maps["b"]).all()

@@ -16,7 +16,7 @@ from torch import nn  # noqa: E402
 
 from s2w_perturb.masks import MaskSampler  # noqa: E402
 from s2w_perturb.rise import Rise, rise_saliency  # noqa: E402
-from s2w_toolkit import Pair  # noqa: E402
+from s2w_toolkit import Explanation, Pair  # noqa: E402
 from s2w_toolkit.backbones.wrapped import wrap_module  # noqa: E402
 from s2w_toolkit.errors import OptionError  # noqa: E402
 
@@ -189,7 +189,8 @@ def test_cli(run_cli, demo, tmp_path):
     assert result.exit_code == 0, result.output
     data = json.loads((tmp_path / "rise.json").read_text())
     assert data["metadata"]["samples"] == 4 and data["metadata"]["forward_passes"] == 2
-    assert np.array(data["maps"]["a"]).shape == (150, 150)
+    assert Explanation.load(tmp_path / "rise.json").maps["a"].shape == (150, 150)
+    assert data["maps"] is None and data["maps_file"] == "rise.npz"  # the maps live in the archive
     assert (tmp_path / "rise.png").stat().st_size > 10_000
     crop = tmp_path / "crop.png"  # an aligned crop: no face detection needed to reach the options
     Image.fromarray(np.full((150, 150, 3), 90, np.uint8)).save(crop)

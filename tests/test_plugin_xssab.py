@@ -134,7 +134,7 @@ def test_bad_and_unknown_options_are_rejected():
 def test_cli_writes_json_and_png(run_cli, tmp_path, demo):
     result = run_cli("explain", "-e", "xssab", demo["obama"], demo["biden"], "--out", tmp_path, "--device", "cpu")
     assert result.exit_code == 0, result.stderr
-    e = Explanation.from_json((tmp_path / "xssab.json").read_text())
+    e = Explanation.load(tmp_path / "xssab.json")
     assert e.explainer == "xssab" and e.score == pytest.approx(0.8137, abs=0.01)
     assert e.metadata["sum_pos_plus_sum_neg"] == pytest.approx(e.score, abs=1e-5)
     assert (tmp_path / "xssab.png").stat().st_size > 10_000

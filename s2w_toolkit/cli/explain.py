@@ -206,7 +206,7 @@ def _explain_one(name: str, cls: type, options: dict, attributes, pair, net, fol
                  failed: list, written: list) -> None:
     """Run one explainer on its own copy of the pair and write its JSON and PNG (atomically), add
     its row; any failure of the plugin (``sys.exit()`` too) is reported, not raised."""
-    from ..io.atomic import replacing, write_text
+    from ..io.atomic import replacing
     from ..pipeline import build_explainer, call_plugin, run_explainer
 
     try:
@@ -214,7 +214,7 @@ def _explain_one(name: str, cls: type, options: dict, attributes, pair, net, fol
         explanation = run_explainer(explainer, pair, net, attributes if cls.uses_attributes else None)
         explanation.metadata.setdefault("threshold_source", net.threshold_source)
         json_path = folder / f"{name}.json"
-        write_text(json_path, explanation.to_json())  # kept even if the figure then fails
+        explanation.save(json_path)  # JSON + .npz of the maps, kept even if the figure then fails
         with replacing(folder / f"{name}.png") as tmp:
             drawn = call_plugin(f"explainer {name!r} render", explainer.render, explanation, pair.image_a.copy(),
                                 pair.image_b.copy(), tmp)
@@ -230,7 +230,7 @@ def _explain_one(name: str, cls: type, options: dict, attributes, pair, net, fol
     verdict = "[green]same person[/]" if explanation.same_person else "[red]different person[/]"
     words = ", ".join(w.text for w in (explanation.words or [])[:3])
     table.add_row(name, f"{explanation.score:.4f}", verdict, words, f"{explanation.metadata['seconds']:.2f}")
-    written.append((f"{json_path}, {png_path}", explanation))
+    written.append((f"{json_path} (maps in {json_path.with_suffix('.npz').name}), {png_path}", explanation))
 
 
 def written_explanations(written: list) -> list:
