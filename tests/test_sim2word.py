@@ -273,6 +273,25 @@ def test_group_mode_averages_over_the_gallery(net, demo, run_cli, tmp_path):
     assert bad.exit_code != 0 and "needs both --probe and --gallery" in bad.output
 
 
+@pytest.mark.parametrize("settings", [Settings(), Settings.official(), Settings(ablation="no-counterfactual"),
+                                      Settings(ablation="no-attributes", counterfactual="official")],
+                         ids=["default", "official", "no-counterfactual", "no-attributes"])
+def test_group_mode_is_the_pair_pipeline(net, demo, settings):
+    """One gallery face: group mode gives the pair's direction with the probe as target, for
+    every option (ablations, mask rule, counterfactual, controls and support)."""
+    from s2w_toolkit import load_face
+    from s2w_toolkit.sim2word.group import run_group
+
+    probe, other = (load_face(demo[n], net)[0] for n in ("obama", "biden"))
+    group = run_group(net, probe, [other], FixedAttributes(), settings)
+    pair = run_sim2word(net, load_pair(demo["obama"], demo["biden"], net), FixedAttributes(), settings).directions[0]
+    assert [r["per_gallery"][0] for r in group.rows] == pytest.approx([r["angular"] for r in pair.rows], abs=1e-6)
+    assert torch.allclose(group.counterfactual, pair.counterfactual, atol=1e-6)
+    if settings.placements:
+        assert [r["supported_in"] == int(r_["supported"]) for r, r_ in zip(group.rows, pair.rows)
+                if r["eligible"]] == [True] * sum(r["eligible"] for r in group.rows)
+
+
 def test_identity_strategies_with_a_class_head(demo):
     """A backbone with an identification head: top-k classes, and the cumulative-probability rule."""
     from nets import randomise_batch_norm

@@ -150,6 +150,6 @@ def test_controls_are_deterministic_per_seed_and_go_through_the_network_in_batch
 def test_rank_by_excess_needs_controls_and_the_official_preset_exists():
     with pytest.raises(ValueError, match="rank_by=excess needs placements"):
         Settings(placements=0)
-    official = dict(placements=0, rank_by="similarity", mask_rule="absolute", fill="black")
+    official = dict(placements=0, rank_by="similarity", mask_rule="absolute", fill="black", counterfactual="official")
     assert Settings.official() == Settings(**official)
     assert Sim2Word(**{k: str(v) for k, v in official.items()}).settings == Settings.official()

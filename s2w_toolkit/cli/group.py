@@ -57,8 +57,13 @@ def run_group_mode(probe: str, gallery: str, net, attributes, settings, folder: 
     ranked = result.ranked()
     caption = (f"{Path(probe).name} against {len(faces)} other faces (mean score "
                f"{result.extra['mean_angular']:.3f}): ")
-    caption += (f"the most characteristic attribute is {ranked[0]['word'].lower()}." if ranked
-                else "no eligible attribute.")
+    supported = result.supported()
+    if supported:
+        caption += f"the most characteristic attribute is {supported[0]['word'].lower()}."
+    elif ranked:
+        caption += "no attribute explains it better than a region of the same size, for most gallery faces."
+    else:
+        caption += "no eligible attribute."
     matched = [path for path, score in zip(used, result.gallery_scores) if score >= net.threshold]
     if matched:  # the gallery should hold other identities
         err_console.print(f"[yellow]warning:[/] {len(matched)} gallery face(s) pass the threshold "
@@ -71,7 +76,8 @@ def run_group_mode(probe: str, gallery: str, net, attributes, settings, folder: 
     report = {"probe": probe, "gallery": used, "gallery_similarity": result.gallery_scores,
               "threshold": net.threshold, "threshold_source": net.threshold_source,
               "gallery_same_person": [score >= net.threshold for score in result.gallery_scores], "caption": caption,
-              "ranking": [r["attribute"] for r in ranked], "attributes": result.rows,
+              "ranking": [r["attribute"] for r in ranked], "supported": [r["attribute"] for r in supported],
+              "attributes": result.rows,
               "forward_images": result.forward_images, "identity_strategy": result.extra["identity_strategy"],
               "settings": dataclasses.asdict(settings),
               "maps": {"identity": np.round(result.identity.numpy().astype(float), 5).tolist(),

@@ -59,7 +59,7 @@ from ..backbone import Backbone
 from ..interfaces import AttributeModel, Pair
 from ..options import BaseOptions
 from .erase import FILLS, erase_masks, fill_images, imputed_sources, region_masks
-from .identity import counterfactual_map, identity_maps
+from .identity import counterfactual_map, identity_cams
 from .placements import face_region, placement_masks
 from .rescore import score_masks
 from .support import LEVEL, judge_direction
@@ -217,65 +217,106 @@ def ranking_order(settings: Settings, mate: bool) -> tuple[str, int, bool]:
     return "s", -1 if mate else 1, settings.rank_by == "excess"
 
 
+@dataclass
+class Directions:
+    """What :func:`explain_directions` computes: one :class:`Direction` per (target, counter)
+    pair, each target's embedding and identity-map details, and the images forwarded."""
+
+    directions: list[Direction]
+    similarities: list[float]
+    embeddings: torch.Tensor
+    strategy: str
+    classes: list
+    forwarded: int
+
+
+def explain_directions(backbone: Backbone, x: torch.Tensor, faces: np.ndarray, attributes: AttributeModel,
+                       settings: Settings, threshold: float, others: torch.Tensor | None = None,
+                       pairs: list[tuple[int, int]] | None = None,
+                       names: list[str] | None = None) -> Directions:
+    """The Sim2Word pipeline for any set of directions, one core for pair and group mode.
+
+    ``x`` ``(n, 3, H, W)`` are the preprocessed targets, ``faces`` their aligned RGB images;
+    ``others`` ``(m, D)`` raw embeddings of further counter faces; ``pairs`` the directions as
+    ``(target i, counter k)``, k indexing ``x``'s faces then ``others`` (default: every ordered
+    pair of ``x``'s faces); ``names`` the directions' targets' labels. Every erased image of
+    every direction, and every control, goes through the backbone in the same chunks."""
+    x = x.detach()
+    n = len(x)
+    pairs = pairs if pairs is not None else [(i, k) for i in range(n) for k in range(n) if i != k]
+    names = names if names is not None else [str(i) for i, _ in pairs]
+    contrastive = settings.counterfactual == "contrastive"
+    maps, embeddings, classes, strategy, contrast = identity_cams(
+        backbone, x, others, settings.strategy, settings.top_k, settings.prob_threshold, contrastive)
+    every = embeddings if others is None else torch.cat([embeddings, others.detach().to(embeddings)])
+    units = F.normalize(every, dim=1)
+    targets = torch.tensor([i for i, _ in pairs], device=x.device)
+    counters = torch.tensor([k for _, k in pairs], device=x.device)
+    similarity = (units[targets] * units[counters]).sum(dim=1)
+    own, other = maps[targets, targets], maps[targets, counters]
+    h_d = contrast[targets, counters] if contrastive else counterfactual_map(own, other)
+    prediction = attributes.predict(faces, backbone.template)
+    attr_maps = prediction.maps.to(x.device)[targets]
+    if settings.ablation == "no-attributes":
+        joint = h_d[:, None]
+        eligible = torch.ones((len(pairs), 1), dtype=torch.bool)
+    else:
+        joint = attr_maps if settings.ablation == "no-counterfactual" else h_d[:, None] * attr_maps
+        if settings.ablation is None and settings.strategy == "threshold":
+            joint = normalise_maps(joint)
+        eligible = torch.as_tensor(prediction.eligible).bool()[targets.cpu()]
+    masks = attribute_masks(joint, attr_maps, settings)
+    fills, impute = None, None
+    if settings.fill == "road":
+        def impute(d: int, chosen: torch.Tensor) -> torch.Tensor:
+            return imputed_sources(backbone, faces[pairs[d][0]], chosen, settings.seed, x)
+    else:
+        fills = backbone.preprocess(fill_images(faces, settings.fill, settings.seed)).to(x.device)[targets]
+    baseline_u = None
+    if settings.rank_by == "uncertainty":
+        baseline_u = backbone.uncertainty_from_embedding(embeddings).detach()[targets]
+    a, k = masks.shape[1], settings.placements
+    region = face_region(backbone.template, tuple(x.shape[2:]))
+    controls = placement_masks(masks & eligible.to(masks.device)[:, :, None, None], region, k, settings.seed)
+    scored = score_masks(backbone, x[targets], fills, torch.cat([masks, controls.flatten(1, 2)], dim=1),
+                         units[counters], similarity.detach(), settings.batch_size, baseline_u, impute)
+    control_s = scored.cosine[:, a:].reshape(len(pairs), a, k)
+    control_u = None if scored.uncertainty is None else scored.uncertainty[:, a:].reshape(len(pairs), a, k)
+    fractions = masks.flatten(2).float().mean(dim=2).cpu()
+    directions = []
+    for d, (i, _) in enumerate(pairs):
+        s = float(similarity[d])
+        key, sign, by_excess = ranking_order(settings, s >= threshold)
+        rows = _rows(prediction, i, scored.cosine[d], fractions[d], s, settings.ablation)
+        for j, row in enumerate(rows):
+            row["control_s"] = control_s[d, j].tolist() if row["eligible"] else []
+            if scored.uncertainty is not None:
+                row["u"] = float(scored.uncertainty[d, j])
+                row["delta_u"] = row["u"] - float(baseline_u[d])
+                row["control_u"] = control_u[d, j].tolist() if row["eligible"] else []
+        control_key = "control_u" if key == "u" else "control_s"
+        summary = judge_direction(rows, sign, settings.support_level, key if key != "delta_u" else "u", control_key)
+        summary["judged"] = k > 0
+        directions.append(Direction(names[d], own[d].cpu(), other[d].cpu(), h_d[d].cpu(), joint[d].cpu(), rows,
+                                    masks=masks[d].cpu(), key=key, sign=sign, by_excess=by_excess, summary=summary))
+    return Directions(directions, similarity.tolist(), embeddings, strategy, classes, scored.forwarded)
+
+
 def run_sim2word(backbone: Backbone, pair: Pair, attributes: AttributeModel,
                  settings: Settings = Settings(), threshold: float | None = None) -> Sim2WordResult:
     """Sim2Word on ``pair`` in both directions; see the module docs. ``threshold`` (default the
     backbone's) decides whether the pair is a mate, which sets the expected sign of the words."""
     threshold = float(backbone.threshold if threshold is None else threshold)
-    x = torch.cat([pair.a, pair.b]).detach()
+    x = torch.cat([pair.a, pair.b])
     faces = np.stack([pair.image_a, pair.image_b])
-    contrastive = settings.counterfactual == "contrastive"
-    ids = identity_maps(backbone, x, settings.strategy, settings.top_k, settings.prob_threshold, contrastive)
-    units = F.normalize(ids.embeddings, dim=1)
-    similarity = float((units[0] @ units[1]).item())
-    h_d = ids.contrast if contrastive else counterfactual_map(ids.own, ids.other)
-    prediction = attributes.predict(faces, backbone.template)
-    attr_maps = prediction.maps.to(x.device)
-    if settings.ablation == "no-attributes":
-        joint = h_d[:, None]
-        eligible = torch.ones((2, 1), dtype=torch.bool)
-    elif settings.ablation == "no-counterfactual":
-        joint, eligible = attr_maps, torch.as_tensor(prediction.eligible).bool()
+    out = explain_directions(backbone, x, faces, attributes, settings, threshold, pairs=[(0, 1), (1, 0)],
+                             names=["a", "b"])
+    if out.classes:
+        degenerate = out.classes[0][0] == out.classes[1][0]
     else:
-        joint = h_d[:, None] * attr_maps
-        if settings.strategy == "threshold":
-            joint = normalise_maps(joint)
-        eligible = torch.as_tensor(prediction.eligible).bool()
-    masks = attribute_masks(joint, attr_maps, settings)
-    fills, impute = None, None
-    if settings.fill == "road":
-        def impute(i: int, chosen: torch.Tensor) -> torch.Tensor:
-            return imputed_sources(backbone, faces[i], chosen, settings.seed, x)
-    else:
-        fills = backbone.preprocess(fill_images(faces, settings.fill, settings.seed)).to(x.device)
-    baseline_u = None
-    if settings.rank_by == "uncertainty":
-        baseline_u = backbone.uncertainty_from_embedding(ids.embeddings).detach()
-    a, k = masks.shape[1], settings.placements
-    region = face_region(backbone.template, tuple(x.shape[2:]))
-    controls = placement_masks(masks & eligible.to(masks.device)[:, :, None, None], region, k, settings.seed)
-    scored = score_masks(backbone, x, fills, torch.cat([masks, controls.flatten(1, 2)], dim=1), units[[1, 0]],
-                         torch.full((2,), similarity), settings.batch_size, baseline_u, impute)
-    control_s = scored.cosine[:, a:].reshape(2, a, k)
-    control_u = None if scored.uncertainty is None else scored.uncertainty[:, a:].reshape(2, a, k)
-    fractions = masks.flatten(2).float().mean(dim=2).cpu()
-    key, sign, by_excess = ranking_order(settings, similarity >= threshold)
-    directions = []
-    for i, side in enumerate(("a", "b")):
-        rows = _rows(prediction, i, scored.cosine[i], fractions[i], similarity, settings.ablation)
-        for j, row in enumerate(rows):
-            row["control_s"] = control_s[i, j].tolist() if row["eligible"] else []
-            if scored.uncertainty is not None:
-                row["u"] = float(scored.uncertainty[i, j])
-                row["delta_u"] = row["u"] - float(baseline_u[i])
-                row["control_u"] = control_u[i, j].tolist() if row["eligible"] else []
-        control_key = "control_u" if key == "u" else "control_s"
-        summary = judge_direction(rows, sign, settings.support_level, key if key != "delta_u" else "u", control_key)
-        summary["judged"] = k > 0
-        directions.append(Direction(side, ids.own[i].cpu(), ids.other[i].cpu(), h_d[i].cpu(), joint[i].cpu(), rows,
-                                    masks=masks[i].cpu(), key=key, sign=sign, by_excess=by_excess, summary=summary))
-    return Sim2WordResult(similarity, directions, settings, ids.strategy, ids.degenerate, scored.forwarded,
-                          threshold=threshold, extra={"classes": ids.classes})
+        degenerate = out.similarities[0] > 0.9999
+    return Sim2WordResult(out.similarities[0], out.directions, settings, out.strategy, degenerate, out.forwarded,
+                          threshold=threshold, extra={"classes": out.classes})
 
 
 def _rows(prediction, i: int, scores: torch.Tensor, fractions: torch.Tensor, similarity: float,

@@ -3,10 +3,13 @@
 The probe is paired with one image of each other identity (the gallery). For every gallery
 face g, the counterfactual map of the probe against g is built and each of the probe's
 attributes is erased in it; the score is 1 - arccos(s_gj)/pi with s_gj = cos(f(erase_j probe),
-f(g)). Scores are averaged over the gallery per attribute and the probe's eligible
-attributes are ranked by that average (Sim2Word, section "the most characteristic attributes
-of a group"). One backward pass gives all identity maps; every erased image of every gallery
-face goes through the backbone as one batch (or chunks).
+f(g)). Scores are averaged over the gallery per attribute (Sim2Word, section "the most
+characteristic attributes of a group"). With controls (the default), each (probe, g) direction
+judges each word against its random placements as a pair does; attributes are ranked by their
+mean excess and a word is *supported* when it is supported against most gallery faces.
+Officially (``Settings.official()``) they are ranked by the mean score. One backward pass gives
+all identity maps; every erased image of every gallery face goes through the backbone in the
+same chunks.
 
 Example:
     >>> from s2w_toolkit import load_backbone, load_face
@@ -15,8 +18,8 @@ Example:
     >>> net = load_backbone("dlib-resnet", device="cpu")
     >>> faces = [load_face(demo_image(n), net)[0] for n in ("obama", "biden", "obama2")]
     >>> result = run_group(net, faces[0], faces[1:], load_attributes("age-gender"))
-    >>> len(result.gallery_scores), [r["attribute"] for r in result.rows]
-    (2, ['Gender', 'Age'])
+    >>> len(result.gallery_scores), [r["attribute"] for r in result.rows], "mean_excess" in result.rows[0]
+    (2, ['Gender', 'Age'], True)
 """
 
 from __future__ import annotations
@@ -26,14 +29,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ..backbone import Backbone
 from ..interfaces import AttributeModel
-from .core import Settings, angular, attribute_masks
-from .erase import fill_images, imputed_sources
-from .identity import counterfactual_map, identity_cams
-from .rescore import score_masks
+from .core import Settings, angular, explain_directions
 
 
 @dataclass
@@ -50,52 +49,53 @@ class GroupResult:
     extra: dict = field(default_factory=dict)
 
     def ranked(self) -> list[dict]:
-        """Eligible attributes by their mean score over the gallery, highest first."""
-        return sorted((r for r in self.rows if r["eligible"]), key=lambda r: r["mean_angular"], reverse=True)
+        """Eligible attributes, best first: with controls by their mean excess over their random
+        placements (signed so that larger is better), else by their mean score over the gallery."""
+        key = "mean_excess" if self.extra.get("judged") else "mean_angular"
+        return sorted((r for r in self.rows if r["eligible"]), key=lambda r: r.get(key, -math.inf), reverse=True)
+
+    def supported(self) -> list[dict]:
+        """The ranked attributes supported (against their controls) for most gallery faces."""
+        if not self.extra.get("judged"):
+            return self.ranked()
+        return [r for r in self.ranked() if 2 * r.get("supported_in", 0) > len(self.gallery_scores)]
 
 
 def run_group(backbone: Backbone, probe: np.ndarray, gallery: list[np.ndarray], attributes: AttributeModel,
-              settings: Settings = Settings()) -> GroupResult:
-    """Group mode for an aligned ``probe`` face and aligned ``gallery`` faces (RGB uint8)."""
+              settings: Settings = Settings(), threshold: float | None = None) -> GroupResult:
+    """Group mode for an aligned ``probe`` face and aligned ``gallery`` faces (RGB uint8): the
+    pair pipeline (:func:`~s2w_toolkit.sim2word.core.explain_directions`), one direction per
+    gallery face with the probe as target, so every option (ablations, mask rule, fill, the
+    counterfactual, controls and support) means what it means for a pair."""
     if not gallery:
         raise ValueError("group mode needs at least one gallery face")
+    threshold = float(backbone.threshold if threshold is None else threshold)
     device = backbone.device
     x_probe = backbone.preprocess(probe).to(device)
     with torch.no_grad():
         x_gallery = backbone.preprocess(np.stack(gallery)).to(device)
         others = torch.cat([backbone(x_gallery[i:i + settings.batch_size])
                             for i in range(0, len(gallery), settings.batch_size)])
-    contrastive = settings.counterfactual == "contrastive"
-    maps, embedding, _, used, contrast = identity_cams(backbone, x_probe, others, settings.strategy, settings.top_k,
-                                                       settings.prob_threshold, contrastive)
     count = len(gallery)
-    h_d = contrast[0, 1:] if contrastive else counterfactual_map(maps[0, :1].expand(count, -1, -1), maps[0, 1:])
-    prediction = attributes.predict(probe[None], backbone.template)
-    attr_maps = prediction.maps.to(device)
-    joint = attr_maps if settings.ablation == "no-counterfactual" else h_d[:, None] * attr_maps
-    masks = attribute_masks(joint, attr_maps.expand(count, -1, -1, -1), settings)
-    fills, impute = None, None
-    if settings.fill == "road":
-        def impute(i: int, chosen: torch.Tensor) -> torch.Tensor:
-            return imputed_sources(backbone, probe, chosen, settings.seed, x_probe)
-    else:
-        fills = backbone.preprocess(fill_images(probe[None], settings.fill, settings.seed)).to(device)
-        fills = fills.expand(count, -1, -1, -1)
-    units = F.normalize(others, dim=1)
-    baseline = (F.normalize(embedding, dim=1) * units).sum(dim=1)
-    scored = score_masks(backbone, x_probe.expand(count, -1, -1, -1), fills, masks, units, baseline,
-                         settings.batch_size, impute=impute)
-    base = [angular(float(s)) for s in baseline]
+    out = explain_directions(backbone, x_probe, probe[None], attributes, settings, threshold, others=others,
+                             pairs=[(0, 1 + g) for g in range(count)], names=[f"g{g}" for g in range(count)])
+    base = [angular(s) for s in out.similarities]
     mean_base = sum(base) / count
     rows = []
-    for j, name in enumerate(prediction.names):
-        per_face = [angular(float(s)) for s in scored.cosine[:, j]]
+    for j, first in enumerate(out.directions[0].rows):
+        per = [d.rows[j] for d in out.directions]
+        per_face = [r["angular"] for r in per]
         mean = sum(per_face) / count
-        rows.append({"attribute": name, "word": prediction.words[0][j], "model": prediction.models[j],
-                     "eligible": bool(prediction.eligible[0, j]), "present": bool(prediction.present[0, j]),
-                     "mean_angular": mean, "mean_cosine": math.cos(math.pi * (1 - mean)),
-                     "delta": mean - mean_base, "per_gallery": per_face,
-                     "erased_fraction": float(masks[:, j].float().mean())})
-    return GroupResult(rows, [float(s) for s in baseline], maps[0, 0].cpu(), h_d.mean(0).cpu(),
-                       joint.mean(0).cpu(), settings, scored.forwarded,
-                       extra={"identity_strategy": used, "mean_angular": mean_base})
+        row = {k: first[k] for k in ("attribute", "word", "model", "eligible", "present")}
+        row.update({"mean_angular": mean, "mean_cosine": math.cos(math.pi * (1 - mean)), "delta": mean - mean_base,
+                    "per_gallery": per_face, "erased_fraction": float(np.mean([r["erased_fraction"] for r in per]))})
+        if out.directions[0].summary.get("judged") and "excess" in first:
+            row["mean_excess"] = float(np.mean([d.sign * r["excess"] for d, r in zip(out.directions, per)]))
+            row["supported_in"] = sum(bool(r["supported"]) for r in per)
+        rows.append(row)
+    stack = torch.stack
+    return GroupResult(rows, out.similarities, out.directions[0].identity,
+                       stack([d.counterfactual for d in out.directions]).mean(0),
+                       stack([d.joint for d in out.directions]).mean(0), settings, out.forwarded,
+                       extra={"identity_strategy": out.strategy, "mean_angular": mean_base,
+                              "judged": settings.placements > 0})
