@@ -63,7 +63,7 @@ def load_face(path: str | Path, backbone: Backbone, face_index: int = 0, aligned
         detector = FaceDetector(landmarks=backbone.template.landmarks)
     found = detector.find(image, face_index, source=str(path))
     face = align_face(image, found.landmarks, backbone.template)
-    return face, {"source": str(path), "box": list(found.box), "aligned": False}
+    return face, {"source": str(path), "box": list(found.box), "aligned": False, "face_index": face_index}
 
 
 def face_indices(face_index: int | tuple[int, int]) -> tuple[int, int]:

@@ -36,7 +36,7 @@ class FixedAttributes(AttributeModel):
                                          kinds=["binary"] * 3, model=self.name)
 
 
-BLACK = Settings(fill="black")  # erased pixels are 0: the checks below recompute them in uint8
+BLACK = Settings(fill="black", stability=0)  # erased pixels are 0: the checks below recompute them in uint8
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +81,7 @@ def test_identical_across_batch_sizes_and_repeated_runs(net, pair, result):
     again = run_sim2word(net, pair, FixedAttributes(), BLACK)
     assert scores(again) == scores(result)
     for size in (1, 4):
-        other = run_sim2word(net, pair, FixedAttributes(), Settings(batch_size=size, fill="black"))
+        other = run_sim2word(net, pair, FixedAttributes(), Settings(batch_size=size, fill="black", stability=0))
         np.testing.assert_allclose(scores(other), scores(result), atol=1e-5)
     # one image per distinct non-empty mask of each side, and one per placement of it (K by
     # default): "Nothing" is never forwarded
@@ -93,8 +93,8 @@ def test_identical_across_batch_sizes_and_repeated_runs(net, pair, result):
                  for i in range(2))  # distinct erased images of each side: a repeated placement is scored once
     assert 2 <= distinct <= 4 and distinct * 10 < images <= distinct * (1 + Settings().placements)
     assert result.forward_images == images
-    assert run_sim2word(net, pair, FixedAttributes(), Settings(placements=0, rank_by="similarity")).forward_images \
-        == distinct
+    assert run_sim2word(net, pair, FixedAttributes(), Settings(placements=0, rank_by="similarity",
+                                                               stability=0)).forward_images == distinct
 
 
 def test_ranking_both_directions_and_the_json(net, pair, tmp_path):
@@ -186,6 +186,8 @@ def test_no_two_words_share_a_mask_and_none_is_empty_on_the_demo_faces(net, demo
     attributes = load_attributes()
     for other in ("biden", "obama2"):
         result = run_sim2word(net, load_pair(demo["obama"], demo[other], net), attributes, Settings(placements=1))
+        # the stability re-runs perturbed the photos and found the faces again
+        assert [p["from"] for p in result.extra["perturbations"]] == ["photo"] * Settings().stability
         for d in result.directions:
             names = [r["attribute"] for r in d.rows]
             masks = {names[j]: d.masks[j].numpy().tobytes() for j in range(len(names))}
@@ -213,7 +215,7 @@ def test_the_contrastive_map_is_not_a_function_of_h_t(net, pair):
         assert rho(ids.contrast, ids.own, i) < 0.5  # measured 0.36 and 0.13 on the demo pair
         assert rho(official, parabola, i) - rho(ids.contrast, parabola, i) > 0.3  # 0.87 vs 0.29, 0.46 vs 0.08
     result = run_sim2word(net, pair, FixedAttributes(), Settings(placements=1))
-    assert torch.equal(result.directions[0].counterfactual, ids.contrast[0])
+    assert torch.allclose(result.directions[0].counterfactual, ids.contrast[0], atol=1e-5)
     official_run = run_sim2word(net, pair, FixedAttributes(), Settings(placements=1, counterfactual="official"))
     assert torch.allclose(official_run.directions[0].counterfactual, official[0])
 

@@ -100,7 +100,7 @@ def setup():
 
 
 # the attribute maps are exact squares: erase all of each (J_j = A_j = 1 > 0.6)
-SETTINGS = Settings(ablation="no-counterfactual", placements=19, batch_size=32, mask_rule="absolute")
+SETTINGS = Settings(ablation="no-counterfactual", placements=19, batch_size=32, mask_rule="absolute", stability=0)
 
 
 def test_only_the_attribute_on_the_region_the_model_reads_is_supported(setup):
@@ -150,6 +150,45 @@ def test_controls_are_deterministic_per_seed_and_go_through_the_network_in_batch
 def test_rank_by_excess_needs_controls_and_the_official_preset_exists():
     with pytest.raises(ValueError, match="rank_by=excess needs placements"):
         Settings(placements=0)
-    official = dict(placements=0, rank_by="similarity", mask_rule="absolute", fill="black", counterfactual="official")
+    official = dict(placements=0, rank_by="similarity", mask_rule="absolute", fill="black", counterfactual="official",
+                    stability=0)
     assert Settings.official() == Settings(**official)
     assert Sim2Word(**{k: str(v) for k, v in official.items()}).settings == Settings.official()
+
+
+def test_stability_reruns_are_batched_and_keep_a_robust_word(setup):
+    net, counting, pair = setup
+    counting.calls = counting.images = 0
+    settings = Settings(**{**SETTINGS.__dict__, "stability": 3})
+    result = run_sim2word(net, pair, Squares(), settings)
+    single = run_sim2word(net, pair, Squares(), SETTINGS).forward_images
+    assert result.forward_images > 3 * single  # four runs' erasures ...
+    calls = int(np.ceil(result.forward_images / 32))
+    # ... in one identity pass (8 faces) and shared chunks (the two runs above: 2 identity passes)
+    assert counting.calls == 2 + calls + int(np.ceil(single / 32))
+    target = next(r for r in result.directions[0].rows if r["attribute"] == "Target")
+    assert target["stable_supported"] == 1.0 and target["stable_top5"] == 1.0 and target["stable"]
+    assert [r["attribute"] for r in result.directions[0].words()] == ["Target"]
+    names = [p["name"] for p in result.extra["perturbations"]]
+    assert names[0] == "jpeg90" and len(set(names)) == 3 and all(p["from"] == "aligned face"
+                                                                  for p in result.extra["perturbations"])
+
+
+def test_a_word_supported_in_too_few_perturbed_runs_is_not_named():
+    from s2w_toolkit.sim2word.core import Direction
+    from s2w_toolkit.sim2word.stability import stability_of
+
+    def direction(supported):
+        rows = [{"attribute": "Age", "word": "Senior", "eligible": True, "s": 0.9, "excess": 0.1,
+                 "supported": supported},
+                {"attribute": "Nose", "word": "Big Nose", "eligible": True, "s": 0.8, "excess": 0.05,
+                 "supported": True}]
+        return Direction("a", *(torch.zeros(2, 2),) * 4, rows, summary={"judged": True})
+
+    main = direction(True)
+    runs = [[direction(flag)] for flag in (True, False, False, True)]
+    stability_of([main], runs, level=0.75)
+    age, nose = main.rows
+    assert (age["stable_supported"], age["stable"]) == (0.5, False)
+    assert (nose["stable_supported"], nose["stable"], nose["stable_top5"]) == (1.0, True, 1.0)
+    assert [r["attribute"] for r in main.words()] == ["Nose"]  # Age is supported here, but not stably

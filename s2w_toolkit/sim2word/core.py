@@ -23,7 +23,11 @@ For the target T and the counter face F (T = a, F = b, then T = b, F = a):
    batch; each row's ``control_s`` holds the K cosines. Each word is then judged against its own
    controls and the selection-matched ones (:mod:`~s2w_toolkit.sim2word.support`): ``excess``,
    ``p_value``, ``p_selection``, ``supported``;
-7. ranking (the case is the pair's: mate when the similarity reaches ``threshold``, by default
+7. stability (``stability`` = K > 0, with controls): the pair is explained again on K
+   perturbed copies (JPEG q90, 2 px shifts of the photos), in the same batches; a word is
+   shown only when it is also ``stable``: supported in at least ``stability_level`` of them
+   (:mod:`~s2w_toolkit.sim2word.stability`);
+8. ranking (the case is the pair's: mate when the similarity reaches ``threshold``, by default
    the backbone's): ``rank_by="excess"`` (the default) by the excess over the controls,
    ``"similarity"`` by s_j (the official ranking: descending for a non-mate, ascending for a
    mate), ``"uncertainty"`` by the rise of an evidential backbone's uncertainty.
@@ -66,6 +70,8 @@ from .support import LEVEL, judge_direction
 
 #: Default number of random placements per eligible mask (see docs/sim2word.md for the choice).
 PLACEMENTS = 19
+#: Default number of perturbed re-runs for the stability of the words.
+STABILITY = 4
 #: Default fraction of each attribute's region erased with ``mask_rule="region"``.
 MASK_FRACTION = 0.5
 
@@ -111,6 +117,11 @@ class Settings(BaseOptions):
     placements: int = field(default=PLACEMENTS, metadata={
         "help": "random placements of each eligible mask inside the face box, erased as controls (0: official)",
         "min": 0})
+    stability: int = field(default=STABILITY, metadata={
+        "help": "re-run on this many perturbed copies (JPEG q90, 2 px shifts of the photo); 0: none", "min": 0})
+    stability_level: float = field(default=0.75, metadata={
+        "help": "a word is stable when it stays supported in at least this fraction of the perturbed runs",
+        "min": 0.0, "max": 1.0})
     support_level: float = field(default=LEVEL, metadata={
         "help": "a word is supported when its rank p-values against its own and the selection-matched "
                 "controls are at most this", "min": 0.0, "max": 1.0})
@@ -138,7 +149,7 @@ class Settings(BaseOptions):
     def official(cls, **changes: Any) -> "Settings":
         """The paper's algorithm: no controls, words ranked by s_j; ``changes`` override fields."""
         return cls(**{"placements": 0, "rank_by": "similarity", "mask_rule": "absolute", "fill": "black",
-                      "counterfactual": "official", **changes})
+                      "counterfactual": "official", "stability": 0, **changes})
 
 
 def angular(cosine: float) -> float:
@@ -173,10 +184,12 @@ class Direction:
         return sorted(eligible, key=lambda r: self.sign * r[self.key], reverse=True)
 
     def words(self) -> list[dict]:
-        """The rows a caption may name: the supported ones with controls, every eligible one
-        without (the official algorithm), in ranking order."""
+        """The rows a caption may name: the supported (and, when measured, stable) ones with
+        controls, every eligible one without (the official algorithm), in ranking order."""
         ranked = self.ranked()
-        return [r for r in ranked if r.get("supported")] if self.summary.get("judged") else ranked
+        if not self.summary.get("judged"):
+            return ranked
+        return [r for r in ranked if r.get("supported") and r.get("stable", True)]
 
 
 @dataclass
@@ -309,14 +322,33 @@ def run_sim2word(backbone: Backbone, pair: Pair, attributes: AttributeModel,
     threshold = float(backbone.threshold if threshold is None else threshold)
     x = torch.cat([pair.a, pair.b])
     faces = np.stack([pair.image_a, pair.image_b])
-    out = explain_directions(backbone, x, faces, attributes, settings, threshold, pairs=[(0, 1), (1, 0)],
-                             names=["a", "b"])
+    runs = 1
+    perturbations = []
+    if settings.stability > 0 and settings.placements > 0:
+        from .stability import perturbed_pairs
+
+        perturbations = perturbed_pairs(pair, backbone, settings.stability, settings.seed)
+        extra = np.concatenate([p[1] for p in perturbations])
+        x = torch.cat([x, backbone.preprocess(extra).to(x.device, x.dtype)])
+        faces = np.concatenate([faces, extra])
+        runs += len(perturbations)
+    pairs = [(2 * r + i, 2 * r + 1 - i) for r in range(runs) for i in (0, 1)]
+    out = explain_directions(backbone, x, faces, attributes, settings, threshold, pairs=pairs,
+                             names=["a", "b"] * runs)
+    directions = out.directions[:2]
+    extra_info = {"classes": out.classes[:2]}
+    if perturbations:
+        from .stability import stability_of
+
+        stability_of(directions, [out.directions[2 * r:2 * r + 2] for r in range(1, runs)], settings.stability_level)
+        extra_info["perturbations"] = [{"name": name, "from": how, "similarity": out.similarities[2 * r]}
+                                       for r, (name, _, how) in enumerate(perturbations, start=1)]
     if out.classes:
         degenerate = out.classes[0][0] == out.classes[1][0]
     else:
         degenerate = out.similarities[0] > 0.9999
-    return Sim2WordResult(out.similarities[0], out.directions, settings, out.strategy, degenerate, out.forwarded,
-                          threshold=threshold, extra={"classes": out.classes})
+    return Sim2WordResult(out.similarities[0], directions, settings, out.strategy, degenerate, out.forwarded,
+                          threshold=threshold, extra=extra_info)
 
 
 def _rows(prediction, i: int, scores: torch.Tensor, fractions: torch.Tensor, similarity: float,

@@ -112,7 +112,8 @@ def _label(row: dict, side: str) -> str:
     return f"{row['word'].lower()} ({row['attribute'].lower()}, face {side})"
 
 
-_JUDGED = ("excess", "control_mean", "control_std", "p_value", "p_selection", "supported")
+_JUDGED = ("excess", "control_mean", "control_std", "p_value", "p_selection", "supported", "stable_supported",
+           "stable_top5", "stable")
 
 
 def _word(side: str, row: dict, by_u: bool) -> Word:
@@ -184,7 +185,10 @@ def to_explanation(result: Sim2WordResult, threshold: float | None = None, attri
         "forward_images": result.forward_images,
         "joint_map_words": top_names,
         "support": {"placements": result.settings.placements, "level": result.settings.support_level,
-                    "value": "uncertainty u" if by_u else "cosine s_j"} if judged else None,
+                    "value": "uncertainty u" if by_u else "cosine s_j",
+                    "stability": result.settings.stability if judged else 0,
+                    "stability_level": result.settings.stability_level,
+                    "perturbations": result.extra.get("perturbations", [])} if judged else None,
         "top_valid": {d.target: bool(d.ranked()[0]["valid"]) if d.ranked() else None for d in result.directions},
         "named": sum(bool(d.words()) for d in result.directions),
         "validity": _validity(result, mate, judged),
@@ -230,6 +234,13 @@ def _caption(result: Sim2WordResult, threshold: float, mate: bool, ranked: list,
     if not ranked:
         if judged and any(r["eligible"] for d in result.directions for r in d.rows):
             level = result.settings.support_level
+            unstable = [(d.target, r) for d in result.directions for r in d.ranked() if r.get("supported")]
+            if unstable:
+                side, row = unstable[0]
+                k = result.settings.stability
+                return (f"{head}; {_label(row, side)} beats its random placements on these photos but not stably "
+                        f"(supported in {round(row['stable_supported'] * k)} of {k} slightly perturbed copies), so "
+                        "no attribute is named.")
             return (f"{head}; no attribute explains this pair better than a region of the same size (no word beats "
                     f"its random placements at p <= {level:g}).")
         return head + "; no eligible attribute to explain it."
@@ -241,6 +252,10 @@ def _caption(result: Sim2WordResult, threshold: float, mate: bool, ranked: list,
     if not judged:
         return f"{head}; {what} is {_label(row, side)}."
     move = "lowers" if mate else "raises"
+    stable = ""
+    if "stable_supported" in row:
+        k = result.settings.stability
+        stable = f"; supported in {round(row['stable_supported'] * k)} of {k} slightly perturbed copies"
     return (f"{head}; {what} is {_label(row, side)}: erasing it {move} the cosine by {abs(row['delta']):.4f}, "
             f"{abs(row['excess']):.4f} more than the same region placed at random (p = {row['p_value']:.2f}; "
-            f"{row['p_selection']:.2f} against the best of every attribute's placements).")
+            f"{row['p_selection']:.2f} against the best of every attribute's placements{stable}).")
