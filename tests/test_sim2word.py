@@ -12,6 +12,7 @@ from s2w_toolkit import load_pair
 from s2w_toolkit.attributes import AttributePrediction
 from s2w_toolkit.interfaces import AttributeModel, Pair
 from s2w_toolkit.sim2word.core import Settings, run_sim2word
+from s2w_toolkit.sim2word.erase import fill_images
 from s2w_toolkit.sim2word.explainer import Sim2Word
 from s2w_toolkit.sim2word.placements import face_region, placement_masks
 
@@ -329,3 +330,39 @@ def test_identity_strategies_with_a_class_head(demo):
         cam = gradcam(features, target)
     up = torch.nn.functional.interpolate(cam, size=x.shape[2:], mode="bilinear", align_corners=False)
     assert torch.allclose(contrast.contrast, normalise_maps(up.clamp_min(0))[:, 0], atol=1e-5)
+
+
+def test_a_separate_identity_model_makes_the_identity_maps(net, pair, demo, run_cli, tmp_path):
+    """dlib-resnet scores and erases; another network (a different architecture, its own 112 px
+    ArcFace crop) makes the identity maps, warped back to the dlib chip."""
+    from s2w_toolkit.backbones.wrapped import wrap_module
+    from s2w_toolkit.sim2word.identity import identity_cams
+    from s2w_toolkit.sim2word.identity_model import maps_back, to_template
+
+    torch.manual_seed(0)
+    body = torch.nn.Sequential(torch.nn.Conv2d(3, 8, 3, stride=2, padding=1), torch.nn.ReLU(),
+                               torch.nn.Conv2d(8, 16, 3, stride=2, padding=1), torch.nn.Tanh(),
+                               torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
+    other = wrap_module(body, input_size=(112, 112), name="tiny-arcface-crop")
+    settings = Settings(placements=2, stability=0)
+    own = run_sim2word(net, pair, FixedAttributes(), settings)
+    separate = run_sim2word(net, pair, FixedAttributes(), settings, identity=other)
+    assert separate.similarity == pytest.approx(own.similarity, abs=1e-6)  # still the backbone's score
+    faces = np.stack([pair.image_a, pair.image_b])
+    maps, _, _, _, contrast = identity_cams(other, other.preprocess(to_template(faces, net.template, other.template)),
+                                            contrastive=True)
+    expected = torch.from_numpy(maps_back(contrast, net.template, other.template))
+    for i, d in enumerate(separate.directions):
+        assert torch.allclose(d.counterfactual, expected[i, 1 - i], atol=1e-5)
+        assert d.identity.shape == (150, 150)
+        assert not torch.allclose(d.counterfactual, own.directions[i].counterfactual, atol=0.05)
+        for j, row in enumerate(d.rows):  # s_j: the backbone's cosine of the erased image
+            erased = torch.where(d.masks[j][None, None], net.preprocess(fill_images(faces[i:i + 1], "blur")),
+                                 torch.cat([pair.a, pair.b])[i:i + 1])
+            with torch.no_grad():
+                assert row["s"] == pytest.approx(net.similarity(erased, (pair.b, pair.a)[i]).item(), abs=1e-5)
+    bad = run_cli("explain", "--identity-model", "no-such-net", "--out", tmp_path)
+    assert bad.exit_code != 0 and "no-such-net" in bad.stderr and "Traceback" not in bad.output
+    same = run_cli("explain", "--identity-model", "dlib-resnet", "-o", "stability=0", "--out", tmp_path)
+    assert same.exit_code == 0, same.output
+    assert json.loads((tmp_path / "sim2word.json").read_text())["metadata"]["identity_model"] == "dlib-resnet"

@@ -33,7 +33,7 @@ def gallery_images(folder: str) -> list[Path]:
 
 
 def run_group_mode(probe: str, gallery: str, net, attributes, settings, folder: Path,
-                   face_index: int | tuple[int, int], aligned: bool) -> None:
+                   face_index: int | tuple[int, int], aligned: bool, identity=None) -> None:
     """Load the faces (skipping, with a warning, gallery images that cannot be used), run group
     mode, write ``sim2word-group.json`` and ``.png`` and print the ranked table."""
     from ..pipeline import face_indices, load_face
@@ -53,7 +53,7 @@ def run_group_mode(probe: str, gallery: str, net, attributes, settings, folder: 
             err_console.print(f"[yellow]skipped[/] {exc}", highlight=False, soft_wrap=True)
     if not faces:
         raise S2WError(f"{gallery}: no usable gallery face")
-    result = run_group(net, probe_face, faces, attributes, settings)
+    result = run_group(net, probe_face, faces, attributes, settings, identity=identity)
     ranked = result.ranked()
     caption = (f"{Path(probe).name} against {len(faces)} other faces (mean score "
                f"{result.extra['mean_angular']:.3f}): ")

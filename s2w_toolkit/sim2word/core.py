@@ -246,21 +246,29 @@ class Directions:
 def explain_directions(backbone: Backbone, x: torch.Tensor, faces: np.ndarray, attributes: AttributeModel,
                        settings: Settings, threshold: float, others: torch.Tensor | None = None,
                        pairs: list[tuple[int, int]] | None = None,
-                       names: list[str] | None = None) -> Directions:
+                       names: list[str] | None = None, identity: Backbone | None = None,
+                       identity_others: torch.Tensor | None = None) -> Directions:
     """The Sim2Word pipeline for any set of directions, one core for pair and group mode.
 
     ``x`` ``(n, 3, H, W)`` are the preprocessed targets, ``faces`` their aligned RGB images;
     ``others`` ``(m, D)`` raw embeddings of further counter faces; ``pairs`` the directions as
     ``(target i, counter k)``, k indexing ``x``'s faces then ``others`` (default: every ordered
-    pair of ``x``'s faces); ``names`` the directions' targets' labels. Every erased image of
-    every direction, and every control, goes through the backbone in the same chunks."""
+    pair of ``x``'s faces); ``names`` the directions' targets' labels. ``identity``, another
+    backbone, makes the identity maps instead of the explained one (the faces are warped to its
+    template and the maps back, :mod:`~s2w_toolkit.sim2word.identity_model`; ``identity_others``
+    are then the further faces' embeddings by it). Every erased image of every direction, and
+    every control, goes through the backbone in the same chunks."""
     x = x.detach()
     n = len(x)
     pairs = pairs if pairs is not None else [(i, k) for i in range(n) for k in range(n) if i != k]
     names = names if names is not None else [str(i) for i, _ in pairs]
     contrastive = settings.counterfactual == "contrastive"
-    maps, embeddings, classes, strategy, contrast = identity_cams(
-        backbone, x, others, settings.strategy, settings.top_k, settings.prob_threshold, contrastive)
+    if identity is None or identity is backbone:
+        maps, embeddings, classes, strategy, contrast = identity_cams(
+            backbone, x, others, settings.strategy, settings.top_k, settings.prob_threshold, contrastive)
+    else:
+        maps, embeddings, classes, strategy, contrast = _identity_model_maps(
+            backbone, identity, x, faces, identity_others, settings, contrastive)
     every = embeddings if others is None else torch.cat([embeddings, others.detach().to(embeddings)])
     units = F.normalize(every, dim=1)
     targets = torch.tensor([i for i, _ in pairs], device=x.device)
@@ -315,10 +323,30 @@ def explain_directions(backbone: Backbone, x: torch.Tensor, faces: np.ndarray, a
     return Directions(directions, similarity.tolist(), embeddings, strategy, classes, scored.forwarded)
 
 
+def _identity_model_maps(backbone: Backbone, identity: Backbone, x: torch.Tensor, faces: np.ndarray,
+                         others: torch.Tensor | None, settings: Settings, contrastive: bool):
+    """:func:`identity_cams` by a separate ``identity`` model, the maps warped back to the
+    backbone's frame; the embeddings returned are the backbone's (they score the pair)."""
+    from .identity_model import maps_back, to_template
+
+    x_id = identity.preprocess(to_template(faces, backbone.template, identity.template)).to(identity.device)
+    maps, _, classes, strategy, contrast = identity_cams(identity, x_id, others, settings.strategy, settings.top_k,
+                                                         settings.prob_threshold, contrastive)
+
+    def back(m):
+        return None if m is None else torch.from_numpy(maps_back(m, backbone.template, identity.template)).to(x.device)
+
+    with torch.no_grad():
+        embeddings = backbone(x)
+    return back(maps), embeddings, classes, f"{strategy} ({identity.name})", back(contrast)
+
+
 def run_sim2word(backbone: Backbone, pair: Pair, attributes: AttributeModel,
-                 settings: Settings = Settings(), threshold: float | None = None) -> Sim2WordResult:
+                 settings: Settings = Settings(), threshold: float | None = None,
+                 identity: Backbone | None = None) -> Sim2WordResult:
     """Sim2Word on ``pair`` in both directions; see the module docs. ``threshold`` (default the
-    backbone's) decides whether the pair is a mate, which sets the expected sign of the words."""
+    backbone's) decides whether the pair is a mate, which sets the expected sign of the words;
+    ``identity`` is a separate identity model for the identity maps (default: the backbone)."""
     threshold = float(backbone.threshold if threshold is None else threshold)
     x = torch.cat([pair.a, pair.b])
     faces = np.stack([pair.image_a, pair.image_b])
@@ -334,7 +362,7 @@ def run_sim2word(backbone: Backbone, pair: Pair, attributes: AttributeModel,
         runs += len(perturbations)
     pairs = [(2 * r + i, 2 * r + 1 - i) for r in range(runs) for i in (0, 1)]
     out = explain_directions(backbone, x, faces, attributes, settings, threshold, pairs=pairs,
-                             names=["a", "b"] * runs)
+                             names=["a", "b"] * runs, identity=identity)
     directions = out.directions[:2]
     extra_info = {"classes": out.classes[:2]}
     if perturbations:

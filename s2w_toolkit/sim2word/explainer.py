@@ -57,6 +57,11 @@ class Sim2WordOptions(Settings):
         "help": "attribute models when none is passed in (default: age-gender,face-parts; also --attributes)"})
     attribute_weights: str | None = field(default=None, metadata={
         "help": "attribute checkpoint: PATH or NAME=PATH[,NAME=PATH] (also --attribute-weights)"})
+    identity_model: str | None = field(default=None, metadata={
+        "help": "a registered backbone whose Grad-CAMs make the identity maps (default: the explained backbone; "
+                "also --identity-model)"})
+    identity_weights: str | None = field(default=None, metadata={
+        "help": "checkpoint of the identity model (also --identity-weights)"})
 
     def settings(self) -> Settings:
         """The algorithm's part of the options."""
@@ -90,6 +95,23 @@ class Sim2Word(Explainer):
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
         self.settings = self.options.settings()
+        self._identity: Any = None
+
+    def identity_model(self, backbone: Any) -> Any:
+        """The identity model of the options, loaded once on ``backbone``'s device (None: the
+        backbone itself makes the identity maps)."""
+        if self.options.identity_model is None:
+            if self.options.identity_weights is not None:
+                from ..errors import OptionError
+
+                raise OptionError("identity_weights needs identity_model (the registered backbone it is for)")
+            return None
+        if self._identity is None:
+            from ..pipeline import load_backbone
+
+            self._identity = load_backbone(self.options.identity_model, weights=self.options.identity_weights,
+                                           device=str(backbone.device))
+        return self._identity
 
     def explain(self, pair: Pair, backbone: Any, attributes: AttributeModel | None = None) -> Explanation:
         if attributes is None:
@@ -97,8 +119,11 @@ class Sim2Word(Explainer):
 
             attributes = load_attributes(self.options.attributes or None, self.options.attribute_weights,
                                          device=str(backbone.device))
-        result = run_sim2word(backbone, pair, attributes, self.settings)
-        return to_explanation(result, attribute_model=getattr(attributes, "name", ""))
+        identity = self.identity_model(backbone)
+        result = run_sim2word(backbone, pair, attributes, self.settings, identity=identity)
+        explanation = to_explanation(result, attribute_model=getattr(attributes, "name", ""))
+        explanation.metadata["identity_model"] = backbone.name if identity is None else identity.name
+        return explanation
 
     def render(self, explanation: Explanation, face_a: Any, face_b: Any, path: str | Path) -> str:
         from .figure import render_sim2word

@@ -62,7 +62,8 @@ class GroupResult:
 
 
 def run_group(backbone: Backbone, probe: np.ndarray, gallery: list[np.ndarray], attributes: AttributeModel,
-              settings: Settings = Settings(), threshold: float | None = None) -> GroupResult:
+              settings: Settings = Settings(), threshold: float | None = None,
+              identity: Backbone | None = None) -> GroupResult:
     """Group mode for an aligned ``probe`` face and aligned ``gallery`` faces (RGB uint8): the
     pair pipeline (:func:`~s2w_toolkit.sim2word.core.explain_directions`), one direction per
     gallery face with the probe as target, so every option (ablations, mask rule, fill, the
@@ -77,8 +78,18 @@ def run_group(backbone: Backbone, probe: np.ndarray, gallery: list[np.ndarray], 
         others = torch.cat([backbone(x_gallery[i:i + settings.batch_size])
                             for i in range(0, len(gallery), settings.batch_size)])
     count = len(gallery)
+    identity_others = None
+    if identity is not None and identity is not backbone:
+        from .identity_model import to_template
+
+        with torch.no_grad():
+            chips = identity.preprocess(to_template(np.stack(gallery), backbone.template, identity.template))
+            chips = chips.to(identity.device)
+            identity_others = torch.cat([identity(chips[i:i + settings.batch_size])
+                                         for i in range(0, count, settings.batch_size)])
     out = explain_directions(backbone, x_probe, probe[None], attributes, settings, threshold, others=others,
-                             pairs=[(0, 1 + g) for g in range(count)], names=[f"g{g}" for g in range(count)])
+                             pairs=[(0, 1 + g) for g in range(count)], names=[f"g{g}" for g in range(count)],
+                             identity=identity, identity_others=identity_others)
     base = [angular(s) for s in out.similarities]
     mean_base = sum(base) / count
     rows = []
