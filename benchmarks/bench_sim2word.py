@@ -1,36 +1,32 @@
-"""Sim2Word speed against its compute floor and against a per-attribute loop, in one run.
+"""Sim2Word speed against its compute floor and against the research code's loop, in one run.
 
 On the default backbone and the bundled demo pair (or --backbone/--weights and two images),
-with ``--placements K`` random-placement controls (default: the Settings default) and with
-none (the official algorithm):
+with the default settings (``--placements K`` controls, ``--stability`` perturbed copies) and
+with the official ones (``Settings.official()``):
 
-* ``explanation``: a full ``run_sim2word`` (identity maps, attribute model, erasing and
-  re-scoring of every attribute, real and placed, in both directions), attribute model loaded;
-* ``floor``: what any correct implementation must do, without the bookkeeping: the identity
-  maps of the pair (one forward and one backward pass), the attribute model on both faces, and
-  one batched forward pass, in chunks of the batch size and in the same memory layout as the
-  re-scoring (channels-last on CPU), over the images that cannot be skipped. That count is
-  worked out here from the joint maps, not taken from the explanation: per side, every distinct
-  non-empty mask, once at its place and K times at other places (a mask repeated on a side
-  shares its placements), so ``D (1 + K)`` images for D distinct masks. The explanation's own
-  count is printed beside it;
-* ``loop``: the same algorithm written the straightforward way, as the research code runs it:
-  one Grad-CAM backward pass per identity map, the attribute model called face by face, and
-  each erased image (every attribute, every placement) built in pixels, preprocessed and
-  scored alone (batch size 1).
+* ``explanation``: a full ``run_sim2word``, attribute model loaded;
+* ``floor``: what any correct implementation must do, without the bookkeeping: with stability,
+  perturbing the photos and finding and aligning the faces again; the identity maps of every
+  face (one forward and one batched backward pass, the contrastive target included); the
+  attribute model on every face; and one batched forward pass, in chunks of the batch size and
+  in the re-scoring's memory layout (channels-last on CPU), over as many images as the
+  explanation pushed (its distinct erased images and controls: no implementation can score an
+  image it does not build);
+* ``loop``: the same algorithm as the research code runs it: one full backward pass per
+  identity map, the attribute model called face by face, and each erased image (every
+  attribute, every placement) built in pixels, preprocessed and scored alone (batch size 1).
+  Its s_j and control cosines are compared with the batched ones.
 
 It runs every measure once per round, ``--repeats`` rounds after a warm-up (so a load that
-comes and goes on a shared machine hits them alike), and prints the median seconds, the
-medians over rounds of the ratios explanation / floor and loop / explanation, and the largest
-gap between the loop's s_j and control cosines and the batched ones.
+comes and goes on a shared machine hits them alike), and prints the median seconds and the
+medians (and ranges) over rounds of the ratios explanation / floor and loop / explanation.
 
-    python benchmarks/bench_sim2word.py [--repeats 5] [--device cpu] [--attributes age-gender,face-parts]
+    python benchmarks/bench_sim2word.py [--repeats 5] [--device cpu] [--placements K] [--stability K]
 """
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import statistics
 import time
 from collections.abc import Callable
@@ -45,48 +41,63 @@ from s2w_toolkit import load_backbone, load_pair
 from s2w_toolkit.attributes.cam import gradcam, normalise_maps
 from s2w_toolkit.attributes.composite import load_attributes
 from s2w_toolkit.data import DEMO_PAIR, demo_image
-from s2w_toolkit.sim2word.core import Settings, run_sim2word
-from s2w_toolkit.sim2word.erase import erase_masks, fill_images
+from s2w_toolkit.sim2word.core import Settings, attribute_masks, run_sim2word
+from s2w_toolkit.sim2word.erase import fill_images
 from s2w_toolkit.sim2word.identity import (
     counterfactual_map,
     features_and_embeddings,
-    identity_maps,
+    identity_cams,
 )
 from s2w_toolkit.sim2word.placements import face_region, random_placements
+from s2w_toolkit.sim2word.stability import perturbed_pairs
 
 
 def per_attribute_loop(net, pair, attributes, settings: Settings) -> list[float]:
-    """Sim2Word the straightforward way: no batching anywhere. Returns, per direction and
-    attribute, s_j then its K control cosines."""
-    faces = [pair.image_a, pair.image_b]
-    inputs = [pair.a, pair.b]
-    units = [F.normalize(net(x).detach(), dim=1) for x in inputs]
-    region = face_region(net.template, faces[0].shape[:2])
+    """Sim2Word the straightforward way, as research code runs it: no batching anywhere. For each
+    direction (and each perturbed copy, with ``stability``): one full backward pass per identity
+    map (H_t, H_f, and the contrastive target), the attribute model on that face alone, and each
+    erased image (every attribute, every placement of an eligible one) built in pixels,
+    preprocessed and scored alone. Returns, per direction of the original pair and attribute,
+    s_j then its K control cosines."""
+    copies = [np.stack([pair.image_a, pair.image_b])]
+    if settings.stability and settings.placements:
+        copies += [faces for _, faces, _ in perturbed_pairs(pair, net, settings.stability, settings.seed)]
+    region = face_region(net.template, copies[0].shape[1:3])
     scores = []
-    for t, f in ((0, 1), (1, 0)):
-        maps = []
-        for target in (units[t], units[f]):  # H_t, then H_f: one backward pass each
-            features, emb = features_and_embeddings(net, inputs[t])
-            score = (emb * target).sum(dim=1, keepdim=True)
-            cam = F.interpolate(gradcam(features, score), size=faces[t].shape[:2], mode="bilinear",
-                                align_corners=False)
-            maps.append(normalise_maps(cam.clamp_min(0))[0, 0])
-        h_d = counterfactual_map(maps[0][None], maps[1][None])[0]
-        prediction = attributes.predict(faces[t][None], net.template)  # one face at a time
-        fill = fill_images(faces[t][None], settings.fill, settings.seed)[0]
-        first: dict[bytes, int] = {}  # a repeated mask shares the placements of its first copy
-        for j in range(prediction.a):
-            joint = (h_d * prediction.maps[0, j].to(h_d.device))[None, None]
-            mask = erase_masks(joint, settings.erase_threshold, settings.dilate)[0, 0]
-            owner = first.setdefault(mask.cpu().numpy().tobytes(), j)
-            rng = np.random.default_rng((settings.seed, t, owner))
-            placed = random_placements(mask, region, settings.placements, rng)
-            for m in [mask, *placed]:
-                erased = faces[t].copy()
-                m = m.cpu().numpy()
-                erased[m] = fill[m]
-                with torch.no_grad():
-                    scores.append(float((net.embed(net.preprocess(erased)) * units[f]).sum()))
+    for copy, faces in enumerate(copies):
+        inputs = [net.preprocess(face) for face in faces]
+        with torch.no_grad():
+            units = [F.normalize(net(x), dim=1) for x in inputs]
+        for t, f in ((0, 1), (1, 0)):
+            row = 2 * copy + t  # the direction's row in the batched run: its placements' seeds
+            maps = []
+            targets = [units[t], units[f]] + ([units[t] - units[f]] if settings.counterfactual == "contrastive"
+                                              else [])
+            for target in targets:  # one full backward pass per identity map
+                features, emb = features_and_embeddings(net, inputs[t])
+                score = (emb * target).sum(dim=1, keepdim=True)
+                cam = F.interpolate(gradcam(features, score), size=faces[t].shape[:2], mode="bilinear",
+                                    align_corners=False)
+                maps.append(normalise_maps(cam.clamp_min(0))[0, 0])
+            h_d = maps[2] if len(maps) == 3 else counterfactual_map(maps[0][None], maps[1][None])[0]
+            prediction = attributes.predict(faces[t][None], net.template)  # one face at a time
+            fill = fill_images(faces[t][None], settings.fill, settings.seed)[0]
+            first: dict[bytes, int] = {}  # an eligible mask repeated on a side shares its placements
+            for j in range(prediction.a):
+                attr = prediction.maps[0, j].to(h_d.device)[None, None]
+                mask = attribute_masks(h_d[None, None] * attr, attr, settings)[0, 0]
+                eligible = bool(prediction.eligible[0, j])
+                owner = first.setdefault(mask.cpu().numpy().tobytes(), j) if eligible and mask.any() else j
+                rng = np.random.default_rng((settings.seed, row, owner))
+                placed = random_placements(mask, region, settings.placements, rng) if eligible else []
+                for m in [mask, *placed]:
+                    erased = faces[t].copy()
+                    m = m.cpu().numpy()
+                    erased[m] = fill[m]
+                    with torch.no_grad():
+                        value = float((net.embed(net.preprocess(erased)) * units[f]).sum())
+                    if copy == 0:
+                        scores.append(value)
     return scores
 
 
@@ -94,28 +105,29 @@ def batched_scores(result) -> list[float]:
     return [v for d in result.directions for row in d.rows for v in [row["s"], *row["control_s"]]]
 
 
-def floor_images(result, settings: Settings) -> int:
-    """Erased images no correct implementation can skip: per side, each distinct non-empty mask
-    at its place and at ``placements`` other places."""
-    joint = torch.stack([d.joint for d in result.directions])
-    masks = erase_masks(joint, settings.erase_threshold, settings.dilate).flatten(2)
-    distinct = sum(len({m.numpy().tobytes() for m in side if m.any()}) for side in masks)
-    return distinct * (1 + settings.placements)
-
-
-def make_floor(net, pair, attributes, images: int, batch_size: int):
+def make_floor(net, pair, attributes, images: int, settings: Settings):
+    """What any correct implementation must do: with ``stability``, perturb the photos and find
+    and align the faces again; the identity maps of every face (one forward and one backward
+    pass); the attribute model on every face; and one batched forward pass, in chunks of the
+    batch size and channels-last on CPU as the re-scoring is, over ``images`` images."""
     x = torch.cat([pair.a, pair.b])
     faces = np.stack([pair.image_a, pair.image_b])
     batch = x.repeat((images + 1) // 2, 1, 1, 1)[:images]
     if batch.device.type == "cpu":
         batch = batch.contiguous(memory_format=torch.channels_last)
+    contrastive = settings.counterfactual == "contrastive"
 
     def floor():
-        identity_maps(net, x)
-        attributes.predict(faces, net.template)
+        every, inputs = faces, x
+        if settings.stability and settings.placements:
+            extra = np.concatenate([f for _, f, _ in perturbed_pairs(pair, net, settings.stability, settings.seed)])
+            every = np.concatenate([faces, extra])
+            inputs = torch.cat([x, net.preprocess(extra)])
+        identity_cams(net, inputs, contrastive=contrastive)
+        attributes.predict(every, net.template)
         with torch.no_grad():
-            for start in range(0, images, batch_size):
-                net(batch[start:start + batch_size])
+            for start in range(0, images, settings.batch_size):
+                net(batch[start:start + settings.batch_size])
 
     return floor
 
@@ -128,6 +140,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--attributes", default=None, help="attribute models (default: age-gender,face-parts)")
     parser.add_argument("--placements", type=int, default=Settings().placements)
+    parser.add_argument("--stability", type=int, default=Settings().stability)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     paths = args.images or [str(demo_image(n)) for n in DEMO_PAIR]
@@ -135,22 +148,20 @@ def main() -> None:
     net = load_backbone(args.backbone, weights=args.weights, device=args.device)
     pair = load_pair(paths[0], paths[1], net)
     attributes = load_attributes(args.attributes, device=str(net.device))
-    settings = Settings(placements=args.placements)
-    official = dataclasses.replace(settings, placements=0, rank_by="similarity")
+    settings = Settings(placements=args.placements, stability=args.stability)
+    official = Settings.official()
 
     fns, counts, floors = {}, [], {}
-    for s in (settings, official):
-        label = f"placements={s.placements}"
+    for label, s in (("default", settings), ("official", official)):
         result = run_sim2word(net, pair, attributes, s)
-        needed = floor_images(result, s)
-        counts.append(f"{label}: {result.forward_images} erased images ({needed} unskippable)")
+        counts.append(f"{label}: {result.forward_images} erased images")
         fns[f"explanation, {label}"] = lambda s=s: run_sim2word(net, pair, attributes, s)
-        fns[f"floor, {label}"] = make_floor(net, pair, attributes, needed, s.batch_size)
+        fns[f"floor, {label}"] = make_floor(net, pair, attributes, result.forward_images, s)
         floors[f"explanation, {label}"] = f"floor, {label}"
-        if s is settings:
-            loop_scores = per_attribute_loop(net, pair, attributes, s)
-            agreement = float(np.max(np.abs(np.array(loop_scores) - np.array(batched_scores(result)))))
-            fns["loop"] = lambda s=s: per_attribute_loop(net, pair, attributes, s)
+        loop_scores = per_attribute_loop(net, pair, attributes, s)
+        gap = float(np.max(np.abs(np.array(loop_scores) - np.array(batched_scores(result)))))
+        counts[-1] += f" (loop agrees to {gap:.1e})"
+        fns[f"loop, {label}"] = lambda s=s: per_attribute_loop(net, pair, attributes, s)
     times = interleaved_seconds(fns, args.repeats)
     table = Table(title=f"Sim2Word on {net.name} ({net.device}), {attributes.name}; " + "; ".join(counts))
     table.add_column("measure")
@@ -158,10 +169,11 @@ def main() -> None:
     for name, seconds in times.items():
         table.add_row(name, f"{statistics.median(seconds):.4f}")
     for name, floor in floors.items():
-        table.add_row(f"{name} / floor", f"{_ratio(times[name], times[floor]):.2f}x")
-    main_label = f"explanation, placements={settings.placements}"
-    table.add_row(f"loop / {main_label}", f"{_ratio(times['loop'], times[main_label]):.2f}x")
-    table.add_row("max |loop - batched| over s_j and control_s", f"{agreement:.2e}")
+        label = name.split(", ")[1]
+        table.add_row(f"{name} / floor", f"{_ratio(times[name], times[floor]):.2f}x "
+                                         f"[{min(t / b for t, b in zip(times[name], times[floor])):.2f}, "
+                                         f"{max(t / b for t, b in zip(times[name], times[floor])):.2f}]")
+        table.add_row(f"loop / {name}", f"{_ratio(times[f'loop, {label}'], times[name]):.2f}x")
     Console().print(table)
 
 
