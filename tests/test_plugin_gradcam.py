@@ -229,7 +229,9 @@ def test_cams_on_real_faces_are_finite_and_deterministic(net, pair):
         assert all(e.maps[s].max() == 1.0 for s in "ab")  # not flat on a real pair
         assert e.metadata["sides"]["a"]["layer_size"] == [8, 8] and e.metadata["sides"]["a"]["peak"] > 1e-4
     again = E.GradCam().explain(pair, net)
-    assert all(np.array_equal(again.maps[s], runs[E.GradCam].maps[s]) for s in "ab")
+    # deterministic: no random draw anywhere. oneDNN's CPU convolutions may round differently
+    # (by ~1e-7) when the same tensors sit at differently aligned addresses, so not bit for bit
+    assert all(np.allclose(again.maps[s], runs[E.GradCam].maps[s], rtol=0, atol=1e-6) for s in "ab")
     assert not np.allclose(runs[E.GradCam].maps["a"], runs[E.LayerCam].maps["a"])  # different methods differ
 
 
