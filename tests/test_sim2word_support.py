@@ -192,3 +192,12 @@ def test_a_word_supported_in_too_few_perturbed_runs_is_not_named():
     assert (age["stable_supported"], age["stable"]) == (0.5, False)
     assert (nose["stable_supported"], nose["stable"], nose["stable_top5"]) == (1.0, True, 1.0)
     assert [r["attribute"] for r in main.words()] == ["Nose"]  # Age is supported here, but not stably
+
+
+def test_validity_is_judged_on_the_named_word(setup):
+    net, _, pair = setup
+    e = to_explanation(run_sim2word(net, pair, Squares(), SETTINGS))
+    a = e.metadata["directions"][0]
+    assert a["named"] == "Target" and a["selection_win_rate"] == 1.0 and a["beats_selection"] is True
+    assert e.metadata["named"] == sum(d["named"] is not None for d in e.metadata["directions"])
+    assert e.metadata["validity"] == sum(bool(d["beats_selection"]) for d in e.metadata["directions"]) / 2

@@ -191,6 +191,15 @@ class Direction:
             return ranked
         return [r for r in ranked if r.get("supported") and r.get("stable", True)]
 
+    def named_win_rate(self) -> float | None:
+        """The fraction of the selection-matched controls that the named (top shown) word beats;
+        None when the direction names no word or has no controls."""
+        words, selection = self.words(), self.summary.get("selection") or []
+        if not words or not selection or not self.summary.get("judged"):
+            return None
+        key = "u" if self.key in ("u", "delta_u") else self.key
+        return float(np.mean(self.sign * (float(words[0][key]) - np.asarray(selection)) > 0))
+
 
 @dataclass
 class Sim2WordResult:

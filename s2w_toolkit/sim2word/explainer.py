@@ -225,12 +225,12 @@ def to_explanation(result: Sim2WordResult, threshold: float | None = None, attri
 
 
 def _validity(result: Sim2WordResult, mate: bool, judged: bool) -> float | None:
-    """With controls: the fraction of directions whose top supported word beats the
-    selection-matched controls (more than half of them). Official: the fraction of non-mate
-    directions whose top word raises the similarity (None for a mate)."""
+    """With controls: the fraction of directions whose named word (supported, and stable when
+    measured) beats the selection-matched controls (more than half of them). Official: the
+    fraction of non-mate directions whose top word raises the similarity (None for a mate)."""
     if judged:
-        return sum(bool(d.summary["selection_win_rate"] is not None and d.summary["selection_win_rate"] > 0.5)
-                   for d in result.directions) / len(result.directions)
+        rates = [d.named_win_rate() for d in result.directions]
+        return sum(rate is not None and rate > 0.5 for rate in rates) / len(result.directions)
     if mate:
         return None
     return sum(bool(d.ranked() and d.ranked()[0]["valid"]) for d in result.directions) / len(result.directions)
@@ -244,8 +244,10 @@ def _direction(d, judged: bool) -> dict:
            "shared_evidence": [r["attribute"] for r in sorted(eligible, key=lambda r: r["s"])],
            "attributes": d.rows}
     if judged:
-        win = d.summary["selection_win_rate"]
+        win = d.named_win_rate()
+        named = d.words()
         out.update({"supported": d.summary["supported"], "top_supported": d.summary["top"],
+                    "named": named[0]["attribute"] if named else None,
                     "selection_control": d.summary["selection"], "selection_win_rate": win,
                     "beats_selection": None if win is None else win > 0.5})
     return out
