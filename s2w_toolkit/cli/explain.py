@@ -22,7 +22,7 @@ def writable_folder(path: str) -> Path:
     folder = Path(path)
     try:
         folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / ".s2w-write-test"
+        probe = folder / f".s2w-write-test-{os.getpid()}"  # per process: runs started at once do not race
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as exc:
