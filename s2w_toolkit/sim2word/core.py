@@ -52,7 +52,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 import torch
@@ -61,96 +61,15 @@ import torch.nn.functional as F
 from ..attributes.cam import normalise_maps
 from ..backbone import Backbone
 from ..interfaces import AttributeModel, Pair
-from ..options import BaseOptions
-from .erase import FILLS, erase_masks, fill_images, imputed_sources, region_masks
+from .erase import erase_masks, fill_images, imputed_sources, region_masks
 from .identity import counterfactual_map, identity_cams
 from .placements import face_region, placement_masks
 from .rescore import score_masks
-from .support import LEVEL, judge_direction
+from .settings import ABLATIONS, MASK_FRACTION, PLACEMENTS, RANK_BY, STABILITY, Settings
+from .support import judge_direction
 
-#: Default number of random placements per eligible mask (see docs/sim2word.md for the choice).
-PLACEMENTS = 19
-#: Default number of perturbed re-runs for the stability of the words.
-STABILITY = 4
-#: Default fraction of each attribute's region erased with ``mask_rule="region"``.
-MASK_FRACTION = 0.5
-
-ABLATIONS = (None, "no-attributes", "no-counterfactual")
-#: ``excess``: by the excess over the word's own controls; ``similarity``: by s_j (official);
-#: ``uncertainty``: by how much erasing raises an evidential backbone's uncertainty u.
-RANK_BY = ("excess", "similarity", "uncertainty")
-
-
-@dataclass(frozen=True)
-class Settings(BaseOptions):
-    """Every knob of the algorithm. The defaults add controls to the official algorithm and rank
-    and select words by them; :meth:`official` gives the paper's settings. ``seed`` seeds the
-    ``noise`` fill and the placements, ``batch_size`` counts erased images per forward pass.
-
-    Example:
-        >>> Settings().rank_by, Settings.official().placements, Settings.official().mask_rule
-        ('excess', 0, 'absolute')
-    """
-
-    strategy: Literal["topk", "threshold"] = field(default="topk", metadata={
-        "help": "identity from the top-k classes, or threshold (cumulative probability)"})
-    top_k: int = field(default=1, metadata={"help": "classes per identity with topk", "min": 1})
-    prob_threshold: float = field(default=0.4, metadata={"help": "cumulative probability with threshold"})
-    counterfactual: Literal["contrastive", "official"] = field(default="contrastive", metadata={
-        "help": "H_d: contrastive = Grad-CAM of <f(T), e_T - e_F> (or the two identities' logit difference); "
-                "official = minmax(H_t (max H_f - H_f))"})
-    mask_rule: Literal["region", "absolute"] = field(default="region", metadata={
-        "help": "region: erase the top mask_fraction of each attribute's region by J_j; absolute: J_j > "
-                "erase_threshold (official)"})
-    mask_fraction: float = field(default=MASK_FRACTION, metadata={
-        "help": "with mask_rule=region, the fraction of the attribute's region erased", "min": 0.0, "max": 1.0})
-    erase_threshold: float = field(default=0.6, metadata={"help": "with mask_rule=absolute, J_j above it is erased"})
-    fill: Literal["black", "mean", "noise", "blur", "road"] = field(default="blur", metadata={
-        "help": "what erased pixels become: blur (the least leakage measured), black (official), mean, noise, "
-                "road (ROAD's imputation from the neighbours)"})
-    dilate: int = field(default=0, metadata={"help": "grow each mask by this many pixels", "min": 0})
-    ablation: Literal["no-attributes", "no-counterfactual"] | None = field(default=None, metadata={
-        "help": "no-attributes: erase the thresholded H_d alone; no-counterfactual: erase each A_j alone"})
-    rank_by: Literal["excess", "similarity", "uncertainty"] = field(default="excess", metadata={
-        "help": "excess over the word's controls; similarity: s_j (official); uncertainty: rise of an "
-                "evidential backbone's uncertainty"})
-    placements: int = field(default=PLACEMENTS, metadata={
-        "help": "random placements of each eligible mask inside the face box, erased as controls (0: official)",
-        "min": 0})
-    stability: int = field(default=STABILITY, metadata={
-        "help": "re-run on this many perturbed copies (JPEG q90, 2 px shifts of the photo); 0: none", "min": 0})
-    stability_level: float = field(default=0.75, metadata={
-        "help": "a word is stable when it stays supported in at least this fraction of the perturbed runs",
-        "min": 0.0, "max": 1.0})
-    support_level: float = field(default=LEVEL, metadata={
-        "help": "a word is supported when its rank p-values against its own and the selection-matched "
-                "controls are at most this", "min": 0.0, "max": 1.0})
-
-    def __post_init__(self) -> None:
-        if self.fill not in FILLS:
-            raise ValueError(f"unknown fill {self.fill!r}; use one of {FILLS}")
-        if self.ablation not in ABLATIONS:
-            raise ValueError(f"unknown ablation {self.ablation!r}; use one of {ABLATIONS[1:]}")
-        if self.counterfactual not in ("contrastive", "official"):
-            raise ValueError(f"unknown counterfactual {self.counterfactual!r}; use contrastive or official")
-        if self.mask_rule not in ("region", "absolute"):
-            raise ValueError(f"unknown mask_rule {self.mask_rule!r}; use region or absolute")
-        if self.rank_by not in RANK_BY:
-            raise ValueError(f"unknown rank_by {self.rank_by!r}; use one of {RANK_BY}")
-        if self.batch_size < 1 or self.top_k < 1:
-            raise ValueError("batch_size and top_k must be at least 1")
-        if self.placements < 0:
-            raise ValueError("placements must be at least 0")
-        if self.rank_by == "excess" and self.placements == 0:
-            raise ValueError("rank_by=excess needs placements >= 1 (the official algorithm is placements=0 "
-                             "rank_by=similarity)")
-
-    @classmethod
-    def official(cls, **changes: Any) -> "Settings":
-        """The paper's algorithm: no controls, words ranked by s_j; ``changes`` override fields."""
-        return cls(**{"placements": 0, "rank_by": "similarity", "mask_rule": "absolute", "fill": "black",
-                      "counterfactual": "official", "stability": 0, **changes})
-
+__all__ = ["ABLATIONS", "MASK_FRACTION", "PLACEMENTS", "RANK_BY", "STABILITY", "Direction", "Directions", "Settings",
+           "Sim2WordResult", "angular", "attribute_masks", "explain_directions", "ranking_order", "run_sim2word"]
 
 def angular(cosine: float) -> float:
     """The displayed score 1 - arccos(s) / pi, in [0, 1]."""
