@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import math
 from pathlib import Path
 
 import numpy as np
@@ -31,22 +30,13 @@ from rich.table import Table
 
 from s2w_toolkit import load_backbone
 from s2w_toolkit.attributes.composite import load_attributes
+from s2w_toolkit.bench.stats import wilson
 from s2w_toolkit.faces.align import align_face
 from s2w_toolkit.faces.detect import FaceDetector
 from s2w_toolkit.io.images import read_image
 
 HAIR = {"Black Hair": "black", "Brown Hair": "brown", "Blond Hair": "blond", "Gray Hair": "gray"}
 AGE = {"Young": "young", "Middle Aged": "middle", "Senior": "senior"}
-
-
-def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
-    """The Wilson score interval of k successes in n trials."""
-    if n == 0:
-        return (math.nan, math.nan)
-    p = k / n
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return (centre - half, centre + half)
 
 
 def predicted_labels(row: dict) -> dict[str, str]:

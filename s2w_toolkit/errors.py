@@ -27,3 +27,7 @@ class DeviceError(S2WError):
 
 class OptionError(S2WError):
     """An explainer option is unknown to the explainers it is given to, or has a bad value."""
+
+
+class LabelsError(S2WError):
+    """A labels file (attribute labels for training) that cannot be read."""

@@ -55,7 +55,13 @@ def parse_attribute_names(spec: str | Sequence[str] | None) -> list[str]:
 
 
 def default_attribute_names(weights: str | None) -> list[str]:
-    """:data:`DEFAULT_ATTRIBUTES`, or :data:`CHECKPOINT_ATTRIBUTES` when a checkpoint is given."""
+    """:data:`DEFAULT_ATTRIBUTES`, or :data:`CHECKPOINT_ATTRIBUTES` when a checkpoint is given
+    (``linear-heads`` when it is a file that ``s2w attributes train`` wrote)."""
+    if weights and "=" not in weights:
+        from .linear_heads import is_heads_file
+
+        if is_heads_file(weights):
+            return ["linear-heads"]
     return list(CHECKPOINT_ATTRIBUTES if weights else DEFAULT_ATTRIBUTES)
 
 

@@ -58,3 +58,20 @@ def excludes_zero(ci: Mapping[str, float | None], direction: str) -> bool | None
     if ci.get("low") is None or direction not in ("higher", "lower"):
         return None
     return bool(ci["low"] > 0) if direction == "higher" else bool(ci["high"] < 0)
+
+
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The 95% Wilson score interval of ``k`` successes in ``n`` trials (NaNs when n is 0).
+
+    Example:
+        >>> [round(v, 3) for v in wilson(9, 10)]
+        [0.596, 0.982]
+    """
+    import math
+
+    if n == 0:
+        return (math.nan, math.nan)
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return (centre - half, centre + half)

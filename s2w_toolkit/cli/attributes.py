@@ -1,4 +1,5 @@
-"""``s2w attributes``: the attribute words of the faces in photos, with their evidence maps."""
+"""``s2w attributes``: the attribute words of the faces in photos, with their evidence maps
+(``s2w attributes [predict] IMAGES``), and ``s2w attributes train``, which fits your own heads."""
 
 from __future__ import annotations
 
@@ -16,7 +17,25 @@ from .explain import writable_folder
 from .options import model_options
 
 
-@click.command()
+class _DefaultToPredict(click.Group):
+    """A group whose sub-command name may be left out: ``s2w attributes a.jpg`` is
+    ``s2w attributes predict a.jpg``."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not args or (args[0] not in self.commands and args[0] not in ("--help", "-h")):
+            args = ["predict", *args]
+        return super().parse_args(ctx, args)
+
+
+@click.group(cls=_DefaultToPredict)
+def attributes() -> None:
+    """Attribute words of faces (predict, the default) or train your own heads (train).
+
+    "s2w attributes a.jpg" is short for "s2w attributes predict a.jpg".
+    """
+
+
+@attributes.command("predict")
 @click.argument("images", nargs=-1, type=click.Path())
 @click.option("--attributes", "spec", default=None,
               help="Attribute models, comma-separated (default: age-gender,face-parts; "
@@ -27,7 +46,7 @@ from .options import model_options
               help="Folder for attributes-<image>.png and .json.")
 @click.option("--json", "as_json", is_flag=True, help="Print the predictions as JSON instead of tables.")
 @model_options
-def attributes(images, spec, attribute_weights, out_dir, as_json, backbone, weights, device, face_index,
+def predict(images, spec, attribute_weights, out_dir, as_json, backbone, weights, device, face_index,
                aligned) -> None:
     """Predict attributes of the faces in photos (default: the bundled Obama portrait).
 
@@ -74,3 +93,8 @@ def _table(image: str, model: str, rows: list[dict]) -> Table:
         present = "[green]yes[/]" if row["present"] else "no"
         table.add_row(row["attribute"], row["word"], f"{row['confidence']:.2f}", present, measured)
     return table
+
+
+from .attributes_train import train  # noqa: E402
+
+attributes.add_command(train)

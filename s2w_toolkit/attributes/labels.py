@@ -1,0 +1,150 @@
+"""Attribute labels for training and measuring: a labels CSV, or CelebA's ``list_attr_celeba.txt``.
+
+A labels CSV has a ``face`` column and one column per attribute. ``face`` is an image path
+relative to the images folder; ``FILE#i`` names the i-th face from the left of a group photo.
+A column whose values are yes/no (or 1/-1, 1/0, true/false) is a **binary** attribute; any
+other column is a **category**, one class per value. ``unsure``, ``unknown``, ``?`` and empty
+cells are missing labels. CelebA's file (a count line, a header of 40 names, then
+``000001.jpg 1 -1 ...``) reads as 40 binary attributes.
+
+Example:
+    >>> import tempfile, pathlib
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "labels.csv"
+    >>> _ = path.write_text("face,hair_color,smiling\\na.jpg,black,yes\\nb.jpg,unsure,no\\n")
+    >>> table = read_labels(path)
+    >>> [(c.name, c.kind, c.classes) for c in table.columns]
+    [('Hair Color', 'category', ('black',)), ('Smiling', 'binary', ('yes', 'no'))]
+    >>> table.faces, table.values[:, 0].tolist()
+    (['a.jpg', 'b.jpg'], [0, -1])
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import LabelsError
+
+#: Cells that mean "no label".
+MISSING = frozenset({"", "unsure", "unknown", "?", "na", "n/a", "nan"})
+#: Value pairs read as a binary attribute: (present, absent).
+BINARY_VALUES = (("yes", "no"), ("1", "-1"), ("1", "0"), ("true", "false"), ("present", "absent"))
+
+
+@dataclass(frozen=True)
+class LabelColumn:
+    """One attribute column: its display name, kind and classes (for binary: present, absent)."""
+
+    key: str
+    name: str
+    kind: str
+    classes: tuple[str, ...]
+
+    def words(self) -> tuple[str, ...]:
+        """The word of each class, as the attribute model speaks it."""
+        if self.kind == "binary":
+            return (self.name, f"not {self.name}")
+        return tuple(c.replace("_", " ").title() for c in self.classes)
+
+
+@dataclass
+class LabelTable:
+    """Faces, their columns, and per face the class index of each column (-1: missing)."""
+
+    faces: list[str]
+    columns: list[LabelColumn]
+    values: np.ndarray  # (faces, columns) int
+    partition: np.ndarray | None = None  # CelebA's 0 train, 1 valid, 2 test, when known
+
+
+#: Names whose underscores alone do not give the toolkit's word.
+SPECIAL_NAMES = {"5_o_clock_shadow": "5 o'Clock Shadow"}
+
+
+def display_name(key: str) -> str:
+    """``hair_color`` -> ``Hair Color``; ``Big_Nose`` -> ``Big Nose``; ``5_o_Clock_Shadow`` -> ``5 o'Clock Shadow``."""
+    if key.lower() in SPECIAL_NAMES:
+        return SPECIAL_NAMES[key.lower()]
+    words = key.replace("_", " ").split()
+    return " ".join(w if w[:1].isupper() or w[:1].isdigit() else w.title() for w in words) or key
+
+
+def _column(key: str, cells: list[str]) -> LabelColumn:
+    seen = sorted({c for c in cells if c not in MISSING})
+    for present, absent in BINARY_VALUES:
+        if seen and set(seen) <= {present, absent}:
+            return LabelColumn(key, display_name(key), "binary", (present, absent))
+    return LabelColumn(key, display_name(key), "category", tuple(seen))
+
+
+def _table(faces: list[str], keys: list[str], rows: list[list[str]], partition=None) -> LabelTable:
+    if not faces:
+        raise LabelsError("the labels file lists no faces")
+    cells = [[(row[j] if j < len(row) else "").strip().lower() for row in rows] for j in range(len(keys))]
+    columns = [_column(key, column) for key, column in zip(keys, cells)]
+    values = np.full((len(faces), len(columns)), -1, dtype=np.int64)
+    for j, (column, cell) in enumerate(zip(columns, cells)):
+        index = {c: i for i, c in enumerate(column.classes)}
+        values[:, j] = [index.get(c, -1) for c in cell]
+    return LabelTable(faces, columns, values, partition)
+
+
+def read_csv_labels(path: str | Path) -> LabelTable:
+    """A labels CSV with a ``face`` column (see the module docs)."""
+    with open(path, newline="") as handle:
+        reader = csv.reader(handle)
+        header = next(reader, None)
+        if not header or "face" not in [h.strip() for h in header]:
+            raise LabelsError(f"{path}: expected a CSV with a 'face' column and one column per attribute")
+        header = [h.strip() for h in header]
+        rows = [row for row in reader if any(cell.strip() for cell in row)]
+    at = header.index("face")
+    keys = [h for i, h in enumerate(header) if i != at]
+    faces = [row[at].strip() for row in rows]
+    return _table(faces, keys, [[cell for i, cell in enumerate(row) if i != at] for row in rows])
+
+
+def read_celeba_labels(path: str | Path, partition: str | Path | None = None) -> LabelTable:
+    """CelebA's ``list_attr_celeba.txt`` (and, when given, ``list_eval_partition.txt``)."""
+    lines = Path(path).read_text().splitlines()
+    try:
+        count = int(lines[0].strip())
+        keys = lines[1].split()
+        rows = [line.split() for line in lines[2:2 + count] if line.strip()]
+    except (IndexError, ValueError):
+        raise LabelsError(f"{path}: expected CelebA's list_attr_celeba.txt (a count line, a header of "
+                          "attribute names, then one 'image 1 -1 ...' line per image)") from None
+    if not rows or any(len(row) != len(keys) + 1 for row in rows):
+        raise LabelsError(f"{path}: a row does not have one value per header name ({len(keys)})")
+    faces = [row[0] for row in rows]
+    table = _table(faces, keys, [row[1:] for row in rows])
+    if partition is not None and Path(partition).is_file():
+        split = dict(line.split()[:2] for line in Path(partition).read_text().splitlines() if line.strip())
+        table.partition = np.array([int(split.get(face, 0)) for face in faces])
+    return table
+
+
+def read_labels(path: str | Path) -> LabelTable:
+    """A labels CSV, or CelebA's attribute list (recognised by its count line); a CelebA
+    ``list_eval_partition.txt`` beside it gives the official split."""
+    path = Path(path)
+    if not path.is_file():
+        raise LabelsError(f"{path}: no such labels file")
+    first = path.read_text(errors="replace").split("\n", 1)[0].strip()
+    if first.isdigit():
+        return read_celeba_labels(path, path.parent / "list_eval_partition.txt")
+    return read_csv_labels(path)
+
+
+def face_path(face: str) -> tuple[str, int | None]:
+    """``"groups/a.jpg#1"`` -> ``("groups/a.jpg", 1)``; a plain path has no index."""
+    path, sep, index = face.partition("#")
+    return path, (int(index) if sep and index.isdigit() else None)
+
+
+def group_of(face: str) -> str:
+    """The folder a face's image is in: the unit a held-out split keeps together."""
+    return str(Path(face_path(face)[0]).parent)
