@@ -70,8 +70,7 @@ def test_demo_words(prediction):
     obama, biden = ({r["attribute"]: r for r in prediction.rows(i)} for i in range(2))
     assert obama["Smiling"]["present"] and not obama["Mouth Closed"]["present"]
     assert biden["Mouth Closed"]["present"] and not biden["Smiling"]["present"]
-    assert obama["Bushy Eyebrows"]["present"]
-    assert obama["Bushy Eyebrows"]["value"] > biden["Bushy Eyebrows"]["value"]
+    assert obama["Bushy Eyebrows"]["value"] > biden["Bushy Eyebrows"]["value"]  # Obama's brows are darker
     assert biden["Hair Color"]["word"] == "Gray Hair"
     assert obama["Hair Color"]["value"] < biden["Hair Color"]["value"]  # hair L*: Obama's darker
     for row in (obama, biden):  # clean-shaven
@@ -162,7 +161,7 @@ def test_opening_the_mouth_flips_mouth_closed(typical):
     opened[61:64, 1] -= 0.08 * iod  # inner upper lip up
     opened[65:68, 1] += 0.08 * iod  # inner lower lip down
     open_ = decide(measure(grey, opened))["Mouth Closed"]
-    assert closed["present"] and closed["confidence"] > 0.9
+    assert closed["present"] and closed["confidence"] > 0.8
     assert not open_["present"] and open_["confidence"] < 0.1
     assert open_["value"] == pytest.approx(closed["value"] + 0.16, abs=0.01)
 
@@ -201,10 +200,10 @@ def test_confidence_definition():
     assert rule.probability(1.5) == pytest.approx(1 / (1 + math.exp(-1)))
     assert rule.probability(1e9) == pytest.approx(0.0) and math.isnan(rule.probability(math.nan))
     nothing = {r.measure: math.nan for r in THRESHOLDS}
-    decided = decide(nothing)  # nothing measurable: binary words absent at 0.5, categories uniform
+    decided = decide(nothing)  # nothing measurable: binary words absent at 0.5, categories abstain
     assert decided["Big Nose"]["confidence"] == 0.5 and not decided["Big Nose"]["present"]
     assert decided["Hair Color"]["confidence"] == pytest.approx(0.25)
-    assert decided["Face Shape"]["word"] == "Oval Face"
+    assert decided["Face Shape"]["word"] == "Face Shape: unsure" and not decided["Face Shape"]["present"]
     probs = decide({r.measure: r.threshold for r in THRESHOLDS})["Face Shape"]["probabilities"]
     assert sum(probs.values()) == pytest.approx(1.0) and probs["Oval Face"] == pytest.approx(0.5)
 
@@ -237,3 +236,81 @@ def test_registered_as_face_parts():
 
     assert get_registry().attribute_model("face-parts") is FaceParts
     assert FaceParts.load().name == "face-parts"
+
+
+# Constructed faces for the failures the recalibration fixed (issue 14): each paints one thing
+# on a real demo face and checks the word that must (or must not) follow.
+
+
+def _skin(face, masks):
+    return np.median(face[masks["cheeks"] | masks["forehead"]], axis=0)
+
+
+def test_a_bald_or_hidden_head_abstains_from_hair_colour(faces, points, prediction):
+    face, p = faces[0].copy(), points[0]
+    masks = binary_masks(p, face.shape[:2])
+    noise = np.random.default_rng(0).normal(0, 3, (int(masks["hair"].sum()), 3))
+    face[masks["hair"]] = np.clip(_skin(face, masks) + noise, 0, 255).astype(np.uint8)
+    bald = FaceParts().predict(face[None])
+    j = bald.index("Hair Color")
+    assert bald.words[0][j] == "Hair Color: unsure" and not bald.present[0, j] and not bald.eligible[0, j]
+    assert prediction.present[0, j] and prediction.eligible[0, j]  # the real photo's hair is read
+
+
+def test_hair_mixed_with_a_bright_background_abstains(faces, points):
+    face, p = faces[0].copy(), points[0]
+    masks = binary_masks(p, face.shape[:2])
+    ys, xs = np.nonzero(masks["hair"])
+    face[ys, xs] = np.where((np.arange(len(ys)) % 2 == 0)[:, None], (15, 12, 10), (250, 250, 245))
+    decided = decide(colour_measures(face, p, masks) | geometry_measures(p))["Hair Color"]
+    assert decided["word"] == "Hair Color: unsure" and not decided["present"]
+
+
+def test_textured_blond_hair_reads_blond(faces, points):
+    face, p = faces[0].copy(), points[0]  # Obama, dark hair
+    masks = binary_masks(p, face.shape[:2])
+    noise = np.random.default_rng(1).normal(0, 12, (int(masks["hair"].sum()), 1))
+    face[masks["hair"]] = np.clip(np.array([225, 195, 120]) + noise, 0, 255).astype(np.uint8)
+    decided = decide(colour_measures(face, p, masks) | geometry_measures(p))["Hair Color"]
+    assert decided["word"] == "Blond Hair" and decided["present"]
+
+
+def test_lipstick_is_not_facial_hair(faces, points):
+    face, p = faces[1].copy(), points[1]  # Biden: clean-shaven
+    masks = binary_masks(p, face.shape[:2])
+    before = measure(face, p, masks)
+    face[masks["mouth"]] = (185, 25, 55)
+    after = measure(face, p, masks)
+    for key in ("lip_darkening", "jaw_darkening"):  # the lips are in no facial-hair region
+        assert after[key] == pytest.approx(before[key], abs=1e-9), key
+    assert after["lower_face_grain"] == pytest.approx(before["lower_face_grain"], rel=0.15)  # the blur's edge only
+    words = decide(after)
+    assert not (words["Beard"]["present"] or words["Mustache"]["present"] or words["5 o'Clock Shadow"]["present"])
+
+
+def test_a_face_too_dark_to_read_abstains_from_colour_words(faces, points):
+    dark = (faces[1].astype(np.float64) * 0.12).astype(np.uint8)
+    p = FaceParts().predict(dark[None])
+    row = {r["attribute"]: r for r in p.rows(0)}
+    assert row["Hair Color"]["word"] == "Hair Color: unsure" and not row["Hair Color"]["present"]
+    assert row["Beard"]["value"] is None and not row["Beard"]["present"]
+    assert row["Bushy Eyebrows"]["value"] is None
+
+
+def test_beard_needs_texture_as_well_as_darkness(faces, points):
+    face, p = faces[1], points[1]
+    masks = binary_masks(p, face.shape[:2])
+    lower = masks["jaw"] | masks["upper_lip"]
+    shaded = face.copy()
+    shaded[lower] = (shaded[lower] * 0.5).astype(np.uint8)  # dark but smooth: a shadow
+    shadow = measure(gaussian_smooth(shaded, lower), p, masks)
+    assert shadow["jaw_darkening"] > 0.35 and not decide(shadow)["Beard"]["present"]
+
+
+def gaussian_smooth(image, mask):
+    from skimage.filters import gaussian
+
+    smooth = gaussian(image, sigma=3, channel_axis=-1, preserve_range=True)
+    out = image.copy()
+    out[mask] = smooth[mask].astype(np.uint8)
+    return out

@@ -318,7 +318,9 @@ def test_identity_strategies_with_a_class_head(demo):
     # the contrastive map with a head: the Grad-CAM of T's classes' mean logit minus F's, which is
     # linear in the logits, so it is what one backward pass of that difference gives
     contrast = identity_maps(vgg, x, "topk", top_k=2, contrastive=True)
-    assert torch.equal(contrast.own, top2.own) and torch.equal(contrast.other, top2.other)
+    # the same maps by two code paths, to 1e-4 rather than bit for bit: float rounding of the two
+    # backward passes (1e-5 measured on some CPUs), scaled up by each map's min-max normalisation
+    assert torch.allclose(contrast.own, top2.own, atol=1e-4) and torch.allclose(contrast.other, top2.other, atol=1e-4)
     from s2w_toolkit.sim2word.identity import features_and_embeddings
     from s2w_toolkit.attributes.cam import gradcam, normalise_maps
 

@@ -256,6 +256,7 @@ def binary_masks(landmarks: np.ndarray, size: tuple[int, int]) -> dict[str, np.n
     corners_v = f.along(f.points[[48, 54]])[:, 1].mean()
     masks["jaw"] &= (v >= corners_v) & ~masks["mouth"]
     masks["forehead"] &= ~masks["eyebrows"]
+    masks["upper_lip"] &= ~masks["mouth"]  # the skin above the lips, never the lips (lipstick)
     masks["lips"] &= ~_fill([f.points[60:68]], size)
     return {name: masks[name] for name in REGIONS}
 

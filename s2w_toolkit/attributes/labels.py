@@ -148,3 +148,24 @@ def face_path(face: str) -> tuple[str, int | None]:
 def group_of(face: str) -> str:
     """The folder a face's image is in: the unit a held-out split keeps together."""
     return str(Path(face_path(face)[0]).parent)
+
+
+def load_labelled_face(face: str, images: str | Path, backbone, aligned: bool = False, detector=None) -> np.ndarray:
+    """The face a label row names, aligned as ``backbone`` aligns faces: ``FILE`` (its largest
+    face) or ``FILE#i`` (the i-th face from the left). Raises the toolkit's one-line errors."""
+    from ..errors import NoFaceError
+    from ..faces.align import align_face
+    from ..faces.detect import FaceDetector
+    from ..io.images import read_image
+    from ..pipeline import load_face
+
+    path, index = face_path(face)
+    if detector is None and not aligned:
+        detector = FaceDetector(landmarks=backbone.template.landmarks)
+    if index is None or aligned:
+        return load_face(Path(images) / path, backbone, 0, aligned, detector)[0]
+    photo = read_image(Path(images) / path)
+    found = sorted(detector.detect(photo, min_faces=index + 1), key=lambda f: f.box[0])
+    if index >= len(found):
+        raise NoFaceError(f"{Path(images) / path}: face #{index} from the left asked, but only {len(found)} found")
+    return align_face(photo, found[index].landmarks, backbone.template)

@@ -31,7 +31,8 @@ class AttributePrediction:
     * ``names`` (A): attribute names ("Gender", "Big Nose");
     * ``words`` (N x A): the word each face gets ("Male", "Big Nose");
     * ``confidences`` (N, A): probability (or score in [0, 1]) of that word;
-    * ``present`` (N, A) bool: a binary attribute is present, a category one always is;
+    * ``present`` (N, A) bool: a binary attribute is present; a category one is, unless the
+      model abstained (it could not measure it, e.g. hair hidden);
     * ``maps`` (N, A, H, W) in [0, 1]: where the evidence lies, in the aligned face's frame;
     * ``kinds`` (A): ``"category"`` or ``"binary"``; ``models`` (A): which model spoke;
     * ``values`` (N, A) and ``thresholds`` (A): a measured value and its decision threshold
@@ -91,10 +92,9 @@ class AttributePrediction:
 
     @property
     def eligible(self) -> torch.Tensor:
-        """(N, A) bool: the attributes Sim2Word may rank, every category one and the binary
-        ones that are present."""
-        category = torch.tensor([k == "category" for k in self.kinds], device=self.present.device)
-        return self.present | category
+        """(N, A) bool: the attributes Sim2Word may rank: the present ones. A category column is
+        present unless its model abstained (it could not measure it); a binary one when it is seen."""
+        return self.present.clone()
 
     def index(self, name: str) -> int:
         """Column of the attribute called ``name``."""

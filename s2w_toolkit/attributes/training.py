@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from ..backbone import Backbone
-from .labels import LabelTable, face_path, group_of
+from .labels import LabelTable, group_of, load_labelled_face
 from .linear_heads import HeadSpec, LinearHeads, spatial_features
 
 #: The L2 penalties tried by cross-validation (on features standardised to unit variance).
@@ -169,7 +169,6 @@ def extract_features(table: LabelTable, images: str | Path, backbone: Backbone, 
     (unreadable image, no face) are listed in ``failures`` and left out."""
     from ..errors import S2WError
     from ..faces.detect import FaceDetector
-    from ..pipeline import load_face
 
     detector = None if aligned else FaceDetector(landmarks=backbone.template.landmarks)
     pooled, mirrored, kept, failures, batch, batch_rows = [], [], [], [], [], []
@@ -194,13 +193,8 @@ def extract_features(table: LabelTable, images: str | Path, backbone: Backbone, 
         batch_rows.clear()
 
     for row, face in enumerate(table.faces):
-        path, index = face_path(face)
         try:
-            if index is None:
-                image, _ = load_face(Path(images) / path, backbone, 0, aligned, detector)
-            else:
-                image = _nth_from_left(Path(images) / path, index, backbone, detector)
-            batch.append(image)
+            batch.append(load_labelled_face(face, images, backbone, aligned, detector))
             batch_rows.append(row)
         except S2WError as exc:
             failures.append(str(exc))
@@ -216,18 +210,6 @@ def extract_features(table: LabelTable, images: str | Path, backbone: Backbone, 
                           + (f" (first: {failures[0]})" if failures else ""))
     return Features(np.concatenate(pooled), np.concatenate(mirrored) if flip else None, np.array(kept),
                     total["sum"] / total["count"], failures)
-
-
-def _nth_from_left(path: Path, index: int, backbone: Backbone, detector) -> np.ndarray:
-    from ..errors import NoFaceError
-    from ..faces.align import align_face
-    from ..io.images import read_image
-
-    photo = read_image(path)
-    found = sorted(detector.detect(photo, min_faces=index + 1), key=lambda f: f.box[0])
-    if index >= len(found):
-        raise NoFaceError(f"{path}: face #{index} from the left asked, but only {len(found)} found")
-    return align_face(photo, found[index].landmarks, backbone.template)
 
 
 def train_heads(table: LabelTable, features: Features, backbone: Backbone, holdout: float = 0.2, seed: int = 0,
