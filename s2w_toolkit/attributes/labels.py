@@ -36,7 +36,12 @@ BINARY_VALUES = (("yes", "no"), ("1", "-1"), ("1", "0"), ("true", "false"), ("pr
 
 @dataclass(frozen=True)
 class LabelColumn:
-    """One attribute column: its display name, kind and classes (for binary: present, absent)."""
+    """One attribute column: its display name, kind and classes (for binary: present, absent).
+
+    Example:
+        >>> LabelColumn("smiling", "Smiling", "binary", ("yes", "no")).words()
+        ('Smiling', 'not Smiling')
+    """
 
     key: str
     name: str
@@ -52,7 +57,13 @@ class LabelColumn:
 
 @dataclass
 class LabelTable:
-    """Faces, their columns, and per face the class index of each column (-1: missing)."""
+    """Faces, their columns, and per face the class index of each column (-1: missing).
+
+    Example:
+        >>> t = LabelTable(["a.jpg"], [LabelColumn("hat", "Hat", "binary", ("yes", "no"))], np.array([[1]]))
+        >>> t.columns[0].words()[t.values[0, 0]]
+        'not Hat'
+    """
 
     faces: list[str]
     columns: list[LabelColumn]

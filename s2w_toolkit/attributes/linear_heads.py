@@ -60,7 +60,12 @@ FINGERPRINT_TOLERANCE = 1e-3
 
 @dataclass(frozen=True)
 class HeadSpec:
-    """One head: attribute name, kind (``binary``: words are present, absent) and class words."""
+    """One head: attribute name, kind (``binary``: words are present, absent) and class words.
+
+    Example:
+        >>> HeadSpec("Mustache", "binary", ("Mustache", "not Mustache")).words[0]
+        'Mustache'
+    """
 
     name: str
     kind: str

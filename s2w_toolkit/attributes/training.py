@@ -40,7 +40,13 @@ PENALTIES = (1e-4, 1e-3, 1e-2, 1e-1, 1.0)
 
 @dataclass
 class HeadFit:
-    """One fitted head on raw pooled features: ``scores = x @ weight.T + bias``."""
+    """One fitted head on raw pooled features: ``scores = x @ weight.T + bias``.
+
+    Example:
+        >>> fit = HeadFit(torch.eye(2), torch.zeros(2), penalty=0.1, cv_accuracy=1.0)
+        >>> predict_head(fit, np.array([[0.0, 1.0], [2.0, 1.0]])).tolist()
+        [1, 0]
+    """
 
     weight: torch.Tensor
     bias: torch.Tensor
@@ -50,7 +56,13 @@ class HeadFit:
 
 @dataclass
 class HeadReport:
-    """How one head did: its faces, the held-out accuracy and what the majority class scores."""
+    """How one head did: its faces, the held-out accuracy and what the majority class scores.
+
+    Example:
+        >>> r = HeadReport("Hat", "binary", ("yes", "no"), 10, 4, 0.8, 0.75, 0.5, 0.01)
+        >>> r.as_dict()["accuracy"], HeadReport("Hat", "binary", (), 0, 0, *[math.nan] * 4).as_dict()["accuracy"]
+        (0.75, None)
+    """
 
     name: str
     kind: str
@@ -69,7 +81,13 @@ class HeadReport:
 
 @dataclass
 class Features:
-    """Pooled features of the faces that could be read, and what happened to the rest."""
+    """Pooled features of the faces that could be read, and what happened to the rest.
+
+    Example:
+        >>> f = Features(np.zeros((2, 4)), None, np.array([0, 2]), torch.zeros(4, 1, 1), ["b.jpg: no face found"])
+        >>> f.pooled.shape, f.rows.tolist(), len(f.failures)
+        ((2, 4), [0, 2], 1)
+    """
 
     pooled: np.ndarray  # (N, C)
     flipped: np.ndarray | None  # (N, C) or None
