@@ -15,6 +15,7 @@ Per non-mate direction (two per pair):
 Means with 95% bootstrap intervals over pairs (the two directions of a pair move together).
 
     python benchmarks/words_sim2word.py PAIRS.csv --root DIR [--limit N] [--out words.json] [-o KEY=VALUE]
+        [--attributes NAMES] [--attribute-weights FILE]
 """
 
 from __future__ import annotations
@@ -127,11 +128,12 @@ def main() -> None:
     parser.add_argument("--root", default=None)
     parser.add_argument("--limit", type=int, default=None, help="the first N pairs only")
     parser.add_argument("--attributes", default=None)
+    parser.add_argument("--attribute-weights", default=None, help="e.g. heads from `s2w attributes train`")
     parser.add_argument("--out", default=None, help="write every record and figure here (JSON)")
     parser.add_argument("-o", "--option", action="append", default=[], help="default-run Sim2Word option KEY=VALUE")
     args = parser.parse_args()
     net = load_backbone("dlib-resnet", device="cpu")
-    attributes = load_attributes(args.attributes)
+    attributes = load_attributes(args.attributes, args.attribute_weights)
     pairs = [p for p in read_pairs(args.pairs, args.root) if not p.same][: args.limit]
     started = time.perf_counter()
     faces = aligned_faces(sorted({p.a for p in pairs} | {p.b for p in pairs}), net)
