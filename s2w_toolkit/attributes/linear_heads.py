@@ -6,9 +6,9 @@ the model that speaks with them (registered as ``linear-heads``) and its file.
 * Features: the backbone's ``cam_layer`` output ``F`` (C, h, w), averaged over space. Each head
   is ``Linear(C -> classes)`` on that average; a binary head has two classes, present and
   absent (class 0 is present, as in the 30-head net).
-* Maps: each head's Grad-CAM of the predicted class at ``cam_layer``, taken on the features
-  less the training faces' mean feature map ``R`` (``A = F - R``). A head linear on the spatial
-  mean has the closed form ``relu(sum_c W[class, c] A_c)``, so the maps of every head come from
+* Maps: each head's Grad-CAM of the predicted class at ``cam_layer``, taken on ``A = F - R``:
+  the features less the mean feature map ``R`` of every face read in training (held-out ones
+  too; ``R`` uses no label). A head linear on the spatial mean has the closed form ``relu(sum_c W[class, c] A_c)``, so the maps of every head come from
   the one forward pass (:func:`~s2w_toolkit.attributes.cam.linear_head_cams`). Subtracting
   ``R`` changes no score (it only moves the bias) but removes what every face shares, above
   all the zero-padding pattern on the map's border: on the generated moustache of the tests
