@@ -70,6 +70,24 @@ class _ArrayUnpickler(pickle.Unpickler):
         raise pickle.UnpicklingError("refused a persistent id")
 
 
+def restricted_load(stream: BinaryIO, label: str, encoding: str = "latin1") -> object:
+    """Unpickle ``stream`` allowing only numpy arrays, numpy dtypes/scalars and builtin
+    containers; anything else, a truncated stream or a non-pickle raises a one-line
+    :class:`CheckpointError` naming ``label``. ``encoding="bytes"`` keeps Python 2 strings as bytes."""
+    try:
+        return _ArrayUnpickler(stream, encoding=encoding).load()
+    except pickle.UnpicklingError as exc:
+        message = str(exc)
+        if message.startswith("refused"):
+            message += "; only numpy arrays and builtin containers are allowed"
+        else:
+            message = f"not a readable pickle ({message})"
+        raise CheckpointError(f"{label}: {message}") from None
+    except (EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError, MemoryError) as exc:
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise CheckpointError(f"{label}: truncated or not a pickle of arrays ({detail})") from None
+
+
 def read_array_pickle(source: str | Path | BinaryIO) -> dict[str, np.ndarray]:
     """``{name: array}`` from a pickle of numpy arrays, read with ``encoding="latin1"`` so
     that Python 2 pickles load. Raises :class:`CheckpointError` on anything else."""
@@ -81,17 +99,7 @@ def read_array_pickle(source: str | Path | BinaryIO) -> dict[str, np.ndarray]:
     except OSError as exc:
         raise CheckpointError(f"{label}: cannot open ({exc.strerror or exc})") from None
     try:
-        data = _ArrayUnpickler(stream, encoding="latin1").load()
-    except pickle.UnpicklingError as exc:
-        message = str(exc)
-        if message.startswith("refused"):
-            message += "; only numpy arrays and builtin containers are allowed"
-        else:
-            message = f"not a readable pickle ({message})"
-        raise CheckpointError(f"{label}: {message}") from None
-    except (EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError, MemoryError) as exc:
-        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise CheckpointError(f"{label}: truncated or not a pickle of arrays ({detail})") from None
+        data = restricted_load(stream, label)
     finally:
         if not hasattr(source, "read"):
             stream.close()

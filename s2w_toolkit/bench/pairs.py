@@ -2,7 +2,8 @@
 
 ``read_pairs(source)`` picks the reader from ``source``: ``None`` is the bundled six-pair set
 (:data:`BUNDLED`, over the demo portraits), a ``.csv`` has the columns ``a,b,same``, a
-``.txt`` is LFW's ``pairs.txt`` and a folder holds one sub-folder of images per identity, from
+``.txt`` is LFW's ``pairs.txt``, a ``.bin`` is an insightface evaluation set
+(:mod:`~s2w_toolkit.bench.insightface_bin`: ``lfw.bin``, ``cfp_fp.bin``, ``agedb_30.bin``) and a folder holds one sub-folder of images per identity, from
 which pairs are drawn at random (seeded). A CSV may add ``face_a``/``face_b`` columns (face
 index, 0 = the largest). Every pair has a stable, unique ``key`` made from its two image paths
 as the list writes them (and face indices other than 0, as ``path@index``), so it does not
@@ -45,11 +46,12 @@ _SAME = {"1": True, "true": True, "yes": True, "same": True,
 
 @dataclass(frozen=True)
 class PairSpec:
-    """Two image paths, whether they show the same person, the LFW fold and a unique key.
+    """Two image paths, whether they show the same person, the LFW fold and a unique key;
+    ``aligned`` when the images are faces already cropped (an insightface ``.bin``).
 
     Example:
         >>> PairSpec("x/a.jpg", "x/b.jpg", same=True, key="csv:2")
-        PairSpec(a='x/a.jpg', b='x/b.jpg', same=True, fold=0, key='csv:2', face_a=0, face_b=0)
+        PairSpec(a='x/a.jpg', b='x/b.jpg', same=True, fold=0, key='csv:2', face_a=0, face_b=0, aligned=False)
     """
 
     a: str
@@ -59,6 +61,7 @@ class PairSpec:
     key: str = ""
     face_a: int = 0
     face_b: int = 0
+    aligned: bool = False
 
 
 def read_pairs(source: str | os.PathLike[str] | None = None, root: str | os.PathLike[str] | None = None,
@@ -86,9 +89,14 @@ def read_pairs(source: str | os.PathLike[str] | None = None, root: str | os.Path
             pairs = _read_csv(path, base)
         elif suffix == ".txt":
             pairs = _read_lfw(path, base)
+        elif suffix == ".bin":
+            from .insightface_bin import read_bin_pairs
+
+            pairs = read_bin_pairs(path)
         else:
             raise S2WError(f"{path}: unknown pairs format {path.suffix or '(no suffix)'!r}; known: "
-                           ".csv (a,b,same), .txt (LFW pairs.txt), or a folder of identity folders")
+                           ".csv (a,b,same), .txt (LFW pairs.txt), .bin (insightface: lfw.bin, cfp_fp.bin, ...), "
+                           "or a folder of identity folders")
     return pairs if count is None else pairs[:count]
 
 
@@ -148,7 +156,7 @@ def _unique(pairs: list[PairSpec]) -> list[PairSpec]:
     out = []
     for p in pairs:
         n = seen[p.key] = seen.get(p.key, 0) + 1
-        out.append(p if n == 1 else PairSpec(p.a, p.b, p.same, p.fold, f"{p.key}#{n}", p.face_a, p.face_b))
+        out.append(p if n == 1 else PairSpec(p.a, p.b, p.same, p.fold, f"{p.key}#{n}", p.face_a, p.face_b, p.aligned))
     return out
 
 

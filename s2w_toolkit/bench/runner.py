@@ -201,7 +201,8 @@ def run_benchmark(pairs: list[PairSpec], explainers: list[str], backbone, out_di
                 base = {"key": spec.key, "a": spec.a, "b": spec.b, "same": spec.same, "fold": spec.fold,
                         "settings": settings}
                 try:
-                    pair = load_pair(spec.a, spec.b, backbone, face_index=(spec.face_a, spec.face_b), aligned=aligned)
+                    pair = load_pair(spec.a, spec.b, backbone, face_index=(spec.face_a, spec.face_b),
+                                     aligned=aligned or spec.aligned)
                 except S2WError as exc:
                     for name in todo:
                         if on_pair:

@@ -1,0 +1,100 @@
+"""insightface's evaluation sets (``lfw.bin``, ``cfp_fp.bin``, ``agedb_30.bin``...) as pair lists.
+
+A ``.bin`` is a pickle of ``(images, issame)``: ``2 N`` encoded images (JPEG or PNG bytes of
+faces already aligned to 112 x 112 ArcFace crops) and ``N`` booleans; pair ``i`` is images
+``2 i`` and ``2 i + 1``. It is read with the restricted unpickler of
+:mod:`~s2w_toolkit.backbones.safe_pickle`, so a hostile file (one that asks for a function or
+a class) is refused before anything runs, like a hostile checkpoint. The standard protocol's
+ten folds are consecutive blocks of ``N / 10`` pairs.
+
+The images are written once, byte for byte, to a folder keyed by the file's hash (in the
+user's cache directory, ``$XDG_CACHE_HOME/s2w-toolkit/bin/`` or ``~/.cache/...``, unless
+``cache`` is given), so the rest of the benchmark reads them as it reads any photo; the pairs
+are marked ``aligned`` (no detection, only resizing to the backbone's input).
+
+Example:
+    >>> import io, pickle, tempfile, pathlib
+    >>> from PIL import Image
+    >>> def jpeg(v):
+    ...     buf = io.BytesIO(); Image.new("RGB", (112, 112), (v, v, v)).save(buf, "JPEG"); return buf.getvalue()
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / "tiny.bin").write_bytes(pickle.dumps(([jpeg(10), jpeg(20), jpeg(30), jpeg(40)], [True, False])))
+    >>> pairs = read_bin_pairs(folder / "tiny.bin", cache=folder / "cache")
+    >>> [(p.same, p.fold, p.aligned, p.key) for p in pairs]
+    [(True, 1, True, 'bin:tiny.bin:0'), (False, 6, True, 'bin:tiny.bin:1')]
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import CheckpointError, S2WError
+from ..io.atomic import write_bytes
+from .pairs import PairSpec
+
+#: The number of folds of the standard protocol.
+FOLDS = 10
+_SIGNATURES = {b"\xff\xd8\xff": ".jpg", b"\x89PNG\r\n\x1a\n": ".png"}
+
+
+def cache_root() -> Path:
+    """Where extracted ``.bin`` images go: ``$XDG_CACHE_HOME/s2w-toolkit/bin`` (or ``~/.cache/...``)."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "s2w-toolkit" / "bin"
+
+
+def read_bin(path: str | Path) -> tuple[list[bytes], list[bool]]:
+    """The encoded images and the is-same flags of an insightface ``.bin``, checked: ``2 N``
+    images, each JPEG or PNG bytes, and ``N`` booleans. One-line errors otherwise."""
+    from ..backbones.safe_pickle import restricted_load
+
+    path = Path(path)
+    try:
+        with open(path, "rb") as stream:
+            data = restricted_load(stream, str(path), encoding="bytes")
+    except OSError as exc:
+        raise S2WError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    expected = "an insightface .bin (a pickle of encoded face images and is-same flags)"
+    if not isinstance(data, (tuple, list)) or len(data) != 2:
+        raise CheckpointError(f"{path}: expected {expected}, found {type(data).__name__}")
+    images, issame = data
+    try:
+        images = [bytes(np.asarray(i, dtype=np.uint8).tobytes()) if isinstance(i, np.ndarray) else bytes(i)
+                  for i in images]
+        flags = [bool(v) for v in np.asarray(issame).reshape(-1).tolist()]
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: expected {expected} ({exc})") from None
+    if not flags or len(images) != 2 * len(flags):
+        raise CheckpointError(f"{path}: expected two images per is-same flag, found {len(images)} images "
+                              f"and {len(flags)} flags")
+    bad = next((i for i, blob in enumerate(images) if not any(blob.startswith(s) for s in _SIGNATURES)), None)
+    if bad is not None:
+        raise CheckpointError(f"{path}: image {bad} is neither JPEG nor PNG bytes")
+    return images, flags
+
+
+def read_bin_pairs(path: str | Path, cache: str | Path | None = None) -> list[PairSpec]:
+    """The pairs of an insightface ``.bin``, their images extracted once into ``cache`` (see the
+    module docs); keys ``bin:NAME:i``, folds 1..10 in consecutive blocks, every pair aligned."""
+    path = Path(path)
+    images, flags = read_bin(path)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    folder = Path(cache) if cache is not None else cache_root() / f"{path.stem}-{digest}"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise S2WError(f"{folder}: cannot create the folder for the .bin images ({exc.strerror or exc})") from None
+    files = []
+    for i, blob in enumerate(images):
+        suffix = next(s for sig, s in _SIGNATURES.items() if blob.startswith(sig))
+        target = folder / f"{i:06d}{suffix}"
+        if not target.is_file() or target.stat().st_size != len(blob):
+            write_bytes(target, blob)
+        files.append(str(target))
+    n = len(flags)
+    return [PairSpec(files[2 * i], files[2 * i + 1], flags[i], fold=1 + i * FOLDS // n, key=f"bin:{path.name}:{i}",
+                     aligned=True) for i in range(n)]
