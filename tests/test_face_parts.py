@@ -314,3 +314,13 @@ def gaussian_smooth(image, mask):
     out = image.copy()
     out[mask] = smooth[mask].astype(np.uint8)
     return out
+
+
+def test_landmarks_on_aligned_faces_build_no_face_detector(faces, net):
+    """The template gives the face box, so face-parts needs dlib's predictor, not its detector."""
+    from s2w_toolkit.faces.detect import frontal_detector
+
+    frontal_detector.cache_clear()
+    aligned_landmarks(faces, net.template, "dlib68")
+    FaceParts().predict(faces, net.template)
+    assert frontal_detector.cache_info().currsize == 0

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .detect import _dlib_models
+from .detect import landmark_predictor
 from .templates import AlignmentTemplate, dlib_chip_template
 
 
@@ -36,7 +36,9 @@ def aligned_landmarks(faces: np.ndarray, template: AlignmentTemplate | None = No
     if faces.ndim == 3:
         faces = faces[None]
     template = template or default_template(faces)
-    dlib, _, predictor = _dlib_models(landmarks)
+    import dlib
+
+    predictor = landmark_predictor(landmarks)  # the face box is the template's: no detector is needed
     box = dlib.rectangle(*(int(round(v)) for v in template.face_box()))
     out = []
     for face in faces:
