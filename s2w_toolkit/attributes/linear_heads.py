@@ -49,7 +49,7 @@ from ..backbone import Backbone
 from ..errors import CheckpointError
 from ..interfaces import AttributeModel
 from ..io.atomic import replacing
-from .cam import linear_head_cams
+from .cam import choose_classes, linear_head_cams
 from .prediction import AttributePrediction
 
 FORMAT = "s2w-linear-heads"
@@ -218,17 +218,15 @@ class LinearHeads(nn.Module, AttributeModel):
         if images.ndim == 3:
             images = images[None]
         features, moved = self._features(images, template)
-        probs = [torch.softmax(s, dim=1) for s in self.logits(features.mean(dim=(2, 3)))]
-        confidence, predicted = (torch.stack(t, dim=1) for t in zip(*(p.max(dim=1) for p in probs)))
-        rows = torch.stack([self.weight[self.offsets[j] + predicted[:, j]] for j in range(len(self.heads))], dim=1)
+        kinds = [h.kind for h in self.heads]
+        weights = [self.weight[self.offsets[j]:self.offsets[j + 1]] for j in range(len(self.heads))]
+        confidence, predicted, present, rows = choose_classes(self.logits(features.mean(dim=(2, 3))), weights, kinds)
         cams = linear_head_cams(features - self.reference, rows)
         size = tuple(images.shape[1:3])
         if moved:
             maps = torch.as_tensor(maps_back(cams, template, self.backbone.template), device=cams.device)
         else:
             maps = torch.nn.functional.interpolate(cams, size=size, mode="bilinear", align_corners=False)
-        binary = torch.tensor([h.kind == "binary" for h in self.heads], device=predicted.device)
-        present = ~binary | (predicted == 0)
         words = [[self.heads[j].words[int(c)] for j, c in enumerate(row)] for row in predicted.tolist()]
         return AttributePrediction.build(self.attributes, words, confidence, present, maps.clamp(0, 1),
-                                         kinds=[h.kind for h in self.heads], model=self.name)
+                                         kinds=kinds, model=self.name)

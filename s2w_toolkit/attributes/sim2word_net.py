@@ -41,7 +41,7 @@ from ..faces.aligned_landmarks import default_template
 from ..faces.frames import box_transform, faces_to_tensor, maps_to_frame, warp
 from ..faces.templates import AlignmentTemplate, dlib_chip_template
 from ..interfaces import AttributeModel
-from .cam import linear_head_cams
+from .cam import choose_classes, linear_head_cams
 from .prediction import AttributePrediction
 
 
@@ -126,13 +126,10 @@ class Sim2WordAttributes(nn.Module, AttributeModel):
         matrix = box_transform(template, self.chip)
         features = caffe_trunk_features(self, vggface2_normalise(warp(faces, matrix, self.chip.size)))
         pooled = features.mean(dim=(2, 3))
-        probs = [torch.softmax(head(pooled), dim=1) for head in self.heads]
-        confidence, predicted = (torch.stack(t, dim=1) for t in zip(*(p.max(dim=1) for p in probs)))
-        rows = torch.stack([head.weight[predicted[:, j]] for j, head in enumerate(self.heads)], dim=1)
-        cams = linear_head_cams(features, rows)
-        maps = maps_to_frame(cams, matrix, self.chip.size, tuple(faces.shape[2:]))
-        binary = torch.tensor([h.kind == "binary" for h in HEADS], device=predicted.device)
-        present = ~binary | (predicted == 0)
+        kinds = [h.kind for h in HEADS]
+        confidence, predicted, present, rows = choose_classes([head(pooled) for head in self.heads],
+                                                              [head.weight for head in self.heads], kinds)
+        maps = maps_to_frame(linear_head_cams(features, rows), matrix, self.chip.size, tuple(faces.shape[2:]))
         words = [[HEADS[j].words[int(c)] for j, c in enumerate(row)] for row in predicted.tolist()]
         return AttributePrediction.build(self.attributes, words, confidence, present, maps,
-                                         kinds=[h.kind for h in HEADS], model=self.name)
+                                         kinds=kinds, model=self.name)
