@@ -24,6 +24,7 @@ from .devices import resolve_device
 from .errors import CheckpointError, PluginError, S2WError
 from .explanation import Explanation
 from .faces.align import align_face
+from .faces.cache import FaceCache
 from .faces.detect import FaceDetector
 from .interfaces import AttributeModel, Explainer, Pair
 from .io.images import read_image
@@ -77,13 +78,19 @@ def face_indices(face_index: int | tuple[int, int]) -> tuple[int, int]:
 
 
 def load_pair(path_a: str | Path, path_b: str | Path, backbone: Backbone, face_index: int | tuple[int, int] = 0,
-              aligned: bool = False) -> Pair:
+              aligned: bool = False, cache: FaceCache | None = None) -> Pair:
     """Detect, align and preprocess two photos for ``backbone``; ``face_index`` is one index for
-    both photos or ``(index_a, index_b)``."""
+    both photos or ``(index_a, index_b)``; ``cache`` (a :class:`~s2w_toolkit.faces.cache.FaceCache`)
+    detects and aligns each (file content, face index, template) once."""
     index_a, index_b = face_indices(face_index)
     detector = FaceDetector(landmarks=backbone.template.landmarks)
-    face_a, info_a = load_face(path_a, backbone, index_a, aligned, detector)
-    face_b, info_b = load_face(path_b, backbone, index_b, aligned, detector)
+
+    def face(path: str | Path, index: int) -> tuple[np.ndarray, dict]:
+        compute = lambda: load_face(path, backbone, index, aligned, detector)  # noqa: E731
+        return compute() if cache is None else cache.load(path, backbone.template, index, aligned, compute)
+
+    face_a, info_a = face(path_a, index_a)
+    face_b, info_b = face(path_b, index_b)
     batch = backbone.preprocess(np.stack([face_a, face_b]))
     return Pair(a=batch[:1], b=batch[1:], image_a=face_a, image_b=face_b, source_a=str(path_a),
                 source_b=str(path_b), info={"a": info_a, "b": info_b})

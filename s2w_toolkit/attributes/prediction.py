@@ -8,6 +8,8 @@ Example:
     (1, 2, torch.Size([1, 2, 4, 4]), [[True, False]])
     >>> p.rows(0)[0]["word"], AttributePrediction.concat([p, p]).a
     ('Male', 4)
+    >>> AttributePrediction.stack([p, p]).take([1]).n
+    1
 """
 
 from __future__ import annotations
@@ -121,6 +123,31 @@ class AttributePrediction:
             values=torch.cat([p.values.to(device) for p in predictions], dim=1),
             thresholds=[t for p in predictions for t in p.thresholds],
         )
+
+    def take(self, indices: Sequence[int]) -> "AttributePrediction":
+        """The predictions of the faces at ``indices``, in that order."""
+        index = torch.as_tensor(list(indices), dtype=torch.long)
+        return AttributePrediction(
+            names=list(self.names), words=[list(self.words[i]) for i in index.tolist()],
+            confidences=self.confidences[index.to(self.confidences.device)],
+            present=self.present[index.to(self.present.device)], maps=self.maps[index.to(self.maps.device)],
+            kinds=list(self.kinds), models=list(self.models), values=self.values[index.to(self.values.device)],
+            thresholds=list(self.thresholds))
+
+    @staticmethod
+    def stack(predictions: Sequence["AttributePrediction"]) -> "AttributePrediction":
+        """The predictions of several batches of faces by the same model(s), one after another."""
+        first = predictions[0]
+        if any(p.names != first.names or p.maps.shape[2:] != first.maps.shape[2:] for p in predictions):
+            raise ValueError("cannot stack predictions of different attributes or map sizes")
+        device = first.maps.device
+        return AttributePrediction(
+            names=list(first.names), words=[w for p in predictions for w in p.words],
+            confidences=torch.cat([p.confidences.to(device) for p in predictions]),
+            present=torch.cat([p.present.to(device) for p in predictions]),
+            maps=torch.cat([p.maps.to(device) for p in predictions]), kinds=list(first.kinds),
+            models=list(first.models), values=torch.cat([p.values.to(device) for p in predictions]),
+            thresholds=list(first.thresholds))
 
     def rows(self, i: int) -> list[dict]:
         """One plain dict per attribute of face ``i``, for tables and JSON."""

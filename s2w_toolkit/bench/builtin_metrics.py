@@ -127,9 +127,14 @@ class Replacement(Metric):
     def measure(self, job: Job) -> dict:
         run, out = job.run, {}
         for side, x, face, other_x, other_face, counter in _sides(job):
+            shared = job.cache.get(("replacement", side))  # the original and random: the same for every explainer
             result = metrics.pixel_replacement(job.backbone, x, face, other_x, other_face, counter,
                                                job.explanation.maps[side], percents=PERCENTS, seed=run["seed"],
-                                               batch_size=run["batch_size"])
+                                               batch_size=run["batch_size"], original=shared is None,
+                                               strategies=("best_worst",) if shared else ("best_worst", "random"))
+            if shared is None:
+                shared = job.cache[("replacement", side)] = {k: result[k] for k in ("original", "random")}
+            result.update(shared)
             for strategy in ("best", "worst", "random"):
                 values = list(result[strategy].values())
                 result[f"replacement_{strategy}"] = sum(values) / len(values)

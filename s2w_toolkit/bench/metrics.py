@@ -184,7 +184,7 @@ def pixel_replacement(backbone: Backbone, target_x: torch.Tensor, target_face: n
                       other_face: np.ndarray, counter_unit: Any, saliency: Any,
                       percents: Sequence[float] = (1, 5, 10, 25, 50),
                       strategies: Sequence[str] = ("best_worst", "random"), source: str = "other", seed: int = 0,
-                      batch_size: int = 64) -> dict[str, Any]:
+                      batch_size: int = 64, original: bool = True) -> dict[str, Any]:
     """xSSAB pixel replacement: cosines after replacing ``round(p n / 100)`` target pixels.
 
     Per p in ``percents``: ``"best"`` replaces the pixels ranked first by saliency, ``"worst"``
@@ -194,7 +194,8 @@ def pixel_replacement(backbone: Backbone, target_x: torch.Tensor, target_face: n
     that fill of the target face. Returns ``{"original": cos,
     "best": {p: cos}, "worst": {...}, "random": {...}, "forward_passes": N}`` (keys of unused
     strategies absent), with ``N = 1 + len(percents) * (2 or 0 + 1 or 0)``: the unchanged target
-    is forwarded too.
+    is forwarded too, unless ``original=False`` (then there is no ``"original"`` key: a caller
+    that already has it, since it does not depend on the saliency, as ``"random"`` does not).
     """
     unknown = set(strategies) - {"best_worst", "random"}
     if unknown:
@@ -211,8 +212,8 @@ def pixel_replacement(backbone: Backbone, target_x: torch.Tensor, target_face: n
         src = torch.as_tensor(other_x).detach().to(x.device, x.dtype).reshape(x.shape)
     ranks = _ranks(sal, seed, x.device)
     n = sal.size
-    jobs: list[tuple[str, float]] = [("original", 0)]
-    masks = [torch.zeros_like(ranks[0], dtype=torch.bool)]
+    jobs: list[tuple[str, float]] = [("original", 0)] if original else []
+    masks = [torch.zeros_like(ranks[0], dtype=torch.bool)] if original else []
     for p in percents:
         count = int(round(p * n / 100))
         if "best_worst" in strategies:
@@ -224,10 +225,13 @@ def pixel_replacement(backbone: Backbone, target_x: torch.Tensor, target_face: n
     masks = torch.stack(masks)
     if source != "other":
         src = removal_sources(backbone, target_face, masks, source, seed, x)
-    scores = _score(backbone, x, src, masks, counter, batch_size)
-    out: dict[str, Any] = {"original": scores[0]}
-    for (key, p), score in zip(jobs[1:], scores[1:]):
-        out.setdefault(key, {})[p] = score
+    scores = _score(backbone, x, src, masks, counter, batch_size) if jobs else []
+    out: dict[str, Any] = {}
+    for (key, p), score in zip(jobs, scores):
+        if key == "original":
+            out[key] = score
+        else:
+            out.setdefault(key, {})[p] = score
     out["forward_passes"] = len(jobs)
     return out
 

@@ -56,6 +56,8 @@ OUTPUTS = (RESULTS, "summary.csv", "summary.md", "summary.json", "curves.png", "
 #: Content-free controls that every benchmark runs beside the explainers.
 CONTROLS = ("random", "centre")
 FILL = "road"  # how the metrics remove pixels by default
+#: How pairs are spread: this machine's processes (``workers``), or a Ray cluster.
+ENGINES = ("local", "ray")
 
 
 def weights_fingerprint(module: torch.nn.Module) -> str:
@@ -150,17 +152,27 @@ def run_benchmark(pairs: list[PairSpec], explainers: list[str], backbone, out_di
                   options: dict[str, dict[str, Any]] | None = None, resume: bool = False, overwrite: bool = False,
                   steps: int = 20, batch_size: int = 64, seed: int = 0, pairs_id: str = "", attributes=None,
                   fill: str = FILL, metrics: Mapping[str, Mapping[str, Any]] | None = None, controls: bool = True,
-                  aligned: bool = False, lock: bool = True,
+                  aligned: bool = False, lock: bool = True, cache: str | Path | None = None,
+                  workers: int = 1, engine: str = "local", address: str | None = None,
                   on_pair: Callable[[str, PairSpec], None] | None = None,
-                  on_error: Callable[[dict], None] | None = None) -> dict[str, int]:
+                  on_error: Callable[[dict], None] | None = None,
+                  on_event: Callable[[str], None] | None = None) -> dict[str, int]:
     """Explain and measure every pair with every explainer and the :data:`CONTROLS` (``options``:
     keyword options per explainer name; ``metrics``: optional metrics to add, with settings,
     see :func:`select_metrics`; ``aligned``: the images are already aligned faces, only resized);
     return counts of rows written, rows failed and pairs loaded.
+
+    ``cache``: a folder where aligned faces are kept between runs (they are always shared within
+    a run, :class:`~s2w_toolkit.faces.cache.FaceCache`). ``workers``: processes on this machine
+    (:mod:`s2w_toolkit.bench.engines`); ``engine="ray"`` spreads the pairs over Ray actors
+    (``address``: an existing cluster); ``on_event`` hears of workers starting and dying. Whatever the engine, this process alone writes
+    ``results.jsonl``, so locking, resume and the summary are the same.
     ``lock=False`` when the caller already holds :func:`~s2w_toolkit.bench.store.locked` on the
     folder."""
     if fill not in metrics_module.REMOVALS:
         raise S2WError(f"unknown fill {fill!r}; use one of {', '.join(metrics_module.REMOVALS)}")
+    if engine not in ENGINES:
+        raise S2WError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
     folder = Path(out_dir)
     folder.mkdir(parents=True, exist_ok=True)
     explainers = with_controls(explainers) if controls else list(explainers)
@@ -170,15 +182,22 @@ def run_benchmark(pairs: list[PairSpec], explainers: list[str], backbone, out_di
     settings = run_settings(backbone, steps=steps, seed=seed, pairs_id=pairs_id, fill=fill, metrics=measures,
                             aligned=aligned)
     recorded = {name: _recorded(build_options(classes[name], options[name], name=name)) for name in explainers}
-    run = {"steps": steps, "fill": fill, "seed": seed, "batch_size": batch_size}
     counts = {"written": 0, "failed": 0, "pairs_loaded": 0, "pairs": len(pairs)}
     with locked(folder) if lock else contextlib.nullcontext():
         done = _prepare_folder(folder, settings, recorded, resume, overwrite)
         for metric in measures:
             metric.prepare(pairs, backbone)
-        warmed: set[str] = set()
+        work = PairWork(explainers=explainers, classes=classes, options=options, recorded=recorded,
+                        measures=measures, settings=settings,
+                        run={"steps": steps, "fill": fill, "seed": seed, "batch_size": batch_size},
+                        aligned=aligned, batch_size=batch_size, backbone=backbone, attributes=attributes,
+                        cache=str(cache) if cache is not None else None)
+        items = [(spec, todo) for spec in pairs if (todo := [n for n in explainers if (spec.key, n) not in done])]
+        loaded: set[str] = set()
         with open_results(folder) as stream:
-            def write(row: dict) -> None:
+            def write(row: dict, spec: PairSpec) -> None:
+                if on_pair:
+                    on_pair(row["explainer"], spec)
                 try:
                     append_row(stream, row)
                 except (TypeError, ValueError) as exc:  # a value JSON cannot hold
@@ -187,6 +206,8 @@ def run_benchmark(pairs: list[PairSpec], explainers: list[str], backbone, out_di
                     row.update(stage="write", error=f"result not writable as JSON: {exc}")
                     append_row(stream, row)
                 counts["written"] += 1
+                if row.get("stage") != "load":
+                    loaded.add(row["key"])
                 failures = [row] if "error" in row else [
                     {**row, "stage": f"measure {name}", "error": message}
                     for name, message in row.get("metric_errors", {}).items()]
@@ -194,34 +215,85 @@ def run_benchmark(pairs: list[PairSpec], explainers: list[str], backbone, out_di
                 for failure in failures if on_error else ():
                     on_error(failure)
 
-            for spec in pairs:
-                todo = [name for name in explainers if (spec.key, name) not in done]
-                if not todo:
-                    continue
-                base = {"key": spec.key, "a": spec.a, "b": spec.b, "same": spec.same, "fold": spec.fold,
-                        "settings": settings}
-                try:
-                    pair = load_pair(spec.a, spec.b, backbone, face_index=(spec.face_a, spec.face_b),
-                                     aligned=aligned or spec.aligned)
-                except S2WError as exc:
-                    for name in todo:
-                        if on_pair:
-                            on_pair(name, spec)
-                        write({**base, **_identity(name, classes[name], recorded[name]), "stage": "load",
-                               "error": str(exc)})
-                    continue
-                counts["pairs_loaded"] += 1
-                shared = {"units": unit_embeddings(backbone, pair)}  # explainer-independent work of this pair
-                for name in todo:
-                    if on_pair:
-                        on_pair(name, spec)
-                    task = _Task(spec, name, classes[name], options[name], recorded[name], pair, backbone,
-                                 attributes, batch_size)
-                    if name not in warmed:  # timings exclude a first, warm-up run
-                        warmed.add(name)
-                        task.warm_up()
-                    write(task.row(base, measures, run, shared))
+            if engine == "local" and workers <= 1:
+                runner = PairRunner(work)
+                for spec, todo in items:
+                    for row in runner.rows(spec, todo):
+                        write(row, spec)
+            else:
+                from .engines import run_parallel
+
+                run_parallel(work, items, write, workers=workers, engine=engine, address=address, on_event=on_event)
+        counts["pairs_loaded"] = len(loaded)
     return counts
+
+
+@dataclasses.dataclass
+class PairWork:
+    """Everything a process needs to turn pairs into result rows (picklable: engines send it to
+    worker processes and Ray actors)."""
+
+    explainers: list[str]
+    classes: dict[str, type]
+    options: dict[str, dict]
+    recorded: dict[str, dict]
+    measures: list[Metric]
+    settings: dict[str, Any]
+    run: dict[str, Any]
+    aligned: bool
+    batch_size: int
+    backbone: Any
+    attributes: Any = None
+    cache: str | None = None
+
+
+class PairRunner:
+    """Turns one pair at a time into its result rows, sharing the work that does not depend on
+    the explainer, and each aligned face, between them (one per process).
+
+    Example:
+        >>> from s2w_toolkit import load_backbone
+        >>> from s2w_toolkit.bench.pairs import read_pairs
+        >>> net = load_backbone("dlib-resnet", device="cpu")
+        >>> work = PairWork(["centre"], {"centre": get_registry().explainer("centre")}, {"centre": {}},
+        ...                 {"centre": {}}, [], {}, {"steps": 2, "fill": "black", "seed": 0, "batch_size": 8},
+        ...                 False, 8, net)
+        >>> spec = read_pairs()[0]
+        >>> [row["explainer"] for row in PairRunner(work).rows(spec, ["centre"])]
+        ['centre']
+    """
+
+    def __init__(self, work: PairWork) -> None:
+        from ..faces.cache import FaceCache
+
+        from ..attributes.cache import CachedAttributes
+
+        self.work = work
+        self.faces = FaceCache(work.cache)
+        self.attributes = CachedAttributes(work.attributes) if work.attributes is not None else None
+        self.warmed: set[str] = set()
+
+    def rows(self, spec: PairSpec, todo: list[str]):
+        """Yield one row (a result or an error) per explainer in ``todo`` for ``spec``."""
+        w = self.work
+        base = {"key": spec.key, "a": spec.a, "b": spec.b, "same": spec.same, "fold": spec.fold,
+                "settings": w.settings}
+        try:
+            pair = load_pair(spec.a, spec.b, w.backbone, face_index=(spec.face_a, spec.face_b),
+                             aligned=w.aligned or spec.aligned, cache=self.faces)
+        except S2WError as exc:
+            for name in todo:
+                yield {**base, **_identity(name, w.classes[name], w.recorded[name]), "stage": "load",
+                       "error": str(exc)}
+            return
+        shared = {"units": unit_embeddings(w.backbone, pair)}  # explainer-independent work of this pair
+        for name in todo:
+            task = _Task(spec, name, w.classes[name], w.options[name], w.recorded[name], pair, w.backbone,
+                         self.attributes, w.batch_size)
+            if name not in self.warmed:  # timings exclude a first, warm-up run
+                self.warmed.add(name)
+                task.warm_up()
+            yield task.row(base, w.measures, w.run, shared)
 
 
 def _identity(name: str, cls: type, recorded: dict) -> dict:

@@ -42,14 +42,21 @@ TABLE_SCORES = (("deletion_auc", "del"), ("insertion_auc", "ins"), ("replacement
 @click.option("--count", type=click.IntRange(min=1), default=None, help="Use at most this many pairs.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for sampling pairs from a folder.")
 @click.option("--shard", default=None, metavar="I/N", help="Run only shard I of N of the pair list.")
+@click.option("--cache", "cache_dir", default=None, type=click.Path(file_okay=False),
+              help="Keep the aligned faces in this folder, so that a repeated or resumed run does not detect again.")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Worker processes (one GPU each with --device cuda when there are enough; else CPU cores split).")
+@click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help='Where the workers run: this machine, or Ray actors (pip install "s2w-toolkit[ray]").')
+@click.option("--address", default=None, help="With --engine ray: the cluster (auto or HOST:PORT; default: a new local one).")
 @click.option("--backbone", default="dlib-resnet", show_default=True)
 @click.option("--weights", type=click.Path(dir_okay=False), default=None)
 @click.option("--device", default="auto", show_default=True)
 @threshold_option
 @click.pass_context
 def benchmark(ctx, pairs_source, root, names, raw_options, out_dir, resume, overwrite, steps, fill, sanity,
-              sanity_pairs, sanity_levels, extra_metrics, aligned, threshold, batch_size, count, seed, shard, backbone,
-              weights, device) -> None:
+              sanity_pairs, sanity_levels, extra_metrics, aligned, threshold, batch_size, count, seed, shard, cache_dir,
+              workers, engine, address, backbone, weights, device) -> None:
     """Compare explainers on a pair list, per pair type, against the content-free controls
     ``random`` and ``centre`` (always run): deletion/insertion AUC with ROAD removal, xSSAB
     pixel replacement, Sim2Word's AUC drop with its control, the backbone's ROC/DET, cost, and
@@ -69,6 +76,8 @@ def benchmark(ctx, pairs_source, root, names, raw_options, out_dir, resume, over
 
     if resume and overwrite:
         raise click.UsageError("--resume and --overwrite exclude each other")
+    if address and engine != "ray":
+        raise click.UsageError("--address is for --engine ray")
     names = with_controls(names)  # the controls run in every benchmark
     classes = {name: get_registry().explainer(name) for name in names}  # unknown names fail before any work
     options = route_options(classes, parse_key_values(raw_options))
@@ -85,11 +94,12 @@ def benchmark(ctx, pairs_source, root, names, raw_options, out_dir, resume, over
     folder = writable_folder(out_dir)
     with locked(folder):  # from before the model loads until the summary is written
         _run(folder, pairs, pairs_id, names, classes, options, resume, overwrite, steps, batch_size, seed, backbone,
-             weights, device, fill, metrics, threshold, aligned)
+             weights, device, fill, metrics, threshold, aligned,
+             {"cache": cache_dir, "workers": workers, "engine": engine, "address": address})
 
 
 def _run(folder, pairs, pairs_id, names, classes, options, resume, overwrite, steps, batch_size, seed, backbone,
-         weights, device, fill, metrics, threshold, aligned) -> None:
+         weights, device, fill, metrics, threshold, aligned, spread) -> None:
     from ..attributes.composite import load_attributes
     from ..bench.runner import run_benchmark
     from ..bench.summary import summarise
@@ -111,7 +121,9 @@ def _run(folder, pairs, pairs_id, names, classes, options, resume, overwrite, st
         counts = run_benchmark(pairs, names, net, folder, options=options, resume=resume, overwrite=overwrite,
                                steps=steps, batch_size=batch_size, seed=seed, pairs_id=pairs_id, attributes=attributes,
                                fill=fill, metrics=metrics, aligned=aligned, lock=False,
-                               on_pair=lambda name, spec: progress.advance(tasks[name]), on_error=failed)
+                               on_pair=lambda name, spec: progress.advance(tasks[name]), on_error=failed,
+                               on_event=lambda message: progress.console.print(message, style="dim", highlight=False),
+                               **spread)
     summary = summarise(folder)
     _report(summary, folder, f"s2w benchmark: {len(pairs)} pairs, {net.name}")
     _exit_status(summary, counts)

@@ -3,9 +3,10 @@
 Detection runs on a copy of the photo shrunk to at most ``DETECT_MAX_SIDE`` pixels (the HOG
 detector's cost grows with the pixel count and a face need not be large to be found); the box
 is mapped back and the landmarks are fitted on the full-resolution photo. Photos of up to
-``DETECT_FLOAT_PIXELS`` are shrunk by skimage (float, Gaussian anti-aliasing); larger ones in
-uint8 by PIL (an integer box reduction in bands of rows, then a bilinear resize), so that a
-huge photo never becomes a float image. When a large photo yields too few faces, detection is
+``DETECT_PIL_PIXELS`` are shrunk by PIL's bicubic resize (anti-aliased, in uint8: 10x faster
+than skimage's float resize, which it replaced, and the same boxes on 17 of 18 dev photos);
+larger ones by an integer box reduction in bands of rows, then a bilinear resize, so that a
+huge photo is never copied whole. When a large photo yields too few faces, detection is
 retried on copies twice as large, up to the scale at which a face of ``DETECT_MIN_FACE`` photo
 pixels fills the detector's window (photos of up to 3000 px a side start at that scale).
 
@@ -24,14 +25,13 @@ from functools import lru_cache
 
 import numpy as np
 from PIL import Image
-from skimage.transform import resize
 
 from ..errors import NoFaceError
 from .model_files import model_file
 
 DETECT_MAX_SIDE = 800
 DETECT_MIN_FACE = 150  # px: in large photos, smaller faces are not searched for (the dlib chip is 150 px)
-DETECT_FLOAT_PIXELS = 8_000_000  # photos up to this size are shrunk in float (skimage), larger ones in uint8
+DETECT_PIL_PIXELS = 8_000_000  # photos up to this size are shrunk in one PIL resize, larger ones in bands
 _WINDOW = 80  # px: the smallest face dlib's HOG detector finds without upsampling
 
 
@@ -88,10 +88,9 @@ def shrink(image: np.ndarray, scale: float) -> np.ndarray:
         (400, 300, 3)
     """
     h, w = image.shape[:2]
-    if h * w <= DETECT_FLOAT_PIXELS:
-        small = resize(image, (round(h * scale), round(w * scale)), anti_aliasing=True, preserve_range=True)
-        return small.astype(np.uint8)
     size = (max(1, round(w * scale)), max(1, round(h * scale)))
+    if h * w <= DETECT_PIL_PIXELS:
+        return np.asarray(Image.fromarray(image).resize(size, Image.Resampling.BICUBIC))
     factor = int(1.0 / scale / 2.0)  # reduce by this much first, as PIL's reducing_gap=2 would
     if factor < 2:
         return np.asarray(Image.fromarray(image).resize(size, Image.Resampling.BILINEAR))

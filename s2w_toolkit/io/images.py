@@ -125,3 +125,21 @@ def read_image(path: str | Path) -> np.ndarray:
     if rgb.ndim != 3 or rgb.shape[2] != 3 or min(rgb.shape[:2]) < 1:
         raise ImageError(f"{path}: unsupported image layout {rgb.shape}")
     return np.ascontiguousarray(rgb)
+
+
+def file_digest(path: str | Path) -> str:
+    """SHA-256 of a regular file's bytes (hex); the same one-line errors as :func:`read_image`.
+
+    Example:
+        >>> from s2w_toolkit.data import demo_image
+        >>> len(file_digest(demo_image("obama")))
+        64
+    """
+    import hashlib
+
+    path = Path(path)
+    digest = hashlib.sha256()
+    with _open_regular(path) as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
