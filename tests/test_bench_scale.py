@@ -1,0 +1,62 @@
+"""Issue 15: work done once (faces, ROAD factorisations, attribute predictions) and workers that
+give the serial run's rows."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from s2w_toolkit import load_backbone, road
+from s2w_toolkit.bench.compare import row_differences
+from s2w_toolkit.bench.pairs import read_pairs
+from s2w_toolkit.bench.runner import run_benchmark
+from s2w_toolkit.bench.store import read_rows
+from s2w_toolkit.faces.cache import FaceCache
+from s2w_toolkit.pipeline import load_pair
+
+
+def test_road_factorisations_of_recurring_masks_are_kept_and_change_nothing(monkeypatch):
+    rng = np.random.default_rng(3)
+    faces = [rng.integers(0, 256, (40, 40, 3), dtype=np.uint8) for _ in range(3)]
+    masks = rng.random((4, 40, 40)) < np.linspace(0.1, 0.8, 4)[:, None, None]
+    monkeypatch.setenv(road.CACHE_ENV, "0")
+    monkeypatch.setattr(road, "_FACTORISATIONS", road._Factorisations())
+    reference = [road.road_impute(f, masks) for f in faces]
+    assert not road._FACTORISATIONS.kept
+    monkeypatch.setenv(road.CACHE_ENV, "64")
+    got = [road.road_impute(f, masks) for f in faces]
+    assert len(road._FACTORISATIONS.kept) == 4  # kept from the second face on
+    assert all((a == b).all() for a, b in zip(reference, got))  # bit-identical
+
+
+def test_the_face_cache_detects_each_photo_once_and_reads_it_back_from_disk(tmp_path):
+    net = load_backbone("dlib-resnet", device="cpu")
+    specs = read_pairs()
+    cache = FaceCache(tmp_path / "faces")
+    plain = [load_pair(s.a, s.b, net) for s in specs]
+    cached = [load_pair(s.a, s.b, net, cache=cache) for s in specs]
+    distinct = len({p for s in specs for p in (s.a, s.b)})
+    assert (cache.misses, cache.hits) == (distinct, 2 * len(specs) - distinct)
+    assert all((p.image_a == q.image_a).all() and (p.image_b == q.image_b).all() for p, q in zip(plain, cached))
+    again = FaceCache(tmp_path / "faces")
+    load_pair(specs[0].a, specs[0].b, net, cache=again)
+    assert (again.misses, again.hits) == (0, 2)
+
+
+def test_two_workers_write_the_serial_rows(tmp_path, monkeypatch):
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # same threads per process: gradient maps agree to the bit
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        net = load_backbone("dlib-resnet", device="cpu")
+        pairs = read_pairs()[:3]
+        serial = run_benchmark(pairs, ["input-gradient"], net, tmp_path / "serial", steps=3)
+        workers = run_benchmark(pairs, ["input-gradient"], net, tmp_path / "workers", steps=3, workers=2)
+    finally:
+        torch.set_num_threads(threads)
+    assert serial == workers == {"written": 9, "failed": 0, "pairs_loaded": 3, "pairs": 3}
+    a, b = read_rows(tmp_path / "serial" / "results.jsonl"), read_rows(tmp_path / "workers" / "results.jsonl")
+    assert row_differences(a, b) == []
+    b[0]["metrics"]["deletion"]["a"]["deletion_auc"] += 1e-3  # the comparison sees a change
+    assert row_differences(a, b)
