@@ -18,9 +18,9 @@ goes back to the queue once, for the other workers; when no worker is left, the 
 a one-line error, and ``--resume`` finishes it without repeating a written row.
 
 Example:
-    >>> split_threads(4, cores=16)
+    >>> split_threads(4, available=16)
     4
-    >>> split_threads(3, cores=2)
+    >>> split_threads(3, available=2)
     1
 """
 
@@ -42,9 +42,10 @@ def cores() -> int:
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
-def split_threads(workers: int, cores: int | None = None) -> int:
-    """CPU threads for each of ``workers`` processes sharing ``cores`` (at least one)."""
-    return max(1, (cores or globals()["cores"]()) // max(1, workers))
+def split_threads(workers: int, available: int | None = None) -> int:
+    """CPU threads for each of ``workers`` processes sharing ``available`` cores (default: this
+    process's), at least one."""
+    return max(1, (available or cores()) // max(1, workers))
 
 
 def _device_plan(work: Any, workers: int) -> list[dict[str, str]]:
