@@ -4,6 +4,7 @@ give the serial run's rows."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from s2w_toolkit import load_backbone, road
 from s2w_toolkit.bench.compare import row_differences
@@ -42,8 +43,10 @@ def test_the_face_cache_detects_each_photo_once_and_reads_it_back_from_disk(tmp_
     assert (again.misses, again.hits) == (0, 2)
 
 
-def test_two_workers_write_the_serial_rows(tmp_path, monkeypatch):
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")  # same threads per process: gradient maps agree to the bit
+def _serial_and_spread(tmp_path, monkeypatch, **spread):
+    """Rows of a serial run and of a spread one on three bundled pairs, one thread per process (so
+    that gradient maps agree to the bit)."""
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
     import torch
 
     threads = torch.get_num_threads()
@@ -52,11 +55,28 @@ def test_two_workers_write_the_serial_rows(tmp_path, monkeypatch):
         net = load_backbone("dlib-resnet", device="cpu")
         pairs = read_pairs()[:3]
         serial = run_benchmark(pairs, ["input-gradient"], net, tmp_path / "serial", steps=3)
-        workers = run_benchmark(pairs, ["input-gradient"], net, tmp_path / "workers", steps=3, workers=2)
+        spread_counts = run_benchmark(pairs, ["input-gradient"], net, tmp_path / "spread", steps=3, **spread)
     finally:
         torch.set_num_threads(threads)
-    assert serial == workers == {"written": 9, "failed": 0, "pairs_loaded": 3, "pairs": 3}
-    a, b = read_rows(tmp_path / "serial" / "results.jsonl"), read_rows(tmp_path / "workers" / "results.jsonl")
+    assert serial == spread_counts == {"written": 9, "failed": 0, "pairs_loaded": 3, "pairs": 3}
+    return read_rows(tmp_path / "serial" / "results.jsonl"), read_rows(tmp_path / "spread" / "results.jsonl")
+
+
+def test_two_workers_write_the_serial_rows(tmp_path, monkeypatch):
+    a, b = _serial_and_spread(tmp_path, monkeypatch, workers=2)
     assert row_differences(a, b) == []
     b[0]["metrics"]["deletion"]["a"]["deletion_auc"] += 1e-3  # the comparison sees a change
     assert row_differences(a, b)
+
+
+def test_two_ray_actors_write_the_serial_rows(tmp_path, monkeypatch):
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    try:
+        events: list[str] = []
+        a, b = _serial_and_spread(tmp_path, monkeypatch, workers=3, engine="ray", on_event=events.append)
+    finally:
+        ray.shutdown()
+    assert row_differences(a, b) == []
+    assert sum("ray actor" in e and "ready" in e for e in events) == 2  # capped at the cluster's two CPUs
+    assert any("2 actors instead of 3" in e for e in events)

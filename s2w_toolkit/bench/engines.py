@@ -60,15 +60,16 @@ def _device_plan(work: Any, workers: int) -> list[dict[str, str]]:
     return [{THREADS_ENV: str(threads)} for _ in range(workers)]
 
 
-def _setup(work: Any, device: str) -> Any:
-    """In a worker: threads, models on ``device``, a runner."""
+def _setup(work: Any, device: str, threads: int | None = None) -> Any:
+    """In a worker: threads (``threads``, else ``S2W_THREADS``), models on ``device``, a runner."""
     import torch
 
     from .runner import PairRunner
 
-    threads = os.environ.get(THREADS_ENV)
+    threads = threads or int(os.environ.get(THREADS_ENV) or 0)
     if threads:
-        torch.set_num_threads(int(threads))
+        os.environ[THREADS_ENV] = str(threads)  # ROAD's solver threads too
+        torch.set_num_threads(threads)
     if device.startswith("cuda"):
         device = "cuda" if os.environ.get("CUDA_VISIBLE_DEVICES") else device
     work.backbone = work.backbone.to(device)
@@ -218,8 +219,8 @@ class RayWorker:
         'The rows of a chunk of ``(spec, explainer names)``.'
     """
 
-    def __init__(self, work: Any, device: str) -> None:
-        self.runner = _setup(work, device)
+    def __init__(self, work: Any, device: str, threads: int | None = None) -> None:
+        self.runner = _setup(work, device, threads)
 
     def pid(self) -> int:
         return os.getpid()
@@ -229,11 +230,23 @@ class RayWorker:
         return [row for spec, todo in chunk for row in self.runner.rows(spec, todo)]
 
 
+def _actor_count(ray: Any, workers: int, items: int, gpus: int, on_event: Callable | None) -> int:
+    """Actors to start: ``workers``, no more than the pairs, nor than the cluster can place (one CPU,
+    and one GPU on ``cuda``, each); more would wait for resources for ever."""
+    resources = ray.cluster_resources()
+    kind, room = ("GPU", int(resources.get("GPU", 0))) if gpus else ("CPU", int(resources.get("CPU", 0)))
+    if room < 1:
+        raise S2WError(f"the Ray cluster has no {kind} for a worker")
+    count = max(1, min(workers, items, room))
+    if count < min(workers, items) and on_event:
+        on_event(f"the Ray cluster has {room} {kind}s: {count} actors instead of {workers}")
+    return count
+
+
 def _run_ray(work: Any, items: list, write: Callable, *, workers: int, address: str | None,
              on_event: Callable | None) -> None:
     try:
         import ray
-        from ray.exceptions import RayActorError, RayTaskError
     except ImportError:
         raise S2WError('--engine ray needs Ray: pip install "s2w-toolkit[ray]"') from None
     if not ray.is_initialized():
@@ -254,44 +267,59 @@ def _run_ray(work: Any, items: list, write: Callable, *, workers: int, address: 
             work.backbone.to(device)
             if work.attributes is not None:
                 work.attributes.to(device)
+    count = _actor_count(ray, workers, len(items), gpus, on_event)
     actor = ray.remote(num_cpus=1, num_gpus=gpus, max_restarts=0)(RayWorker)
-    count = max(1, min(workers, len(items)))
-    actors = [actor.options(runtime_env={"env_vars": {THREADS_ENV: "1"}} if not gpus else None).remote(
-        shared, "cuda" if gpus else device) for _ in range(count)]
-    if on_event:
-        for n, pid in enumerate(ray.get([a.pid.remote() for a in actors])):
-            on_event(f"ray actor {n + 1} (pid {pid}) ready")
-    size = max(1, min(RAY_CHUNK, len(items) // (2 * count) or 1))
-    queue = deque(items[i:i + size] for i in range(0, len(items), size))
-    retried: set[int] = set()
-    running: dict[Any, tuple[Any, list]] = {}
-    idle = list(actors)
-    written = 0
+    actors = [actor.remote(shared, "cuda" if gpus else device, 1) for _ in range(count)]
     try:
-        while queue or running:
-            while idle and queue:
-                chosen, chunk = idle.pop(), queue.popleft()
-                running[chosen.rows.remote(chunk)] = (chosen, chunk)
-            done, _ = ray.wait(list(running), num_returns=1)
-            future = done[0]
-            chosen, chunk = running.pop(future)
-            try:
-                rows = ray.get(future)
-            except (RayActorError, RayTaskError) as exc:
-                if on_event:
-                    on_event(f"ray actor lost: {type(exc).__name__}")
-                actors.remove(chosen)
-                if id(chunk) in retried or not actors:
-                    raise S2WError(f"a Ray actor died on pairs {chunk[0][0].key}...; {written} rows were written; "
-                                   "run again with --resume to finish (nothing written is repeated)") from None
-                retried.add(id(chunk))
-                queue.appendleft(chunk)
-                continue
-            specs = {spec.key: spec for spec, _ in chunk}
-            for row in rows:
-                write(row, specs[row["key"]])
-                written += 1
-            idle.append(chosen)
+        _ray_loop(ray, actors, items, write, on_event)
     finally:
         for a in actors:
             ray.kill(a)
+
+
+def _ray_loop(ray: Any, actors: list, items: list, write: Callable, on_event: Callable | None) -> None:
+    """Send chunks of pairs to idle actors; write each chunk's rows when ``ray.wait`` returns it."""
+    from ray.exceptions import RayActorError, RayTaskError
+
+    try:
+        pids = dict(zip(actors, ray.get([a.pid.remote() for a in actors])))
+    except (RayActorError, RayTaskError) as exc:
+        raise S2WError(f"a Ray actor could not start: {_first_line(exc)}") from None
+    for n, pid in enumerate(pids.values()):
+        if on_event:
+            on_event(f"ray actor {n + 1} (pid {pid}) ready")
+    size = max(1, min(RAY_CHUNK, len(items) // (2 * len(actors)) or 1))
+    queue = deque(items[i:i + size] for i in range(0, len(items), size))
+    retried: set[int] = set()
+    running: dict[Any, tuple[Any, list]] = {}
+    idle, alive, written = list(actors), set(actors), 0
+    while queue or running:
+        while idle and queue:
+            chosen, chunk = idle.pop(), queue.popleft()
+            running[chosen.rows.remote(chunk)] = (chosen, chunk)
+        (future,), _ = ray.wait(list(running), num_returns=1)
+        chosen, chunk = running.pop(future)
+        try:
+            rows = ray.get(future)
+        except RayTaskError as exc:  # the runner turns a plugin's failure into rows: this is ours
+            raise S2WError(f"a Ray actor failed on pair {chunk[0][0].key}: {_first_line(exc)}") from None
+        except RayActorError:
+            alive.discard(chosen)
+            if on_event:
+                on_event(f"ray actor (pid {pids[chosen]}) died")
+            if id(chunk) in retried or not alive:
+                raise S2WError(f"a Ray actor (pid {pids[chosen]}) died on pair {chunk[0][0].key}; {written} rows "
+                               "were written; run again with --resume to finish (nothing written is repeated)") from None
+            retried.add(id(chunk))
+            queue.appendleft(chunk)
+            continue
+        specs = {spec.key: spec for spec, _ in chunk}
+        for row in rows:
+            write(row, specs[row["key"]])
+            written += 1
+        idle.append(chosen)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[-1] if text else type(exc).__name__
