@@ -1,8 +1,8 @@
 """s2w-toolkit: explain why a face-verification model finds two faces similar or not.
 
-The torch-free parts (interfaces, ``Explanation``, the ``hookimpl`` marker) import eagerly;
-the torch-based ones (``Backbone``, ``load_backbone``, ``load_pair``) on first access, so that
-``s2w --help`` and plugin listing stay fast.
+Only the ``hookimpl`` marker (pluggy alone) and ``ClassRef`` import eagerly; everything else
+(the interfaces and ``Explanation``, which need numpy; ``Backbone``, ``load_backbone`` and
+``load_pair``, which need torch) on first access, so that ``s2w --help`` imports neither.
 
 Example:
     >>> from s2w_toolkit import Explanation, Explainer, hookimpl
@@ -15,12 +15,15 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-from .explanation import Explanation, Word
 from .hookspecs import hookimpl
-from .interfaces import AttributeModel, Explainer, Pair
 from .lazy import ClassRef
 
 _LAZY = {
+    "Explanation": "s2w_toolkit.explanation",
+    "Word": "s2w_toolkit.explanation",
+    "AttributeModel": "s2w_toolkit.interfaces",
+    "Explainer": "s2w_toolkit.interfaces",
+    "Pair": "s2w_toolkit.interfaces",
     "Backbone": "s2w_toolkit.backbone",
     "load_backbone": "s2w_toolkit.pipeline",
     "load_pair": "s2w_toolkit.pipeline",
@@ -30,7 +33,7 @@ _LAZY = {
     "render_explanation": "s2w_toolkit.render",
 }
 
-__all__ = ["AttributeModel", "ClassRef", "Explainer", "Explanation", "Pair", "Word", "hookimpl", *_LAZY]
+__all__ = ["ClassRef", "hookimpl", *_LAZY]
 
 
 def __getattr__(name: str) -> Any:

@@ -22,11 +22,12 @@ import json
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from .io.json_data import dumps
+
+if TYPE_CHECKING:  # numpy is imported where it is used, so that defining a plugin does not load it
+    import numpy as np
 
 SIDES = ("a", "b")
 #: Rounding error allowed beyond [-1, 1] in a cosine score.
@@ -35,6 +36,7 @@ COSINE_SLACK = 1e-4
 
 def as_map(value: Any) -> np.ndarray:
     """A 2-D float32 array from a tensor or array; leading singleton axes are dropped."""
+    import numpy as np
     if hasattr(value, "detach"):
         value = value.detach().cpu().numpy()
     arr = np.asarray(value, dtype=np.float32)
@@ -89,9 +91,11 @@ class Explanation:
         a map that is empty or not finite, a word score that is not finite. Empty when valid.
 
         Example:
+            >>> import numpy as np
             >>> Explanation(score=float("nan"), maps={"a": np.ones((2, 2)), "b": np.zeros((0, 0))}).problems()
             ['score is nan, not a finite cosine in [-1, 1]', "map 'b' is empty (0x0)"]
         """
+        import numpy as np
         out = []
         if not (np.isfinite(self.score) and -1.0 - COSINE_SLACK <= self.score <= 1.0 + COSINE_SLACK):
             out.append(f"score is {self.score}, not a finite cosine in [-1, 1]")
@@ -114,6 +118,7 @@ class Explanation:
     def to_dict(self, with_maps: bool = True) -> dict:
         """Plain data for JSON; map values are rounded to 5 decimals (left out without
         ``with_maps``)."""
+        import numpy as np
 
         def maps_out(maps: dict) -> dict:  # 5 significant digits: enough for any figure, a third of the size
             return {side: np.round(maps[side].astype(np.float64), 5).tolist() for side in SIDES}
@@ -145,6 +150,7 @@ class Explanation:
     def save(self, path: str | os.PathLike[str]) -> str:
         """Write ``path`` (JSON without the maps) and the maps to the ``.npz`` beside it, each
         atomically (the archive first, so a JSON on disk always has its maps); return ``path``."""
+        import numpy as np
         from .io.atomic import write_bytes, write_text
 
         path = Path(path)
@@ -163,6 +169,7 @@ class Explanation:
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> "Explanation":
         """An explanation written by :meth:`save` (or a JSON with inline maps)."""
+        import numpy as np
         path = Path(path)
         data = json.loads(path.read_text())
         archive = data.pop("maps_file", None)

@@ -1,6 +1,7 @@
 """The ``Explainer`` and ``AttributeModel`` interfaces and the ``Pair`` they receive.
 
-These are torch-free to import, so plugins can be listed without loading torch. ``Backbone``
+These import neither torch nor numpy (they appear in annotations only), so plugins can be
+listed, and ``s2w --help`` shown, without loading either. ``Backbone``
 lives in :mod:`s2w_toolkit.backbone` because it is an ``nn.Module``.
 
 Example:
@@ -8,6 +9,7 @@ Example:
     ...     name = "constant"
     ...     def explain(self, pair, backbone, attributes=None):
     ...         import numpy as np
+    ...         from s2w_toolkit import Explanation
     ...         return Explanation(score=0.0, maps={"a": np.ones((2, 2)), "b": np.ones((2, 2))})
     >>> Constant().name
     'constant'
@@ -17,12 +19,14 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-import numpy as np
-
-from .explanation import Explanation
 from .options import BaseOptions, build_options, check_options_class
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from .explanation import Explanation
 
 
 @dataclass

@@ -41,3 +41,12 @@ def run_cli():
         return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
 
     return run
+
+
+def pytest_configure(config):
+    """Keep the user's cache directory out of the tests (and their subprocesses): converted
+    ONNX graphs and extracted ``.bin`` images go to a folder of this session."""
+    import os
+    import tempfile
+
+    os.environ.setdefault("S2W_CACHE_DIR", tempfile.mkdtemp(prefix="s2w-test-cache-"))

@@ -131,6 +131,20 @@ def test_help_and_plugins_do_not_import_torch():
     assert "dlib-resnet" in out and "TORCH False" in out
 
 
+def test_help_imports_neither_numpy_nor_pil():
+    code = (
+        "import sys\n"
+        "from s2w_toolkit.cli.main import cli\n"
+        "for args in (['--help'], *([c, '--help'] for c in sorted(cli.commands))):\n"
+        "    try: cli(args, prog_name='s2w')\n"
+        "    except SystemExit: pass\n"
+        "print('HEAVY', sorted(m for m in ('numpy', 'PIL', 'torch', 'matplotlib') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "Usage: s2w benchmark" in out and "Usage: s2w explain" in out
+    assert "HEAVY []" in out
+
+
 def test_a_plugin_that_fails_to_import_is_skipped_with_a_warning():
     good = plugin_module("good", make_explainer("good-one"))
     with pytest.warns(PluginWarning, match="'broken' .*failed to load: ImportError: no such thing"):

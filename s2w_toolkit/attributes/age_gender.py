@@ -36,7 +36,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..convert.onnx_graph import OnnxModule, convert_onnx
+from ..convert.graph_plan import load_converted
+from ..convert.onnx_graph import OnnxModule
 from ..errors import CheckpointError
 from ..faces.aligned_landmarks import default_template
 from ..faces.frames import box_transform, faces_to_tensor, maps_to_frame, warp
@@ -113,7 +114,7 @@ class AgeGender(nn.Module, AttributeModel):
             manifest = json.loads(manifest_path.read_text())
             models = manifest["models"]
             padding = float(manifest["preprocessing"]["face_chip_padding"])
-            nets = {task: _ChipNet(convert_onnx(folder / models[task]["artifact"]["filename"]), models[task], padding)
+            nets = {task: _ChipNet(load_converted(folder / models[task]["artifact"]["filename"]), models[task], padding)
                     for task in ("gender", "age")}
             return cls(nets["gender"], nets["age"], models["gender"]["labels"], models["age"]["age_weights"]).eval()
         except (OSError, KeyError, TypeError, ValueError) as exc:

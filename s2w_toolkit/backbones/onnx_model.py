@@ -1,6 +1,7 @@
 """Any ONNX face embedder (insightface ``w600k_r50.onnx``, the ``buffalo`` packs, ...) as a backbone.
 
-The graph is converted by :func:`~s2w_toolkit.convert.onnx_graph.convert_onnx` into a
+The graph is converted by :func:`~s2w_toolkit.convert.onnx_graph.convert_onnx` (once per file:
+:func:`~s2w_toolkit.convert.graph_plan.load_converted` caches the result) into a
 differentiable module and wrapped with the settings the file implies:
 
 * input size from the graph's input shape (112x112 when the spatial size is not fixed); a
@@ -33,7 +34,8 @@ from pathlib import Path
 
 from ..errors import CheckpointError
 from ..faces.templates import AlignmentTemplate, arcface_template
-from ..convert.onnx_graph import OnnxModule, convert_onnx
+from ..convert.graph_plan import load_converted
+from ..convert.onnx_graph import OnnxModule
 from .formats import ONNX, refuse_unless
 from .wrapped import WrappedBackbone, wrap_module
 
@@ -71,7 +73,7 @@ class OnnxBackbone(WrappedBackbone):
                   threshold: float | None = None, cam_layer: str | None = None) -> "OnnxBackbone":
         """Convert ``path`` and wrap it; every keyword left as None is taken from the file."""
         refuse_unless(path, ONNX, "an .onnx model for the onnx backbone")
-        graph = convert_onnx(path)
+        graph = load_converted(path)
         if len(graph.input_names) != 1:
             raise CheckpointError(f"{path}: expected a graph with one image input, found {len(graph.input_names)}")
         graph.keep_outputs(graph.output_names[:1])

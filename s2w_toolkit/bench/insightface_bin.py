@@ -8,7 +8,7 @@ a class) is refused before anything runs, like a hostile checkpoint. The standar
 ten folds are consecutive blocks of ``N / 10`` pairs.
 
 The images are written once, byte for byte, to a folder keyed by the file's hash (in the
-user's cache directory, ``$XDG_CACHE_HOME/s2w-toolkit/bin/`` or ``~/.cache/...``, unless
+user's cache directory, :func:`~s2w_toolkit.io.user_cache.user_cache_dir` ``("bin")``, unless
 ``cache`` is given), so the rest of the benchmark reads them as it reads any photo; the pairs
 are marked ``aligned`` (no detection, only resizing to the backbone's input).
 
@@ -27,24 +27,18 @@ Example:
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import CheckpointError, S2WError
 from ..io.atomic import write_bytes
+from ..io.user_cache import user_cache_dir
 from .pairs import PairSpec
 
 #: The number of folds of the standard protocol.
 FOLDS = 10
 _SIGNATURES = {b"\xff\xd8\xff": ".jpg", b"\x89PNG\r\n\x1a\n": ".png"}
-
-
-def cache_root() -> Path:
-    """Where extracted ``.bin`` images go: ``$XDG_CACHE_HOME/s2w-toolkit/bin`` (or ``~/.cache/...``)."""
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "s2w-toolkit" / "bin"
 
 
 def read_bin(path: str | Path) -> tuple[list[bytes], list[bool]]:
@@ -83,7 +77,7 @@ def read_bin_pairs(path: str | Path, cache: str | Path | None = None) -> list[Pa
     path = Path(path)
     images, flags = read_bin(path)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-    folder = Path(cache) if cache is not None else cache_root() / f"{path.stem}-{digest}"
+    folder = Path(cache) if cache is not None else user_cache_dir("bin") / f"{path.stem}-{digest}"
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -35,7 +35,7 @@ import click
 
 from ..data import DEMO_PAIR, demo_image
 from ..errors import S2WError
-from ..io.images import MAX_IMAGE_PIXELS, MAX_PIXELS_ENV
+from ..io.limits import MAX_IMAGE_PIXELS, MAX_PIXELS_ENV
 
 _SIDES = "s2w.face_index_sides"
 

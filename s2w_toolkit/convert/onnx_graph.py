@@ -31,21 +31,26 @@ import re
 import stat
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath, PureWindowsPath
+from typing import TYPE_CHECKING
 
 import numpy as np
-import onnx
 import torch
-from onnx import helper, numpy_helper
 from torch import nn
 
 from ..backbones.formats import check_weights_file
 from ..errors import CheckpointError
+from .graph_plan import GraphPlan, PlannedNode
 from .onnx_ops import SUPPORTED, OnnxOp, Reshape, UnsupportedOperator
+
+if TYPE_CHECKING:  # onnx takes most of a second to import: only converting a graph needs it
+    import onnx
 
 
 def read_onnx(path: str | Path) -> onnx.ModelProto:
     """Parse an ``.onnx`` file and load its external data (see the module docs); a one-line
     :class:`CheckpointError` if it is not a model or its external data is refused."""
+    import onnx
+
     path = check_weights_file(path, "ONNX file")
     try:
         model = onnx.load(str(path), load_external_data=False)
@@ -89,6 +94,8 @@ def _all_tensors(model: onnx.ModelProto) -> Iterator[onnx.TensorProto]:
 
 def _load_external(tensor: onnx.TensorProto, model_path: Path) -> None:
     """Read an external tensor's bytes into ``raw_data``, after checking where they are."""
+    import onnx
+
     info = {entry.key: entry.value for entry in tensor.external_data}
     location = info.get("location", "")
 
@@ -149,6 +156,8 @@ def _key(name: str, taken: set[str]) -> str:
 
 
 def _constant_value(node: onnx.NodeProto) -> np.ndarray:
+    from onnx import helper, numpy_helper
+
     attr = node.attribute[0] if len(node.attribute) == 1 else None
     if attr is None or attr.name not in ("value", "value_float", "value_floats", "value_int", "value_ints"):
         raise UnsupportedOperator(f"Constant with attribute {attr.name if attr else 'none'}")
@@ -157,6 +166,44 @@ def _constant_value(node: onnx.NodeProto) -> np.ndarray:
         return numpy_helper.to_array(value)
     dtype = np.float32 if "float" in attr.name else np.int64
     return np.asarray(value, dtype=dtype)
+
+
+def plan_graph(model: onnx.ModelProto, source: str = "<model>") -> GraphPlan:
+    """What :class:`OnnxModule` is built from, read off an ONNX model: its opset, initializers,
+    inputs, outputs and nodes (``Constant`` nodes with their values). Refuses, in one line, an
+    unsupported operator or a tensor whose external data was not loaded."""
+    from onnx import helper, numpy_helper
+
+    graph = model.graph
+    unsupported = sorted({n.op_type for n in graph.node if n.op_type not in SUPPORTED or
+                          n.domain not in ("", "ai.onnx")})
+    if unsupported:
+        raise CheckpointError(f"{source}: unsupported ONNX operator(s) {', '.join(unsupported)}; "
+                              f"supported: {', '.join(SUPPORTED)}")
+    import onnx
+
+    external = next((t.name for t in _all_tensors(model) if t.data_location == onnx.TensorProto.EXTERNAL), None)
+    if external is not None:
+        raise CheckpointError(f"{source}: tensor {external!r} keeps its data in an external file that was not "
+                              "loaded; convert the model from its path (read_onnx checks external data)")
+    initialized = {init.name for init in graph.initializer}
+    nodes = []
+    for index, node in enumerate(graph.node):
+        label = node.name or f"{node.op_type}_{index}"
+        try:
+            value = _constant_value(node) if node.op_type == "Constant" else None
+        except UnsupportedOperator as exc:
+            raise CheckpointError(f"{source}: unsupported {exc} in node {label!r}") from None
+        attrs = {} if value is not None else {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        nodes.append(PlannedNode(label, node.op_type, attrs, list(node.input), list(node.output), value))
+    return GraphPlan(
+        opset=_opset(model),
+        initializers=[(init.name, numpy_helper.to_array(init)) for init in graph.initializer],
+        input_names=[i.name for i in graph.input if i.name not in initialized],
+        input_shapes=[[d.dim_value if d.HasField("dim_value") else None for d in i.type.tensor_type.shape.dim]
+                      for i in graph.input if i.name not in initialized],
+        output_names=[o.name for o in graph.output],
+        nodes=nodes)
 
 
 class OnnxModule(nn.Module):
@@ -173,52 +220,39 @@ class OnnxModule(nn.Module):
         (['x'], [[1, 3, 8, 8]], ['y'])
     """
 
-    def __init__(self, model: onnx.ModelProto, source: str = "<model>") -> None:
+    def __init__(self, model: onnx.ModelProto | GraphPlan, source: str = "<model>") -> None:
         super().__init__()
-        graph, opset = model.graph, _opset(model)
-        unsupported = sorted({n.op_type for n in graph.node if n.op_type not in SUPPORTED or
-                              n.domain not in ("", "ai.onnx")})
-        if unsupported:
-            raise CheckpointError(f"{source}: unsupported ONNX operator(s) {', '.join(unsupported)}; "
-                                  f"supported: {', '.join(SUPPORTED)}")
-        external = next((t.name for t in _all_tensors(model) if t.data_location == onnx.TensorProto.EXTERNAL), None)
-        if external is not None:
-            raise CheckpointError(f"{source}: tensor {external!r} keeps its data in an external file that was not "
-                                  "loaded; convert the model from its path (read_onnx checks external data)")
+        plan = model if isinstance(model, GraphPlan) else plan_graph(model, source)
         self.weights = nn.ParameterDict()
         self.constants = nn.Module()
         self._lookup: dict[str, tuple[str, str]] = {}
         taken: set[str] = set()
-        for init in graph.initializer:
-            self._add_constant(init.name, numpy_helper.to_array(init), taken, trainable=True)
-        initialized = {init.name for init in graph.initializer}
-        self.input_names = [i.name for i in graph.input if i.name not in initialized]
-        self.input_shapes = [[d.dim_value if d.HasField("dim_value") else None for d in i.type.tensor_type.shape.dim]
-                             for i in graph.input if i.name not in initialized]
-        self.output_names = [o.name for o in graph.output]
+        for name, array in plan.initializers:
+            self._add_constant(name, array, taken, trainable=True)
+        self.input_names = list(plan.input_names)
+        self.input_shapes = [list(shape) for shape in plan.input_shapes]
+        self.output_names = list(plan.output_names)
         self.nodes = nn.ModuleDict()
         self._wiring: list[tuple[str, list[str], str]] = []
         node_keys: set[str] = set()
         static_batch_one = bool(self.input_shapes and self.input_shapes[0][:1] == [1])
-        for index, node in enumerate(graph.node):
-            label = node.name or f"{node.op_type}_{index}"
+        for node in plan.nodes:
+            if node.op_type == "Constant":
+                self._add_constant(node.outputs[0], node.value, taken, trainable=False)
+                continue
             try:
-                if node.op_type == "Constant":
-                    self._add_constant(node.output[0], _constant_value(node), taken, trainable=False)
-                    continue
-                attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
-                op = OnnxOp.create(node.op_type, attrs, opset)
+                op = OnnxOp.create(node.op_type, dict(node.attrs), plan.opset)
             except UnsupportedOperator as exc:
-                raise CheckpointError(f"{source}: unsupported {exc} in node {label!r}") from None
-            outputs = [o for o in node.output if o]
-            if len(outputs) != 1 or node.output[0] != outputs[0]:
-                raise CheckpointError(f"{source}: node {label!r} ({node.op_type}) has {len(outputs)} outputs; "
+                raise CheckpointError(f"{source}: unsupported {exc} in node {node.label!r}") from None
+            outputs = [o for o in node.outputs if o]
+            if len(outputs) != 1 or node.outputs[0] != outputs[0]:
+                raise CheckpointError(f"{source}: node {node.label!r} ({node.op_type}) has {len(outputs)} outputs; "
                                       "only the first output of an operator is supported")
             if isinstance(op, Reshape):
                 op.batch_polymorphic = static_batch_one
-            key = _key(label, node_keys)
+            key = _key(node.label, node_keys)
             self.nodes[key] = op
-            self._wiring.append((key, list(node.input), outputs[0]))
+            self._wiring.append((key, list(node.inputs), outputs[0]))
         self._check_order(source)
         self._release = self._release_plan()
 
@@ -321,7 +355,8 @@ class OnnxModule(nn.Module):
 
 
 def convert_onnx(source: str | Path | onnx.ModelProto) -> OnnxModule:
-    """An :class:`OnnxModule` from a path or a loaded ``ModelProto``, in eval mode."""
-    if isinstance(source, onnx.ModelProto):
+    """An :class:`OnnxModule` from a path or a loaded ``ModelProto``, in eval mode (see
+    :func:`~s2w_toolkit.convert.graph_plan.load_converted` for a path converted once and cached)."""
+    if not isinstance(source, (str, os.PathLike)):
         return OnnxModule(source).eval()
     return OnnxModule(read_onnx(source), source=str(source)).eval()

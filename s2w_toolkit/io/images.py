@@ -27,25 +27,9 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import ImageError
+from .limits import MAX_IMAGE_PIXELS, MAX_PIXELS_ENV, max_image_pixels  # noqa: F401 - re-exported
 
-MAX_IMAGE_PIXELS = 200_000_000  # default limit: a 16000x12500 photo; 3 bytes a pixel once decoded
-MAX_PIXELS_ENV = "S2W_MAX_IMAGE_PIXELS"
 _PIL_LIMIT = threading.Lock()  # read_image swaps PIL's own global limit for the toolkit's
-
-
-def max_image_pixels() -> int | None:
-    """The most pixels an image may have: ``S2W_MAX_IMAGE_PIXELS`` when set (0: no limit),
-    else :data:`MAX_IMAGE_PIXELS`."""
-    raw = os.environ.get(MAX_PIXELS_ENV, "").strip()
-    if not raw:
-        return MAX_IMAGE_PIXELS
-    try:
-        value = int(raw.replace("_", ""))
-    except ValueError:
-        value = -1
-    if value < 0:
-        raise ImageError(f"{MAX_PIXELS_ENV}={raw!r}: not a whole number of pixels (0 = no limit)")
-    return value or None
 
 
 _KINDS = {stat.S_ISFIFO: "a FIFO (named pipe)", stat.S_ISCHR: "a character device",

@@ -8,8 +8,8 @@ import os
 import sys
 import time
 
-import numpy as np
-import torch
+import torch  # deferred by the toolkit while plugins are listed; numpy is imported where used, so
+# that ``s2w --help`` with this plugin installed loads neither
 
 from s2w_toolkit import Explainer, Explanation, hookimpl
 
@@ -23,6 +23,8 @@ class _Normal(Explainer):
     """A valid explanation: a flat map on each side."""
 
     def explain(self, pair, backbone, attributes=None):
+        import numpy as np
+
         ones = np.ones(tuple(pair.a.shape[-2:]))
         return Explanation(score=_score(pair, backbone), maps={"a": ones, "b": ones})
 
@@ -38,6 +40,8 @@ class BrokenNaN(Explainer):
     name = "broken-nan"
 
     def explain(self, pair, backbone, attributes=None):
+        import numpy as np
+
         nan = np.full((8, 8), np.nan)
         return Explanation(score=_score(pair, backbone), maps={"a": nan, "b": nan})
 
@@ -46,6 +50,8 @@ class BrokenEmpty(Explainer):
     name = "broken-empty"
 
     def explain(self, pair, backbone, attributes=None):
+        import numpy as np
+
         empty = np.zeros((0, 0))
         return Explanation(score=_score(pair, backbone), maps={"a": empty, "b": empty})
 
@@ -78,6 +84,8 @@ class BrokenNaNScore(Explainer):
     name = "broken-nan-score"
 
     def explain(self, pair, backbone, attributes=None):
+        import numpy as np
+
         ones = np.ones((8, 8))
         return Explanation(score=float("nan"), maps={"a": ones, "b": ones})
 
