@@ -14,7 +14,7 @@ Then the results of the serial run, the workers and Ray are compared row for row
 (:func:`s2w_toolkit.bench.compare.row_differences`, timings left out, 1e-6).
 
     python benchmarks/bench_benchmark.py --faces-dev ../shared/faces-dev --before db3620a \\
-        [--pairs 12] [--repeats 2] [--workers 2] [--ray] [-e sim2word -e input-gradient] [--json out.json]
+        [--pairs 12] [--repeats 2] [--workers 2] [--ray] [--threads 1] [-e sim2word -e input-gradient] [--json out.json]
 """
 
 from __future__ import annotations
@@ -77,10 +77,15 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--ray", action="store_true", help="also run --engine ray (needs the [ray] extra)")
     parser.add_argument("-e", "--explainer", action="append", default=None)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="OMP_NUM_THREADS for every variant: with 1, serial and workers use one thread per "
+                             "process and agree to the bit (otherwise gradient maps differ in the last digits)")
     parser.add_argument("--extra", default="", help="more s2w benchmark arguments, e.g. '--fill black'")
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args()
     explainers = args.explainer or ["sim2word", "input-gradient"]
+    if args.threads:
+        os.environ["OMP_NUM_THREADS"] = str(args.threads)
     scratch = Path(tempfile.mkdtemp(prefix="s2w-bench-bench-"))
     faces_dev = args.faces_dev if (args.faces_dev / "pairs.csv").is_file() else None
     pairs = pair_list(faces_dev, args.pairs, scratch)

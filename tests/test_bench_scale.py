@@ -41,6 +41,14 @@ def test_the_face_cache_detects_each_photo_once_and_reads_it_back_from_disk(tmp_
     again = FaceCache(tmp_path / "faces")
     load_pair(specs[0].a, specs[0].b, net, cache=again)
     assert (again.misses, again.hits) == (0, 2)
+    entry = next((tmp_path / "faces").rglob("*.npz"))
+    entry.write_bytes(entry.read_bytes()[:100])  # damaged: detected again, rewritten, with a warning
+    fresh = FaceCache(tmp_path / "faces")
+    with pytest.warns(UserWarning, match="unreadable.*replaced"):
+        for s in specs:
+            load_pair(s.a, s.b, net, cache=fresh)
+    assert fresh.misses == 1
+    assert FaceCache(tmp_path / "faces")._read(entry.stem, net.template) is not None
 
 
 def _serial_and_spread(tmp_path, monkeypatch, **spread):

@@ -218,7 +218,9 @@ def test_the_contrastive_map_is_not_a_function_of_h_t(net, pair):
     result = run_sim2word(net, pair, FixedAttributes(), Settings(placements=1))
     assert torch.allclose(result.directions[0].counterfactual, ids.contrast[0], atol=1e-5)
     official_run = run_sim2word(net, pair, FixedAttributes(), Settings(placements=1, counterfactual="official"))
-    assert torch.allclose(official_run.directions[0].counterfactual, official[0])
+    # atol as above: the run scores its maps in other batches, and oneDNN's sums differ by ~1e-6 between
+    # batch sizes on some CPUs (1.1e-6 measured on the 2026-12-02 machine)
+    assert torch.allclose(official_run.directions[0].counterfactual, official[0], atol=1e-5)
 
 
 def test_uncertainty_mode_ranks_by_the_rise_of_u(net, pair):
