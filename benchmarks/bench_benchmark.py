@@ -87,7 +87,7 @@ def main() -> None:
     if args.threads:
         os.environ["OMP_NUM_THREADS"] = str(args.threads)
     scratch = Path(tempfile.mkdtemp(prefix="s2w-bench-bench-"))
-    faces_dev = args.faces_dev if (args.faces_dev / "pairs.csv").is_file() else None
+    faces_dev = args.faces_dev.resolve() if (args.faces_dev / "pairs.csv").is_file() else None  # absolute: the list is written elsewhere
     pairs = pair_list(faces_dev, args.pairs, scratch)
     n = sum(1 for _ in open(pairs)) - 1
     common = ["benchmark", "--pairs", str(pairs), *[x for e in explainers for x in ("-e", e)], *args.extra.split()]
