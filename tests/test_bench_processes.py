@@ -118,4 +118,5 @@ def test_a_ray_actor_killed_with_kill_9_costs_no_row(tmp_path):
     import pytest
 
     pytest.importorskip("ray")
-    _kill_a_worker_and_resume(tmp_path, "--engine", "ray", ready=r"ray actor 1 \(pid (\d+)\) ready")
+    # one pair a task: the killed actor is busy (Ray notices a dead actor through its task)
+    _kill_a_worker_and_resume(tmp_path, "--engine", "ray", "--batch-pairs", "1", ready=r"ray actor 1 \(pid (\d+)\) ready")

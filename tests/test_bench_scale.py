@@ -51,9 +51,10 @@ def test_the_face_cache_detects_each_photo_once_and_reads_it_back_from_disk(tmp_
     assert FaceCache(tmp_path / "faces")._read(entry.stem, net.template) is not None
 
 
-def _serial_and_spread(tmp_path, monkeypatch, **spread):
-    """Rows of a serial run and of a spread one on three bundled pairs, one thread per process (so
-    that gradient maps agree to the bit)."""
+def _serial_and_spread(tmp_path, monkeypatch, batch_pairs=2, **spread):
+    """Rows of a serial run and of a spread one on three bundled pairs in groups of
+    ``batch_pairs`` (whose metric images share batches), one thread per process (so that
+    gradient maps agree to the bit)."""
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     import torch
 
@@ -62,12 +63,39 @@ def _serial_and_spread(tmp_path, monkeypatch, **spread):
     try:
         net = load_backbone("dlib-resnet", device="cpu")
         pairs = read_pairs()[:3]
-        serial = run_benchmark(pairs, ["input-gradient"], net, tmp_path / "serial", steps=3)
-        spread_counts = run_benchmark(pairs, ["input-gradient"], net, tmp_path / "spread", steps=3, **spread)
+        serial = run_benchmark(pairs, ["input-gradient"], net, tmp_path / "serial", steps=3,
+                               batch_pairs=batch_pairs)
+        spread_counts = run_benchmark(pairs, ["input-gradient"], net, tmp_path / "spread", steps=3,
+                                      batch_pairs=batch_pairs, **spread)
     finally:
         torch.set_num_threads(threads)
     assert serial == spread_counts == {"written": 9, "failed": 0, "pairs_loaded": 3, "pairs": 3}
     return read_rows(tmp_path / "serial" / "results.jsonl"), read_rows(tmp_path / "spread" / "results.jsonl")
+
+
+def test_the_metric_images_of_a_group_of_pairs_share_batches(tmp_path, monkeypatch):
+    from s2w_toolkit.sim2word import rescore
+
+    net = load_backbone("dlib-resnet", device="cpu")
+    pairs, real, rows = read_pairs()[:3], rescore.rescore, {}
+    for group in (1, 3):
+        chunks: list[int] = []
+
+        def counted(backbone, images, *args, **kwargs):
+            chunks.append(len(images))
+            return real(backbone, images, *args, **kwargs)
+
+        monkeypatch.setattr(rescore, "rescore", counted)  # what the metrics score (the explainer does not use it)
+        run_benchmark(pairs, ["input-gradient"], net, tmp_path / str(group), steps=3, batch_size=24,
+                      batch_pairs=group, controls=False)
+        monkeypatch.undo()
+        rows[group] = (read_rows(tmp_path / str(group) / "results.jsonl"), chunks)
+    # per pair and side: deletion 2 orders x 2 curves x 4 steps = 16 images; replacement 1 + 5 x 3 = 16
+    (one, one_chunks), (three, three_chunks) = rows[1], rows[3]
+    assert sum(three_chunks) == sum(one_chunks) == 3 * 2 * (16 + 16)
+    assert three_chunks == [24] * 8  # the three pairs' 192 images in full chunks, across requests and pairs
+    assert one_chunks == [24, 24, 16] * 3  # pair by pair: each pair's 64 images, across its requests
+    assert row_differences(one, three, tolerance=1e-5) == []  # batch composition moves a cosine by ~1e-6 at most
 
 
 def test_two_workers_write_the_serial_rows(tmp_path, monkeypatch):
@@ -82,7 +110,8 @@ def test_two_ray_actors_write_the_serial_rows(tmp_path, monkeypatch):
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     try:
         events: list[str] = []
-        a, b = _serial_and_spread(tmp_path, monkeypatch, workers=3, engine="ray", on_event=events.append)
+        a, b = _serial_and_spread(tmp_path, monkeypatch, batch_pairs=1, workers=3, engine="ray",
+                                  on_event=events.append)  # three tasks for two CPUs
     finally:
         ray.shutdown()
     assert row_differences(a, b) == []

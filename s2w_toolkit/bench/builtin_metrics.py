@@ -21,11 +21,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Callable
 
 import torch
 
 from . import metrics
+from .batching import Pending
 from .metric import Job, Metric, Score
 
 PERCENTS = (1, 5, 10, 25, 50)
@@ -48,6 +49,35 @@ def _sides(job: Job):
     pair, units = job.pair, job.units
     return (("a", pair.a, pair.image_a, pair.b, pair.image_b, units[1:]),
             ("b", pair.b, pair.image_b, pair.a, pair.image_a, units[:1]))
+
+
+def _both_sides(job: Job, kind: str, plan: Callable[..., Pending], shared: tuple[str, ...],
+                then: Callable[[dict], dict] = lambda result: result) -> Pending:
+    """One :class:`Pending` for sides a and b. The first explainer of a pair also scores the
+    values ``shared`` by every explainer (they do not depend on the map) and keeps them in
+    ``job.cache``; later ones reuse them, which holds because pending values finish in order."""
+    plans, kept = [], []
+    for side, *args in _sides(job):
+        holder = job.cache.get((kind, side))
+        plans.append(plan(side, *args, holder is None))
+        if holder is None:  # planned: the later explainers of this pair take these values from here
+            holder = job.cache[(kind, side)] = {}
+            kept.append((side, holder, True))
+        else:
+            kept.append((side, holder, False))
+
+    def finish(scores: list[list[float]]) -> dict:
+        out = {}
+        for (side, holder, first), planned, scored in zip(kept, plans, scores):
+            result = planned.finish([scored])
+            if first:
+                holder.update({k: result.pop(k) for k in shared})
+            if not holder:
+                raise RuntimeError(f"the {kind} values shared by this pair's explainers were not scored")
+            out[side] = then({**result, **holder})
+        return out
+
+    return Pending([p.requests[0] for p in plans], finish)
 
 
 class DeletionInsertion(Metric):
@@ -73,19 +103,15 @@ class DeletionInsertion(Metric):
               better="higher", judged=False),
     )
 
-    def measure(self, job: Job) -> dict:
-        run, out = job.run, {}
-        for side, x, face, _, _, counter in _sides(job):
-            cached = job.cache.get(("scattered", side))  # the same for every explainer of the pair
-            result = metrics.deletion_insertion(job.backbone, x, face, counter, job.explanation.maps[side],
-                                                steps=run["steps"], fill=run["fill"], seed=run["seed"],
-                                                batch_size=run["batch_size"],
-                                                orders=("saliency",) if cached else ("saliency", "scattered"))
-            if cached is None:
-                cached = job.cache[("scattered", side)] = {k: result.pop(k) for k in
-                                                           ("scattered_deletion_auc", "scattered_insertion_auc")}
-            out[side] = {**result, **cached}
-        return out
+    def measure(self, job: Job) -> Pending:
+        run = job.run
+
+        def plan(side, x, face, other_x, other_face, counter, first):
+            return metrics.plan_deletion_insertion(job.backbone, x, face, counter, job.explanation.maps[side],
+                                                   steps=run["steps"], fill=run["fill"], seed=run["seed"],
+                                                   orders=("saliency", "scattered") if first else ("saliency",))
+
+        return _both_sides(job, "scattered", plan, ("scattered_deletion_auc", "scattered_insertion_auc"))
 
     def summarise(self, rows: list[dict]) -> dict:
         """Mean curves per pair type."""
@@ -124,22 +150,22 @@ class Replacement(Metric):
               better="none", judged=False),
     )
 
-    def measure(self, job: Job) -> dict:
-        run, out = job.run, {}
-        for side, x, face, other_x, other_face, counter in _sides(job):
-            shared = job.cache.get(("replacement", side))  # the original and random: the same for every explainer
-            result = metrics.pixel_replacement(job.backbone, x, face, other_x, other_face, counter,
-                                               job.explanation.maps[side], percents=PERCENTS, seed=run["seed"],
-                                               batch_size=run["batch_size"], original=shared is None,
-                                               strategies=("best_worst",) if shared else ("best_worst", "random"))
-            if shared is None:
-                shared = job.cache[("replacement", side)] = {k: result[k] for k in ("original", "random")}
-            result.update(shared)
+    def measure(self, job: Job) -> Pending:
+        run = job.run
+
+        def plan(side, x, face, other_x, other_face, counter, first):
+            return metrics.plan_pixel_replacement(job.backbone, x, face, other_x, other_face, counter,
+                                                  job.explanation.maps[side], percents=PERCENTS, seed=run["seed"],
+                                                  original=first,
+                                                  strategies=("best_worst", "random") if first else ("best_worst",))
+
+        def summary(result: dict) -> dict:
             for strategy in ("best", "worst", "random"):
                 values = list(result[strategy].values())
                 result[f"replacement_{strategy}"] = sum(values) / len(values)
-            out[side] = result
-        return out
+            return result
+
+        return _both_sides(job, "replacement", plan, ("original", "random"), summary)
 
     def summarise(self, rows: list[dict]) -> dict:
         """FNMR (mates) or FMR (non-mates) at the backbone's threshold after replacement, per

@@ -5,15 +5,18 @@ Every worker holds its own copy of the backbone, attribute models and explainers
 alone writes them to ``results.jsonl``, as they arrive, so locking, ``--resume`` and the summary
 work as in a serial run, and the rows are the same (in another order).
 
+Pairs travel in the groups that share metric batches (``--batch-pairs``), the same groups
+as a serial run forms, so the numbers do not depend on the engine.
+
 * ``local``: ``N`` processes started with ``spawn``, each with its own pipe; a worker is sent
-  one pair at a time and streams its rows back. With ``cuda`` and at least ``N`` GPUs, worker
+  one group of pairs at a time and streams its rows back. With ``cuda`` and at least ``N`` GPUs, worker
   ``i`` sees GPU ``i`` alone (``CUDA_VISIBLE_DEVICES``); otherwise the CPU threads are split
   between the workers (torch's intra-op threads and ROAD's solver threads, ``S2W_THREADS``).
 * ``ray``: ``N`` actors (``num_gpus=1`` each on ``cuda``) on the cluster at ``address`` (a new
-  local one when none is given and none is running); the driver sends chunks of pairs and
-  collects each chunk's rows with ``ray.wait``.
+  local one when none is given and none is running); the driver sends groups of pairs and
+  collects each group's rows with ``ray.wait``.
 
-A worker that dies (``kill -9``, out of memory) costs only the rows it had not sent: its pair
+A worker that dies (``kill -9``, out of memory) costs only the rows it had not sent: its group
 goes back to the queue once, for the other workers; when no worker is left, the run stops with
 a one-line error, and ``--resume`` finishes it without repeating a written row.
 
@@ -34,7 +37,6 @@ from typing import Any, Callable
 from ..errors import S2WError
 
 THREADS_ENV = "S2W_THREADS"
-RAY_CHUNK = 4  # pairs per Ray task: fewer round trips, and a lost actor costs at most this many
 
 
 def cores() -> int:
@@ -79,7 +81,7 @@ def _setup(work: Any, device: str, threads: int | None = None) -> Any:
 
 
 def _local_worker(conn: Any, work: Any, device: str) -> None:
-    """A local worker's loop: set up, then explain the pairs it is sent until it is sent None."""
+    """A local worker's loop: set up, then explain the groups of pairs it is sent until it is sent None."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the driver's to handle
     try:
         runner = _setup(work, device)
@@ -88,11 +90,10 @@ def _local_worker(conn: Any, work: Any, device: str) -> None:
         return
     conn.send(("ready", os.getpid()))
     while True:
-        item = conn.recv()
-        if item is None:
+        group = conn.recv()
+        if group is None:
             return
-        spec, todo = item
-        for row in runner.rows(spec, todo):
+        for row in runner.group_rows(group):
             conn.send(("row", row))
         conn.send(("done", None))
 
@@ -101,19 +102,20 @@ class _Lost(Exception):
     """A worker is gone; ``item`` is what it had not finished (or None)."""
 
 
-def run_parallel(work: Any, items: list, write: Callable[[dict, Any], None], *, workers: int = 2,
+def run_parallel(work: Any, groups: list[list], write: Callable[[dict, Any], None], *, workers: int = 2,
                  engine: str = "local", address: str | None = None,
                  on_event: Callable[[str], None] | None = None) -> None:
-    """Run ``items`` (``(spec, explainer names)``) on ``workers`` workers; ``write(row, spec)``
-    each row in this process. Raises :class:`S2WError` when every worker is lost."""
-    if not items:
+    """Run ``groups`` (lists of ``(spec, explainer names)``) on ``workers`` workers;
+    ``write(row, spec)`` each row in this process. Raises :class:`S2WError` when every worker
+    is lost."""
+    if not groups:
         return
     if engine == "ray":
-        return _run_ray(work, items, write, workers=workers, address=address, on_event=on_event)
-    _run_local(work, items, write, workers=max(1, workers), on_event=on_event)
+        return _run_ray(work, groups, write, workers=workers, address=address, on_event=on_event)
+    _run_local(work, groups, write, workers=max(1, workers), on_event=on_event)
 
 
-def _run_local(work: Any, items: list, write: Callable, *, workers: int, on_event: Callable | None) -> None:
+def _run_local(work: Any, groups: list, write: Callable, *, workers: int, on_event: Callable | None) -> None:
     import multiprocessing as mp
     from multiprocessing.connection import wait
 
@@ -126,7 +128,7 @@ def _run_local(work: Any, items: list, write: Callable, *, workers: int, on_even
             work.attributes.cpu()
     procs, conns = [], []
     try:
-        for env in _device_plan(work, min(workers, len(items))):
+        for env in _device_plan(work, min(workers, len(groups))):
             parent, child = context.Pipe()
             saved = {k: os.environ.get(k) for k in env}
             os.environ.update(env)
@@ -144,8 +146,8 @@ def _run_local(work: Any, items: list, write: Callable, *, workers: int, on_even
             work.backbone.to(device)
             if work.attributes is not None:
                 work.attributes.to(device)
-    queue, retried = deque(items), set()
-    busy: dict[int, tuple] = {}  # worker -> (spec, todo left)
+    queue, retried = deque(groups), set()
+    busy: dict[int, list] = {}  # worker -> its group: (spec, explainers without a row yet)
     alive = set(range(len(procs)))
     ready: set[int] = set()
     written = 0
@@ -153,7 +155,7 @@ def _run_local(work: Any, items: list, write: Callable, *, workers: int, on_even
         while queue or busy:
             for i in sorted(ready - set(busy)):
                 if queue:
-                    busy[i] = queue.popleft()
+                    busy[i] = list(queue.popleft())
                     conns[i].send(busy[i])
             waiting = {conns[i]: i for i in alive} | {procs[i].sentinel: i for i in alive}
             for handle in wait(list(waiting)):
@@ -173,8 +175,9 @@ def _run_local(work: Any, items: list, write: Callable, *, workers: int, on_even
                     how = f"signal {-code}" if code is not None and code < 0 else f"exit code {code}"
                     if on_event:
                         on_event(f"worker {i + 1} (pid {procs[i].pid}) died ({how})")
-                    if lost is not None:
-                        key = lost[0].key
+                    lost = [(spec, todo) for spec, todo in lost or () if todo]
+                    if lost:
+                        key = lost[0][0].key
                         if key in retried or not alive:
                             raise S2WError(f"worker {i + 1} (pid {procs[i].pid}) died ({how}) on pair {key}; "
                                            f"{written} rows were written; run again with --resume to finish "
@@ -192,10 +195,11 @@ def _run_local(work: Any, items: list, write: Callable, *, workers: int, on_even
                     if on_event:
                         on_event(f"worker {i + 1} (pid {payload}) ready")
                 elif kind == "row":
-                    spec, todo = busy[i]
+                    at = next(n for n, (spec, _) in enumerate(busy[i]) if spec.key == payload["key"])
+                    spec, todo = busy[i][at]
                     write(payload, spec)
                     written += 1
-                    busy[i] = (spec, [n for n in todo if n != payload["explainer"]])
+                    busy[i][at] = (spec, [n for n in todo if n != payload["explainer"]])
                 elif kind == "done":
                     busy.pop(i, None)
     finally:
@@ -216,7 +220,7 @@ class RayWorker:
 
     Example:
         >>> RayWorker.rows.__doc__
-        'The rows of a chunk of ``(spec, explainer names)``.'
+        'The rows of a group of ``(spec, explainer names)``.'
     """
 
     def __init__(self, work: Any, device: str, threads: int | None = None) -> None:
@@ -225,25 +229,25 @@ class RayWorker:
     def pid(self) -> int:
         return os.getpid()
 
-    def rows(self, chunk: list) -> list[dict]:
-        """The rows of a chunk of ``(spec, explainer names)``."""
-        return [row for spec, todo in chunk for row in self.runner.rows(spec, todo)]
+    def rows(self, group: list) -> list[dict]:
+        """The rows of a group of ``(spec, explainer names)``."""
+        return self.runner.group_rows(group)
 
 
-def _actor_count(ray: Any, workers: int, items: int, gpus: int, on_event: Callable | None) -> int:
-    """Actors to start: ``workers``, no more than the pairs, nor than the cluster can place (one CPU,
+def _actor_count(ray: Any, workers: int, groups: int, gpus: int, on_event: Callable | None) -> int:
+    """Actors to start: ``workers``, no more than the groups of pairs, nor than the cluster can place (one CPU,
     and one GPU on ``cuda``, each); more would wait for resources for ever."""
     resources = ray.cluster_resources()
     kind, room = ("GPU", int(resources.get("GPU", 0))) if gpus else ("CPU", int(resources.get("CPU", 0)))
     if room < 1:
         raise S2WError(f"the Ray cluster has no {kind} for a worker")
-    count = max(1, min(workers, items, room))
-    if count < min(workers, items) and on_event:
+    count = max(1, min(workers, groups, room))
+    if count < min(workers, groups) and on_event:
         on_event(f"the Ray cluster has {room} {kind}s: {count} actors instead of {workers}")
     return count
 
 
-def _run_ray(work: Any, items: list, write: Callable, *, workers: int, address: str | None,
+def _run_ray(work: Any, groups: list, write: Callable, *, workers: int, address: str | None,
              on_event: Callable | None) -> None:
     try:
         import ray
@@ -267,18 +271,18 @@ def _run_ray(work: Any, items: list, write: Callable, *, workers: int, address: 
             work.backbone.to(device)
             if work.attributes is not None:
                 work.attributes.to(device)
-    count = _actor_count(ray, workers, len(items), gpus, on_event)
+    count = _actor_count(ray, workers, len(groups), gpus, on_event)
     actor = ray.remote(num_cpus=1, num_gpus=gpus, max_restarts=0)(RayWorker)
     actors = [actor.remote(shared, "cuda" if gpus else device, 1) for _ in range(count)]
     try:
-        _ray_loop(ray, actors, items, write, on_event)
+        _ray_loop(ray, actors, groups, write, on_event)
     finally:
         for a in actors:
             ray.kill(a)
 
 
-def _ray_loop(ray: Any, actors: list, items: list, write: Callable, on_event: Callable | None) -> None:
-    """Send chunks of pairs to idle actors; write each chunk's rows when ``ray.wait`` returns it."""
+def _ray_loop(ray: Any, actors: list, groups: list, write: Callable, on_event: Callable | None) -> None:
+    """Send groups of pairs to idle actors; write each group's rows when ``ray.wait`` returns it."""
     from ray.exceptions import RayActorError, RayTaskError
 
     try:
@@ -288,8 +292,7 @@ def _ray_loop(ray: Any, actors: list, items: list, write: Callable, on_event: Ca
     for n, pid in enumerate(pids.values()):
         if on_event:
             on_event(f"ray actor {n + 1} (pid {pid}) ready")
-    size = max(1, min(RAY_CHUNK, len(items) // (2 * len(actors)) or 1))
-    queue = deque(items[i:i + size] for i in range(0, len(items), size))
+    queue = deque(groups)
     retried: set[int] = set()
     running: dict[Any, tuple[Any, list]] = {}
     idle, alive, written = list(actors), set(actors), 0

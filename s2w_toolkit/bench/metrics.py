@@ -55,7 +55,7 @@ import torch.nn.functional as F
 from ..backbone import Backbone
 from ..explanation import as_map
 from ..sim2word.erase import FILL_IMAGES, fill_images, imputed_sources
-from ..sim2word.rescore import rescore
+from .batching import Pending, ScoreRequest, score_requests
 
 FPRS = (1e-4, 1e-3, 1e-2, 1e-1)
 #: How removed pixels are filled: ROAD's imputation (the default) or a fill image.
@@ -115,24 +115,6 @@ def removal_sources(backbone: Backbone, face: np.ndarray, masks: torch.Tensor, f
     return backbone.preprocess(fill_images(np.asarray(face)[None], fill, seed)).to(like.device, like.dtype)
 
 
-@torch.no_grad()
-def _score(backbone: Backbone, x: torch.Tensor, sources: torch.Tensor, masks: torch.Tensor,
-           counter: torch.Tensor, batch_size: int) -> list[float]:
-    """cos(f(x * (1 - m) + s * m), counter) for every mask ``m`` in ``masks`` ``(M, H, W)``, with
-    ``sources`` one image for all masks or one per mask; images are built and scored one chunk
-    of ``batch_size`` at a time."""
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be at least 1, got {batch_size}")
-    scores: list[float] = []
-    for start in range(0, len(masks), batch_size):
-        m = masks[start:start + batch_size, None].to(x.dtype)
-        src = sources[start:start + batch_size] if len(sources) == len(masks) > 1 else sources
-        images = x * (1 - m) + src * m
-        cosine, _ = rescore(backbone, images, counter.expand(len(images), -1), batch_size)
-        scores.extend(cosine.float().cpu().tolist())
-    return scores
-
-
 def _auc(curve: Sequence[float]) -> float:
     """Trapezoid area under ``curve`` sampled at equal steps over x in [0, 1]."""
     c = np.asarray(curve, dtype=np.float64)
@@ -154,6 +136,17 @@ def deletion_insertion(backbone: Backbone, target_x: torch.Tensor, target_face: 
     ``scattered_insertion_auc`` (the same for every explainer of a pair). All
     ``2 (steps + 1)`` images of each order are forwarded (``forward_passes``), none skipped.
     """
+    pending = plan_deletion_insertion(backbone, target_x, target_face, counter_unit, saliency, steps=steps,
+                                      fill=fill, seed=seed, orders=orders)
+    return pending.finish(score_requests(pending.requests, batch_size))
+
+
+@torch.no_grad()
+def plan_deletion_insertion(backbone: Backbone, target_x: torch.Tensor, target_face: np.ndarray,
+                            counter_unit: Any, saliency: Any, steps: int = 20, fill: str = "road", seed: int = 0,
+                            orders: Sequence[str] = ("saliency", "scattered")) -> Pending:
+    """:func:`deletion_insertion` as a :class:`~s2w_toolkit.bench.batching.Pending`, to be
+    scored with other requests."""
     if steps < 1:
         raise ValueError(f"steps must be at least 1, got {steps}")
     unknown = set(orders) - {"saliency", "scattered"}
@@ -167,16 +160,20 @@ def deletion_insertion(backbone: Backbone, target_x: torch.Tensor, target_face: 
     rows = [row for row, order in enumerate(("saliency", "scattered")) if order in orders]
     masks = torch.cat([m for row in rows for m in (deleted[row], ~deleted[row])])
     sources = removal_sources(backbone, target_face, masks, fill, seed, x)
-    scores = _score(backbone, x, sources, masks, counter, batch_size)
-    curves = [scores[i * (steps + 1):(i + 1) * (steps + 1)] for i in range(2 * len(rows))]
-    out: dict[str, Any] = {"forward_passes": len(masks)}
-    for i, row in enumerate(rows):
-        deletion, insertion = curves[2 * i], curves[2 * i + 1]
-        prefix = "" if row == 0 else "scattered_"
-        out.update({f"{prefix}deletion_auc": _auc(deletion), f"{prefix}insertion_auc": _auc(insertion)})
-        if row == 0:
-            out.update(deletion_curve=deletion, insertion_curve=insertion)
-    return out
+
+    def finish(scored: list[list[float]]) -> dict[str, Any]:
+        scores = scored[0]
+        curves = [scores[i * (steps + 1):(i + 1) * (steps + 1)] for i in range(2 * len(rows))]
+        out: dict[str, Any] = {"forward_passes": len(masks)}
+        for i, row in enumerate(rows):
+            deletion, insertion = curves[2 * i], curves[2 * i + 1]
+            prefix = "" if row == 0 else "scattered_"
+            out.update({f"{prefix}deletion_auc": _auc(deletion), f"{prefix}insertion_auc": _auc(insertion)})
+            if row == 0:
+                out.update(deletion_curve=deletion, insertion_curve=insertion)
+        return out
+
+    return Pending([ScoreRequest(backbone, x, sources, masks, counter)], finish)
 
 
 @torch.no_grad()
@@ -197,6 +194,20 @@ def pixel_replacement(backbone: Backbone, target_x: torch.Tensor, target_face: n
     is forwarded too, unless ``original=False`` (then there is no ``"original"`` key: a caller
     that already has it, since it does not depend on the saliency, as ``"random"`` does not).
     """
+    pending = plan_pixel_replacement(backbone, target_x, target_face, other_x, other_face, counter_unit, saliency,
+                                     percents=percents, strategies=strategies, source=source, seed=seed,
+                                     original=original)
+    return pending.finish(score_requests(pending.requests, batch_size))
+
+
+@torch.no_grad()
+def plan_pixel_replacement(backbone: Backbone, target_x: torch.Tensor, target_face: np.ndarray,
+                           other_x: torch.Tensor, other_face: np.ndarray, counter_unit: Any, saliency: Any,
+                           percents: Sequence[float] = (1, 5, 10, 25, 50),
+                           strategies: Sequence[str] = ("best_worst", "random"), source: str = "other",
+                           seed: int = 0, original: bool = True) -> Pending:
+    """:func:`pixel_replacement` as a :class:`~s2w_toolkit.bench.batching.Pending`, to be scored
+    with other requests."""
     unknown = set(strategies) - {"best_worst", "random"}
     if unknown:
         raise ValueError(f"unknown strategies {sorted(unknown)}; use 'best_worst' and/or 'random'")
@@ -222,18 +233,21 @@ def pixel_replacement(backbone: Backbone, target_x: torch.Tensor, target_face: n
         if "random" in strategies:
             jobs.append(("random", p))
             masks.append(ranks[1] < count)
-    masks = torch.stack(masks)
+    masks = torch.stack(masks) if masks else torch.zeros((0, *ranks.shape[1:]), dtype=torch.bool, device=x.device)
     if source != "other":
         src = removal_sources(backbone, target_face, masks, source, seed, x)
-    scores = _score(backbone, x, src, masks, counter, batch_size) if jobs else []
-    out: dict[str, Any] = {}
-    for (key, p), score in zip(jobs, scores):
-        if key == "original":
-            out[key] = score
-        else:
-            out.setdefault(key, {})[p] = score
-    out["forward_passes"] = len(jobs)
-    return out
+
+    def finish(scored: list[list[float]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for (key, p), score in zip(jobs, scored[0]):
+            if key == "original":
+                out[key] = score
+            else:
+                out.setdefault(key, {})[p] = score
+        out["forward_passes"] = len(jobs)
+        return out
+
+    return Pending([ScoreRequest(backbone, x, src, masks, counter)], finish)
 
 
 def _split(scores: Sequence[float], same: Sequence[bool]) -> tuple[np.ndarray, np.ndarray]:

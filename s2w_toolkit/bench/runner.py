@@ -44,6 +44,7 @@ from ..options import build_options, format_value
 from ..pipeline import build_explainer, load_pair, run_explainer
 from ..registry import PluginWarning, get_registry
 from . import metrics as metrics_module
+from .batching import MAX_PENDING_IMAGES, Pending, resolve, score_pending
 from .builtin_metrics import unit_embeddings
 from .metric import Job, Metric
 from .pairs import PairSpec
@@ -58,6 +59,8 @@ CONTROLS = ("random", "centre")
 FILL = "road"  # how the metrics remove pixels by default
 #: How pairs are spread: this machine's processes (``workers``), or a Ray cluster.
 ENGINES = ("local", "ray")
+#: Pairs whose metric images share batches by default (``--batch-pairs``).
+GROUP = 4
 
 
 def weights_fingerprint(module: torch.nn.Module) -> str:
@@ -153,7 +156,7 @@ def run_benchmark(pairs: list[PairSpec], explainers: list[str], backbone, out_di
                   steps: int = 20, batch_size: int = 64, seed: int = 0, pairs_id: str = "", attributes=None,
                   fill: str = FILL, metrics: Mapping[str, Mapping[str, Any]] | None = None, controls: bool = True,
                   aligned: bool = False, lock: bool = True, cache: str | Path | None = None,
-                  workers: int = 1, engine: str = "local", address: str | None = None,
+                  workers: int = 1, engine: str = "local", address: str | None = None, batch_pairs: int = GROUP,
                   on_pair: Callable[[str, PairSpec], None] | None = None,
                   on_error: Callable[[dict], None] | None = None,
                   on_event: Callable[[str], None] | None = None) -> dict[str, int]:
@@ -162,7 +165,9 @@ def run_benchmark(pairs: list[PairSpec], explainers: list[str], backbone, out_di
     see :func:`select_metrics`; ``aligned``: the images are already aligned faces, only resized);
     return counts of rows written, rows failed and pairs loaded.
 
-    ``cache``: a folder where aligned faces are kept between runs (they are always shared within
+    ``batch_pairs``: pairs whose metric images go through the backbone together, in chunks of
+    ``batch_size`` (1: pair by pair); every engine forms the same groups, so the numbers do not
+    depend on it. ``cache``: a folder where aligned faces are kept between runs (they are always shared within
     a run, :class:`~s2w_toolkit.faces.cache.FaceCache`). ``workers``: processes on this machine
     (:mod:`s2w_toolkit.bench.engines`); ``engine="ray"`` spreads the pairs over Ray actors
     (``address``: an existing cluster); ``on_event`` hears of workers starting and dying. Whatever the engine, this process alone writes
@@ -171,6 +176,8 @@ def run_benchmark(pairs: list[PairSpec], explainers: list[str], backbone, out_di
     folder."""
     if fill not in metrics_module.REMOVALS:
         raise S2WError(f"unknown fill {fill!r}; use one of {', '.join(metrics_module.REMOVALS)}")
+    if batch_pairs < 1:
+        raise S2WError(f"--batch-pairs must be at least 1, got {batch_pairs}")
     if engine not in ENGINES:
         raise S2WError(f"unknown engine {engine!r}; use one of {', '.join(ENGINES)}")
     folder = Path(out_dir)
@@ -193,6 +200,7 @@ def run_benchmark(pairs: list[PairSpec], explainers: list[str], backbone, out_di
                         aligned=aligned, batch_size=batch_size, backbone=backbone, attributes=attributes,
                         cache=str(cache) if cache is not None else None)
         items = [(spec, todo) for spec in pairs if (todo := [n for n in explainers if (spec.key, n) not in done])]
+        groups = [items[i:i + batch_pairs] for i in range(0, len(items), batch_pairs)]
         loaded: set[str] = set()
         with open_results(folder) as stream:
             def write(row: dict, spec: PairSpec) -> None:
@@ -217,13 +225,14 @@ def run_benchmark(pairs: list[PairSpec], explainers: list[str], backbone, out_di
 
             if engine == "local" and workers <= 1:
                 runner = PairRunner(work)
-                for spec, todo in items:
-                    for row in runner.rows(spec, todo):
-                        write(row, spec)
+                for group in groups:
+                    specs = {spec.key: spec for spec, _ in group}
+                    for row in runner.group_rows(group):
+                        write(row, specs[row["key"]])
             else:
                 from .engines import run_parallel
 
-                run_parallel(work, items, write, workers=workers, engine=engine, address=address, on_event=on_event)
+                run_parallel(work, groups, write, workers=workers, engine=engine, address=address, on_event=on_event)
         counts["pairs_loaded"] = len(loaded)
     return counts
 
@@ -273,8 +282,34 @@ class PairRunner:
         self.attributes = CachedAttributes(work.attributes) if work.attributes is not None else None
         self.warmed: set[str] = set()
 
-    def rows(self, spec: PairSpec, todo: list[str]):
-        """Yield one row (a result or an error) per explainer in ``todo`` for ``spec``."""
+    def rows(self, spec: PairSpec, todo: list[str]) -> list[dict]:
+        """One row (a result or an error) per explainer in ``todo`` for ``spec``."""
+        return self.group_rows([(spec, todo)])
+
+    def group_rows(self, items: list[tuple[PairSpec, list[str]]]) -> list[dict]:
+        """The rows of several pairs (``(spec, explainer names)``), in order, the metric images
+        of all of them scored in shared batches (:mod:`s2w_toolkit.bench.batching`)."""
+        made, pending, unscored = [], [], []
+        for spec, todo in items:
+            for row in self._pair_rows(spec, todo):
+                made.append(row)
+                for name, value in row.get("metrics", {}).items():
+                    if isinstance(value, Pending):
+                        pending.append((row, name))
+                        unscored.append(value)
+                if sum(p.images for p in unscored) >= MAX_PENDING_IMAGES:  # bounds the sources held
+                    score_pending(unscored, self.work.batch_size)
+                    unscored = []
+        values = resolve([row["metrics"][name] for row, name in pending], self.work.batch_size)
+        for (row, name), value in zip(pending, values):
+            if isinstance(value, BaseException):
+                del row["metrics"][name]
+                row.setdefault("metric_errors", {})[name] = _message(value)
+            else:
+                row["metrics"][name] = value
+        return made
+
+    def _pair_rows(self, spec: PairSpec, todo: list[str]):
         w = self.work
         base = {"key": spec.key, "a": spec.a, "b": spec.b, "same": spec.same, "fold": spec.fold,
                 "settings": w.settings}
@@ -294,6 +329,11 @@ class PairRunner:
                 self.warmed.add(name)
                 task.warm_up()
             yield task.row(base, w.measures, w.run, shared)
+
+
+def _message(exc: BaseException) -> str:
+    """A failure as a row records it: our own errors as they are, others with their type."""
+    return str(exc) if isinstance(exc, S2WError) else f"{type(exc).__name__}: {exc}"
 
 
 def _identity(name: str, cls: type, recorded: dict) -> dict:
@@ -359,7 +399,7 @@ class _Task:
                 except KeyboardInterrupt:
                     raise
                 except (Exception, SystemExit) as exc:  # one metric failing leaves the others' numbers
-                    failures[metric.name] = str(exc) if isinstance(exc, S2WError) else f"{type(exc).__name__}: {exc}"
+                    failures[metric.name] = _message(exc)
                     continue
                 if value is not None:
                     row["metrics"][metric.name] = value
@@ -369,7 +409,6 @@ class _Task:
         except KeyboardInterrupt:
             raise
         except (Exception, SystemExit) as exc:
-            message = str(exc) if isinstance(exc, S2WError) else f"{type(exc).__name__}: {exc}"
-            return {**base, **_identity(self.name, self.cls, self.recorded), "stage": stage, "error": message}
+            return {**base, **_identity(self.name, self.cls, self.recorded), "stage": stage, "error": _message(exc)}
         finally:
             counter.close()

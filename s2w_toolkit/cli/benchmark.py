@@ -39,6 +39,8 @@ TABLE_SCORES = (("deletion_auc", "del"), ("insertion_auc", "ins"), ("replacement
               help="An optional metric to add (see s2w plugins); repeatable.")
 @click.option("--aligned", is_flag=True, help="The images are already aligned face crops: only resize them.")
 @click.option("--batch-size", type=click.IntRange(min=1), default=64, show_default=True)
+@click.option("--batch-pairs", type=click.IntRange(min=1), default=4, show_default=True,
+              help="Pairs whose metric images go through the backbone together, in chunks of --batch-size.")
 @click.option("--count", type=click.IntRange(min=1), default=None, help="Use at most this many pairs.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed for sampling pairs from a folder.")
 @click.option("--shard", default=None, metavar="I/N", help="Run only shard I of N of the pair list.")
@@ -55,8 +57,8 @@ TABLE_SCORES = (("deletion_auc", "del"), ("insertion_auc", "ins"), ("replacement
 @threshold_option
 @click.pass_context
 def benchmark(ctx, pairs_source, root, names, raw_options, out_dir, resume, overwrite, steps, fill, sanity,
-              sanity_pairs, sanity_levels, extra_metrics, aligned, threshold, batch_size, count, seed, shard, cache_dir,
-              workers, engine, address, backbone, weights, device) -> None:
+              sanity_pairs, sanity_levels, extra_metrics, aligned, threshold, batch_size, batch_pairs, count, seed, shard,
+              cache_dir, workers, engine, address, backbone, weights, device) -> None:
     """Compare explainers on a pair list, per pair type, against the content-free controls
     ``random`` and ``centre`` (always run): deletion/insertion AUC with ROAD removal, xSSAB
     pixel replacement, Sim2Word's AUC drop with its control, the backbone's ROC/DET, cost, and
@@ -95,7 +97,7 @@ def benchmark(ctx, pairs_source, root, names, raw_options, out_dir, resume, over
     with locked(folder):  # from before the model loads until the summary is written
         _run(folder, pairs, pairs_id, names, classes, options, resume, overwrite, steps, batch_size, seed, backbone,
              weights, device, fill, metrics, threshold, aligned,
-             {"cache": cache_dir, "workers": workers, "engine": engine, "address": address})
+             {"cache": cache_dir, "workers": workers, "engine": engine, "address": address, "batch_pairs": batch_pairs})
 
 
 def _run(folder, pairs, pairs_id, names, classes, options, resume, overwrite, steps, batch_size, seed, backbone,
