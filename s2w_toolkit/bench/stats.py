@@ -74,4 +74,45 @@ def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
     p = k / n
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return (centre - half, centre + half)
+    return (max(0.0, centre - half), min(1.0, centre + half))  # no -1e-17 at k = 0
+
+
+def proportion_difference(k1: int, n1: int, k2: int, n2: int) -> dict[str, float | None]:
+    """``k1/n1 - k2/n2`` with Newcombe's hybrid score interval (from the two 95% Wilson
+    intervals) and the two-sided p-value of Fisher's exact test of the 2x2 table.
+
+    Example:
+        >>> d = proportion_difference(9, 10, 1, 10)
+        >>> round(d["difference"], 2), round(d["low"], 3) > 0, round(d["p_value"], 4)
+        (0.8, True, 0.0011)
+        >>> proportion_difference(1, 2, 1, 2)["p_value"]
+        1.0
+    """
+    import math
+
+    if not n1 or not n2:
+        return {"difference": None, "low": None, "high": None, "p_value": None}
+    p1, p2 = k1 / n1, k2 / n2
+    (l1, u1), (l2, u2) = wilson(k1, n1), wilson(k2, n2)
+    d = p1 - p2
+    low = d - math.sqrt((p1 - l1) ** 2 + (u2 - p2) ** 2)
+    high = d + math.sqrt((u1 - p1) ** 2 + (p2 - l2) ** 2)
+    from scipy.stats import fisher_exact
+
+    p_value = float(fisher_exact([[k1, n1 - k1], [k2, n2 - k2]]).pvalue)
+    return {"difference": d, "low": low, "high": high, "p_value": min(1.0, p_value)}
+
+
+def holm(p_values: Sequence[float | None]) -> list[float | None]:
+    """Holm-Bonferroni adjusted p-values (None stays None), for claims made over many tests.
+
+    >>> holm([0.01, 0.04, None, 0.03])
+    [0.03, 0.06, None, 0.06]
+    """
+    ranked = sorted((p, i) for i, p in enumerate(p_values) if p is not None)
+    out: list[float | None] = [None] * len(p_values)
+    running = 0.0
+    for rank, (p, i) in enumerate(ranked):
+        running = max(running, min(1.0, (len(ranked) - rank) * p))
+        out[i] = round(running, 12)
+    return out

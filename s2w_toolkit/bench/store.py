@@ -85,8 +85,10 @@ def _warn_partial(path: Path, tail: bytes) -> None:
                   "while writing it)", stacklevel=3)
 
 
-def read_rows(path: str | os.PathLike[str], repair: bool = False) -> list[dict[str, Any]]:
-    """The rows of a results file, in file order (see the module docstring)."""
+def read_rows(path: str | os.PathLike[str], repair: bool = False,
+              required: tuple[str, ...] = ("key", "explainer")) -> list[dict[str, Any]]:
+    """The rows of a results file, in file order (see the module docstring); each must hold the
+    keys ``required``."""
     path = Path(path)
     if not path.is_file():
         return []
@@ -106,8 +108,8 @@ def read_rows(path: str | os.PathLike[str], repair: bool = False) -> list[dict[s
             row = json.loads(line)
         except ValueError as exc:
             raise S2WError(f"{path}:{number}: not a result row ({exc}); the file is damaged") from None
-        if not isinstance(row, dict) or "key" not in row or "explainer" not in row:
-            raise S2WError(f"{path}:{number}: not a result row (needs 'key' and 'explainer')")
+        if not isinstance(row, dict) or any(k not in row for k in required):
+            raise S2WError(f"{path}:{number}: not a result row (needs {' and '.join(map(repr, required))})")
         rows.append(row)
     return rows
 

@@ -33,46 +33,14 @@ KIND = "s2w-threshold"
 
 
 def _embed_images(specs: list, net: Any, aligned: bool, batch_size: int) -> tuple[dict, dict]:
-    """Unit embeddings per ``(path, face index)`` of the pairs' images, and the error of each
-    image that could not be used; embedded ``batch_size`` faces at a time."""
-    import numpy as np
-    import torch
-
-    from ..faces.detect import FaceDetector
-    from ..pipeline import load_face
-
-    wanted = list(dict.fromkeys(side for s in specs for side in ((s.a, s.face_a), (s.b, s.face_b))))
-    detector = FaceDetector(landmarks=net.template.landmarks)
-    units: dict = {}
-    failed: dict = {}
-    pending: list = []
-
-    def flush() -> None:
-        if pending:
-            with torch.no_grad():
-                batch = net.preprocess(np.stack([face for _, face in pending])).to(net.device)
-                embedded = net.embed(batch).float().cpu()
-            for (key, _), unit in zip(pending, embedded):
-                if torch.isfinite(unit).all():
-                    units[key] = unit
-                else:
-                    failed[key] = f"backbone {net.name!r} gave a non-finite embedding for {key[0]}"
-            pending.clear()
+    """Unit embeddings per ``(path, face index)`` and the errors, with a progress bar."""
+    from ..faces.embedding import embed_faces, face_keys
 
     progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                         console=err_console, transient=True)
     with progress:
-        task = progress.add_task("loading faces", total=len(wanted))
-        for key in wanted:
-            try:
-                pending.append((key, load_face(key[0], net, key[1], aligned, detector)[0]))
-            except S2WError as exc:
-                failed[key] = str(exc)
-            if len(pending) >= batch_size:
-                flush()
-            progress.advance(task)
-        flush()
-    return units, failed
+        task = progress.add_task("loading faces", total=len(face_keys(specs)))
+        return embed_faces(specs, net, aligned, batch_size, advance=lambda: progress.advance(task))
 
 
 def _score_pairs(specs: list, net: Any, *, aligned: bool = False, batch_size: int = 64) -> tuple[list, list, list]:

@@ -80,11 +80,13 @@ def cli(ctx: click.Context, debug: bool) -> None:
 from .attributes import attributes  # noqa: E402
 from .benchmark import benchmark  # noqa: E402
 from .calibrate import calibrate  # noqa: E402
+from .audit import audit  # noqa: E402
+from .report import report  # noqa: E402
 from .explain import explain  # noqa: E402
 from .plugins import plugins  # noqa: E402
 from .verify import verify  # noqa: E402
 
-for _command in (verify, explain, attributes, benchmark, calibrate, plugins):
+for _command in (verify, explain, attributes, benchmark, calibrate, audit, report, plugins):
     cli.add_command(_command)
 
 

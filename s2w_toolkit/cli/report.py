@@ -1,0 +1,19 @@
+"""``s2w report``: an audit or benchmark folder as one self-contained web page."""
+
+from __future__ import annotations
+
+import click
+
+
+@click.command()
+@click.argument("folder", type=click.Path(file_okay=False))
+@click.option("--out", "out_file", default=None, type=click.Path(dir_okay=False),
+              help="The HTML file (default: FOLDER/report.html).")
+def report(folder, out_file) -> None:
+    """Write the page of an `s2w audit` or `s2w benchmark` folder: one HTML file with every
+    image embedded and nothing fetched from the network, readable on a laptop or a phone and
+    printable."""
+    from ..report.page import write_report
+
+    path = write_report(folder, out_file)
+    click.echo(f"wrote {path}")

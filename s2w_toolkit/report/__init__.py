@@ -1,0 +1,6 @@
+"""``s2w report``: an audit or a benchmark folder as one self-contained HTML page.
+
+* :mod:`.charts`: the page's figures as embedded PNG data (ROC/DET, score distributions);
+* :mod:`.context`: what the template shows, read from ``audit.json`` or ``summary.json``;
+* :mod:`.page`: rendering with jinja2 (``templates/report.html.j2``) and writing the file.
+"""
