@@ -38,7 +38,7 @@ from rich.console import Console
 from rich.table import Table
 
 from s2w_toolkit import load_backbone, load_pair
-from s2w_toolkit.attributes.cam import gradcam, normalise_maps
+from s2w_toolkit.cam import gradcam, normalise_maps
 from s2w_toolkit.attributes.composite import load_attributes
 from s2w_toolkit.data import DEMO_PAIR, demo_image
 from s2w_toolkit.sim2word.core import Settings, attribute_masks, run_sim2word

@@ -132,6 +132,19 @@ class Explainer(ABC):
     def explain(self, pair: Pair, backbone: Any, attributes: AttributeModel | None = None) -> Explanation:
         """Return the explanation of ``pair`` under ``backbone``."""
 
+    @classmethod
+    def words_table(cls, explanation: Explanation) -> Any:
+        """The explanation's ranked words as a ``rich`` table for the console (``s2w explain``
+        prints it); override to show an explainer's own numbers beside each word."""
+        from rich.table import Table
+
+        table = Table(title=f"{explanation.explainer}: ranked words")
+        for column in ("#", "word", "score"):
+            table.add_column(column, justify="left" if column == "word" else "right")
+        for rank, word in enumerate((explanation.words or [])[:10], start=1):
+            table.add_row(str(rank), word.text, f"{word.score:.4f}")
+        return table
+
     def render(self, explanation: Explanation, face_a: np.ndarray, face_b: np.ndarray, path: Any) -> str:
         """Write the explanation's PNG figure to ``path``; override for a figure of your own."""
         from .render import render_explanation

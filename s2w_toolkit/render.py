@@ -17,26 +17,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+from skimage.transform import resize
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from skimage.transform import resize  # noqa: E402
-
-from .explanation import SIDES, Explanation  # noqa: E402
-from .io.atomic import replacing  # noqa: E402
-
-
-def save_figure(fig: "plt.Figure", path: str | Path, dpi: int = 100) -> str:
-    """Save ``fig`` to ``path`` atomically (a crash leaves no half-written PNG), close it, and
-    return the path."""
-    try:
-        with replacing(path) as tmp:
-            fig.savefig(tmp, dpi=dpi)
-    finally:
-        plt.close(fig)
-    return str(path)
+from .explanation import SIDES, Explanation
+from .plotting import plt, save_figure
 
 
 def map_on_face(heat: np.ndarray, shape: tuple[int, int]) -> np.ndarray:

@@ -10,7 +10,7 @@ import torch
 from nets import randomise_batch_norm
 from s2w_toolkit import load_face
 from s2w_toolkit.attributes.age_gender import AgeGender, packaged_models
-from s2w_toolkit.attributes.cam import gradcam, linear_head_cams
+from s2w_toolkit.cam import gradcam, linear_head_cams
 from s2w_toolkit.attributes.composite import load_attributes
 from s2w_toolkit.attributes.sim2word_net import HEADS, Sim2WordAttributes
 from s2w_toolkit.backbones.vggface2 import caffe_trunk_features

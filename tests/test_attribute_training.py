@@ -17,7 +17,7 @@ import torch
 from PIL import Image
 from skimage.transform import AffineTransform, warp
 
-from s2w_toolkit.attributes.cam import gradcam
+from s2w_toolkit.cam import gradcam
 from s2w_toolkit.attributes.labels import read_labels
 from s2w_toolkit.attributes.linear_heads import LinearHeads, is_heads_file, spatial_features
 from s2w_toolkit.errors import CheckpointError

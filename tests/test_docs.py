@@ -14,9 +14,18 @@ def _hook_names():
 
 
 def test_every_hook_is_documented_in_the_plugin_guide():
+    """Each hook has a section that states its real signature, and the guide's code (which
+    tests/test_plugin_guide.py runs) implements it with @hookimpl."""
+    import inspect
+
     assert len(_hook_names()) == 5
+    blocks = "".join(re.findall(r"```python\n(.*?)```", GUIDE, flags=re.S))
     for name in _hook_names():
-        assert f"### {name}" in GUIDE, f"hook {name} has no section in docs/plugin-guide.md"
+        assert f"### {name}\n" in GUIDE, f"hook {name} has no section in docs/plugin-guide.md"
+        section = GUIDE.split(f"### {name}\n", 1)[1].split("\n### ", 1)[0]
+        params = ", ".join(inspect.signature(getattr(hookspecs, name)).parameters)
+        assert f"`{name}({params})" in section, f"the {name} section does not state {name}({params})"
+        assert re.search(rf"@hookimpl\ndef {name}\({params}\):", blocks), f"no example implements {name}"
 
 
 def test_guide_example_is_the_plugin_the_tests_install():

@@ -44,6 +44,17 @@ def broken_module():
 
 
 def test_the_repository_plugins_are_covered(project_explainers):
+    import tomllib
+
+    plugins = Path(__file__).resolve().parents[1] / "plugins"
+    folders = {tomllib.loads(p.read_text())["project"]["name"]: p.parent for p in plugins.glob("*/pyproject.toml")}
+    assert set(PROJECT_DISTRIBUTIONS) == {"s2w-toolkit"} | set(folders)  # a new plugin folder must be listed
+    by_package = {e.distribution for e in get_registry().all_entries()
+                  if e.kind == "explainer" and e.name in NAMES}
+    explaining = {name for name, folder in folders.items()  # the plugins that register explainers
+                  if any("def s2w_register_explainers" in f.read_text() for f in folder.rglob("*.py")
+                         if "build" not in f.parts)}
+    assert explaining <= by_package, f"not installed, so not checked: {sorted(explaining - by_package)}"
     assert {"sim2word", "input-gradient"} <= set(NAMES) and NAMES == project_explainers
     assert not [n for n in NAMES if n.startswith("broken-")]
 

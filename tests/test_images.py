@@ -78,9 +78,14 @@ def test_image_without_a_face(run_cli, tmp_path, demo):
 
 
 def test_debug_shows_the_traceback(tmp_path, demo):
-    from click.testing import CliRunner
+    import subprocess
+    import sys
 
-    from s2w_toolkit.cli.main import cli
-
-    result = CliRunner().invoke(cli, ["--debug", "verify", str(tmp_path / "nope.jpg"), demo["obama"]])
-    assert isinstance(result.exception, ImageError)
+    code = "from s2w_toolkit.cli.main import main; main()"
+    args = ["verify", str(tmp_path / "nope.jpg"), demo["obama"]]
+    debug = subprocess.run([sys.executable, "-c", code, "--debug", *args], capture_output=True, text=True)
+    assert debug.returncode != 0
+    assert "Traceback (most recent call last)" in debug.stderr  # the whole traceback, down to where it was raised
+    assert "s2w_toolkit/io/images.py" in debug.stderr and "ImageError" in debug.stderr
+    plain = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True)
+    assert plain.returncode == 1 and "Traceback" not in plain.stderr  # without --debug: one line

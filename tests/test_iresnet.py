@@ -79,7 +79,22 @@ def test_verify_end_to_end_with_arcface_alignment(run_cli, r18_file, demo):
     result = run_cli("verify", "--backbone", "arcface-r18", "--weights", path, demo["obama"], demo["biden"], "--json")
     assert result.exit_code == 0, result.stderr
     data = json.loads(result.stdout)
-    assert data["backbone"] == "arcface-r18" and -1.0 <= data["similarity"] <= 1.0
+    assert data["backbone"] == "arcface-r18"
+    from s2w_toolkit.pipeline import load_pair
+
+    reference, _ = r18_file  # the saved network itself, fed by hand: RGB (x / 255 - 0.5) / 0.5, NCHW
+    pair = load_pair(demo["obama"], demo["biden"], reference)
+
+    def embed(net, face):
+        x = (torch.from_numpy(face.astype(np.float32)).permute(2, 0, 1)[None] / 255.0 - 0.5) / 0.5
+        return torch.nn.functional.normalize(net.eval()(x), dim=1)
+
+    with torch.no_grad():
+        expected = float((embed(reference, pair.image_a) * embed(reference, pair.image_b)).sum())
+        other = random_iresnet("arcface-r18", seed=1)
+        other_cos = float((embed(other, pair.image_a) * embed(other, pair.image_b)).sum())
+    assert data["similarity"] == pytest.approx(expected, abs=1e-5)
+    assert abs(other_cos - expected) > 1e-3  # other weights would not pass: the check sees the loaded weights
     bad = run_cli("verify", "--backbone", "arcface-r34", "--weights", path, demo["obama"], demo["biden"])
     assert bad.exit_code == 1 and "found an iresnet r18" in bad.stderr and "Traceback" not in bad.stderr
 

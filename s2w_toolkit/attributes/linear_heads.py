@@ -9,7 +9,7 @@ the model that speaks with them (registered as ``linear-heads``) and its file.
 * Maps: each head's Grad-CAM of the predicted class at ``cam_layer``, taken on ``A = F - R``:
   the features less the mean feature map ``R`` of every face read in training (held-out ones
   too; ``R`` uses no label). A head linear on the spatial mean has the closed form ``relu(sum_c W[class, c] A_c)``, so the maps of every head come from
-  the one forward pass (:func:`~s2w_toolkit.attributes.cam.linear_head_cams`). Subtracting
+  the one forward pass (:func:`~s2w_toolkit.cam.linear_head_cams`). Subtracting
   ``R`` changes no score (it only moves the bias) but removes what every face shares, above
   all the zero-padding pattern on the map's border: on the generated moustache of the tests
   the map inside the moustache is 2.6 times its mean elsewhere, against 1.4 without it.
@@ -49,8 +49,8 @@ from ..backbone import Backbone
 from ..errors import CheckpointError
 from ..interfaces import AttributeModel
 from ..io.atomic import replacing
-from .cam import choose_classes, linear_head_cams
-from .prediction import AttributePrediction
+from ..cam import linear_head_cams
+from .prediction import AttributePrediction, choose_classes
 
 FORMAT = "s2w-linear-heads"
 META_KEY = "s2w_linear_heads.meta"

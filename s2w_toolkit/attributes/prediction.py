@@ -95,8 +95,9 @@ class AttributePrediction:
     @property
     def eligible(self) -> torch.Tensor:
         """(N, A) bool: the attributes Sim2Word may rank: the present ones. A category column is
-        present unless its model abstained (it could not measure it); a binary one when it is seen."""
-        return self.present.clone()
+        present unless its model abstained (it could not measure it); a binary one when it is seen.
+        The same tensor as ``present`` (not a copy): read it, do not change it."""
+        return self.present
 
     def index(self, name: str) -> int:
         """Column of the attribute called ``name``."""
@@ -158,3 +159,23 @@ class AttributePrediction:
                         "present": bool(self.present[i, j]), "kind": self.kinds[j], "model": self.models[j],
                         "value": None if math.isnan(value) else value, "threshold": self.thresholds[j]})
         return out
+
+
+def choose_classes(scores: list[torch.Tensor], weights: list[torch.Tensor], kinds: list[str]):
+    """For heads linear on a pooled feature: per face and head, the probability of the chosen
+    (most probable) class, that class, whether the attribute is present (a binary head's class 0;
+    a category always), and the chosen class's weight row for :func:`s2w_toolkit.cam.linear_head_cams`.
+
+    ``scores``: one ``(N, c_j)`` tensor of logits per head; ``weights``: one ``(c_j, C)`` per head.
+    Returns ``(confidence (N, A), predicted (N, A), present (N, A), rows (N, A, C))``.
+
+    Example:
+        >>> conf, pred, present, rows = choose_classes([torch.tensor([[0.0, 2.0]])], [torch.eye(2)], ["binary"])
+        >>> pred.tolist(), present.tolist(), rows.shape
+        ([[1]], [[False]], torch.Size([1, 1, 2]))
+    """
+    probs = [torch.softmax(s, dim=1) for s in scores]
+    confidence, predicted = (torch.stack(t, dim=1) for t in zip(*(p.max(dim=1) for p in probs)))
+    rows = torch.stack([w[predicted[:, j]] for j, w in enumerate(weights)], dim=1)
+    binary = torch.tensor([k == "binary" for k in kinds], device=predicted.device)
+    return confidence, predicted, ~binary | (predicted == 0), rows

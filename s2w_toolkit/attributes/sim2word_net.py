@@ -13,7 +13,7 @@ unpickles: load it once with the Sim2Word code, where you trust the file, and sa
 
 Maps: Grad-CAM of each head's predicted class at the last conv layer. Because every head is
 linear on the global average of that layer, its Grad-CAM has a closed form
-(:func:`~s2w_toolkit.attributes.cam.linear_head_cams`) and all 30 maps of a batch come from
+(:func:`~s2w_toolkit.cam.linear_head_cams`) and all 30 maps of a batch come from
 one forward pass, with no backward pass.
 
 Example:
@@ -41,8 +41,8 @@ from ..faces.aligned_landmarks import default_template
 from ..faces.frames import box_transform, faces_to_tensor, maps_to_frame, warp
 from ..faces.templates import AlignmentTemplate, dlib_chip_template
 from ..interfaces import AttributeModel
-from .cam import choose_classes, linear_head_cams
-from .prediction import AttributePrediction
+from ..cam import linear_head_cams
+from .prediction import AttributePrediction, choose_classes
 
 
 @dataclass(frozen=True)

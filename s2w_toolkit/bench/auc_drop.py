@@ -34,7 +34,8 @@ from typing import Any
 
 import numpy as np
 
-from .metrics import FPRS, angular, tpr_at_fpr, verification_auc
+from ..sim2word.core import angular
+from .metrics import FPRS, tpr_at_fpr, verification_auc
 
 Erased = Callable[[Mapping[str, Any], str], Any]  # (record, side) -> erased cosine or None
 

@@ -62,13 +62,6 @@ FPRS = (1e-4, 1e-3, 1e-2, 1e-1)
 REMOVALS = ("road", *FILL_IMAGES)
 
 
-def angular(cos: Any) -> Any:
-    """``1 - arccos(clip(cos, -1, 1)) / pi`` in [0, 1], element-wise (a float for a float), as
-    :func:`s2w_toolkit.sim2word.core.angular`."""
-    value = 1.0 - np.arccos(np.clip(np.asarray(cos, dtype=np.float64), -1.0, 1.0)) / np.pi
-    return float(value) if value.ndim == 0 else value
-
-
 def _inputs(backbone: Backbone, target_x: torch.Tensor, target_face: np.ndarray, counter_unit: Any,
             saliency: Any) -> tuple[torch.Tensor, torch.Tensor, np.ndarray]:
     """Target ``(1, 3, H, W)`` and unit counter ``(1, D)`` on the backbone's device, saliency ``(H, W)``."""

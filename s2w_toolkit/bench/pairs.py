@@ -36,10 +36,10 @@ from typing import Callable
 
 from ..data import FACES_DIR
 from ..errors import S2WError
+from ..io.suffixes import is_image_name
 
 #: The bundled pair set: 3 mate and 3 non-mate pairs over the demo portraits in ``data/faces``.
 BUNDLED = Path(__file__).resolve().parent.parent / "data" / "pairs.csv"
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 _SAME = {"1": True, "true": True, "yes": True, "same": True,
          "0": False, "false": False, "no": False, "different": False}
 
@@ -250,7 +250,7 @@ def _draw(rng: random.Random, wanted: int, pool: Callable[[], list[tuple[Path, P
 def _sample_folder(folder: Path, count: int, seed: int) -> list[PairSpec]:
     idents = {}
     for d in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
-        images = sorted(p for p in d.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and not p.name.startswith("."))
+        images = sorted(p for p in d.iterdir() if is_image_name(p) and not p.name.startswith("."))
         if images:
             idents[d.name] = images
     if len(idents) < 2:

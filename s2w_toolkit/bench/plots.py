@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..render import plt, save_figure
+from ..plotting import plt, save_figure
 from .builtin_metrics import PAIR_TYPES
 
 SUMMARY_SCORES = (("deletion_auc", "deletion AUC (MoRF)"), ("insertion_auc", "insertion AUC (= LeRF)"))

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..render import plt, save_figure
+from ..plotting import plt, save_figure
 from .verification import det_points, equal_error_rate, rates_at_threshold
 
 

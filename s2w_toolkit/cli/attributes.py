@@ -13,7 +13,7 @@ from rich.table import Table
 from ..data import demo_image
 from ..io.atomic import write_text
 from ..io.json_data import dumps
-from .explain import writable_folder
+from ..io.folders import writable_folder
 from .options import model_options
 
 

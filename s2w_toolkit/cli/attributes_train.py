@@ -61,7 +61,7 @@ def train(labels, images, celeba, out_path, holdout, seed, flip, min_per_class, 
     from ..attributes.labels import read_labels
     from ..attributes.training import extract_features, train_heads
     from ..pipeline import load_backbone
-    from .explain import writable_folder
+    from ..io.folders import writable_folder
 
     labels_path, images_dir = _sources(labels, images, celeba)
     table = read_labels(labels_path)

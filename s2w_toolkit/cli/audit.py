@@ -9,7 +9,7 @@ from rich.table import Table
 
 from ..errors import S2WError
 from .console import err_console
-from .explain import writable_folder
+from ..io.folders import writable_folder
 from .options import threshold_option
 
 

@@ -10,7 +10,7 @@ from rich.table import Table
 
 from ..errors import S2WError
 from .console import err_console
-from .explain import writable_folder
+from ..io.folders import writable_folder
 from .options import threshold_option
 
 #: The scores the console table shows (all are in summary.md and summary.csv).

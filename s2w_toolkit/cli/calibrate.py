@@ -105,7 +105,7 @@ def calibrate(pairs_source, root, count, seed, backbone, weights, device, aligne
     from ..io.atomic import write_text
     from ..io.json_data import dumps
     from ..pipeline import load_backbone
-    from .explain import writable_folder
+    from ..io.folders import writable_folder
 
     for path in (out_path, roc_path):
         if path:

@@ -11,23 +11,12 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 from rich.table import Table
 
 from ..errors import PluginError, S2WError
+from ..interfaces import Explainer
+from ..io.folders import writable_folder
 from .console import err_console, report_failure
 from .options import apply_threshold, model_options, prepare, resolve_threshold, threshold_option
 
 DEFAULT_EXPLAINER = "sim2word"
-
-
-def writable_folder(path: str) -> Path:
-    """Create ``path`` if needed and check that files can be written in it."""
-    folder = Path(path)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        probe = folder / f".s2w-write-test-{os.getpid()}"  # per process: runs started at once do not race
-        probe.write_bytes(b"")
-        probe.unlink()
-    except OSError as exc:
-        raise S2WError(f"{folder}: output folder cannot be written ({exc.strerror or exc})") from None
-    return folder
 
 
 @click.command(context_settings={"ignore_unknown_options": True})
@@ -108,7 +97,7 @@ def explain(images, names, out_dir, attribute_spec, attribute_weights, batch_siz
     console.print(table)
     for explanation in written_explanations(written):
         if explanation.words:
-            console.print(words_table(explanation))
+            console.print(classes.get(explanation.explainer, Explainer).words_table(explanation))
         else:
             console.print(f"{explanation.explainer}: {explanation.metadata.get('caption', '')}")
     if len(written) > 1:
@@ -236,25 +225,3 @@ def _explain_one(name: str, cls: type, options: dict, attributes, pair, net, fol
 
 def written_explanations(written: list) -> list:
     return [e for _, e in written if e is not None and (e.words or e.metadata.get("support"))]
-
-
-def words_table(explanation) -> Table:
-    """The ranked words of one explanation: side, attribute, word, cosine s_j and its score."""
-    case = explanation.metadata.get("case", "")
-    table = Table(title=f"{explanation.explainer}: ranked words" + (f" ({case} pair)" if case else ""),
-                  caption=explanation.metadata.get("caption"))
-    judged = bool(explanation.metadata.get("support"))
-    columns = ["#", "face", "attribute", "word", "s_j (cosine)", "1-arccos/pi", "change", "erased"]
-    columns += ["vs random", "p", "p (selection)"] if judged else []
-    for column in columns:
-        table.add_column(column, justify="right" if column not in ("face", "attribute", "word") else "left")
-    for rank, w in enumerate(explanation.words[:10], start=1):
-        d = w.details
-        cells = [str(rank), d.get("side", ""), d.get("attribute", ""), w.text,
-                 f"{d.get('cosine', float('nan')):.4f}", f"{w.score:.4f}", f"{d.get('delta', 0.0):+.4f}",
-                 f"{100 * d.get('erased_fraction', 0.0):.1f}%"]
-        if judged:
-            cells += [f"{d.get('excess', float('nan')):+.4f}", f"{d.get('p_value', float('nan')):.2f}",
-                      f"{d.get('p_selection', float('nan')):.2f}"]
-        table.add_row(*cells)
-    return table

@@ -12,9 +12,9 @@ from rich.table import Table
 from ..errors import S2WError
 from ..io.atomic import write_text
 from ..io.json_data import dumps
+from ..io.suffixes import is_image_name
 from .console import err_console
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 
 
 def gallery_images(folder: str) -> list[Path]:
@@ -23,9 +23,9 @@ def gallery_images(folder: str) -> list[Path]:
     root = Path(folder)
     if not root.is_dir():
         raise S2WError(f"{root}: --gallery must be a folder of face images (or of identity folders)")
-    images = sorted(p for p in root.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    images = sorted(p for p in root.iterdir() if p.is_file() and is_image_name(p))
     for sub in sorted(p for p in root.iterdir() if p.is_dir()):
-        inside = sorted(p for p in sub.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        inside = sorted(p for p in sub.iterdir() if p.is_file() and is_image_name(p))
         images += inside[:1]
     if not images:
         raise S2WError(f"{root}: no images found for --gallery")

@@ -60,7 +60,7 @@ def distribution_chart(scores: Sequence[float], same: Sequence[bool], threshold:
 
     import numpy as np
 
-    from ..render import plt
+    from ..plotting import plt
 
     s, labels = np.asarray(scores, dtype=float), np.asarray(same, dtype=bool)
     bins = np.linspace(min(s.min(), threshold) - 0.02, max(s.max(), threshold) + 0.02, 31)

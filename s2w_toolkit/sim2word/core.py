@@ -58,7 +58,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..attributes.cam import normalise_maps
+from ..cam import normalise_maps
 from ..backbone import Backbone
 from ..interfaces import AttributeModel, Pair
 from .erase import erase_masks, fill_images, imputed_sources, region_masks
@@ -71,9 +71,15 @@ from .support import judge_direction
 __all__ = ["ABLATIONS", "MASK_FRACTION", "PLACEMENTS", "RANK_BY", "STABILITY", "Direction", "Directions", "Settings",
            "Sim2WordResult", "angular", "attribute_masks", "explain_directions", "ranking_order", "run_sim2word"]
 
-def angular(cosine: float) -> float:
-    """The displayed score 1 - arccos(s) / pi, in [0, 1]."""
-    return 1.0 - math.acos(max(-1.0, min(1.0, cosine))) / math.pi
+def angular(cosine: Any) -> Any:
+    """The displayed score ``1 - arccos(clip(s, -1, 1)) / pi`` in [0, 1], element-wise (a float
+    for a float).
+
+    >>> angular(1.0), angular(0.0), angular([-1.0, 2.0]).tolist()
+    (1.0, 0.5, [0.0, 1.0])
+    """
+    value = 1.0 - np.arccos(np.clip(np.asarray(cosine, dtype=np.float64), -1.0, 1.0)) / np.pi
+    return float(value) if value.ndim == 0 else value
 
 
 @dataclass
@@ -193,7 +199,8 @@ def explain_directions(backbone: Backbone, x: torch.Tensor, faces: np.ndarray, a
     contrastive = settings.counterfactual == "contrastive"
     if identity is None or identity is backbone:
         maps, embeddings, classes, strategy, contrast = identity_cams(
-            backbone, x, others, settings.strategy, settings.top_k, settings.prob_threshold, contrastive)
+            backbone, x, others, settings.strategy, settings.top_k, settings.prob_threshold, contrastive,
+            settings.batch_size)
     else:
         maps, embeddings, classes, strategy, contrast = _identity_model_maps(
             backbone, identity, x, faces, identity_others, settings, contrastive)
@@ -259,7 +266,7 @@ def _identity_model_maps(backbone: Backbone, identity: Backbone, x: torch.Tensor
 
     x_id = identity.preprocess(to_template(faces, backbone.template, identity.template)).to(identity.device)
     maps, _, classes, strategy, contrast = identity_cams(identity, x_id, others, settings.strategy, settings.top_k,
-                                                         settings.prob_threshold, contrastive)
+                                                         settings.prob_threshold, contrastive, settings.batch_size)
 
     def back(m):
         return None if m is None else torch.from_numpy(maps_back(m, backbone.template, identity.template)).to(x.device)
@@ -309,16 +316,22 @@ def run_sim2word(backbone: Backbone, pair: Pair, attributes: AttributeModel,
 
 def _rows(prediction, i: int, scores: torch.Tensor, fractions: torch.Tensor, similarity: float,
           ablation: str | None) -> list[dict]:
+    """One row per attribute of face ``i``; every tensor is read back to the host once."""
+    scores, fractions = scores.detach().cpu().tolist(), fractions.detach().cpu().tolist()
     if ablation == "no-attributes":
         s = float(scores[0])
         return [{"attribute": "H_d", "word": "counterfactual region", "model": "", "eligible": True,
                  "present": True, "s": s, "angular": angular(s), "delta": s - similarity, "valid": s > similarity,
                  "erased_fraction": float(fractions[0]), "confidence": 1.0}]
+    present = prediction.present[i].cpu().tolist()
+    eligible = prediction.eligible[i].cpu().tolist()
+    confidences = prediction.confidences[i].cpu().tolist()
+    angulars = angular(scores[:len(prediction.names)]).tolist()
     rows = []
     for j, name in enumerate(prediction.names):
         s = float(scores[j])
         rows.append({"attribute": name, "word": prediction.words[i][j], "model": prediction.models[j],
-                     "eligible": bool(prediction.eligible[i, j]), "present": bool(prediction.present[i, j]),
-                     "confidence": float(prediction.confidences[i, j]), "s": s, "angular": angular(s),
+                     "eligible": bool(eligible[j]), "present": bool(present[j]),
+                     "confidence": float(confidences[j]), "s": s, "angular": angulars[j],
                      "delta": s - similarity, "valid": s > similarity, "erased_fraction": float(fractions[j])})
     return rows

@@ -125,6 +125,13 @@ class Sim2Word(Explainer):
         explanation.metadata["identity_model"] = backbone.name if identity is None else identity.name
         return explanation
 
+    @classmethod
+    def words_table(cls, explanation: Explanation) -> Any:
+        """Each ranked word with its face, attribute, cosine, change, erased share and controls."""
+        from .tables import words_table
+
+        return words_table(explanation)
+
     def render(self, explanation: Explanation, face_a: Any, face_b: Any, path: str | Path) -> str:
         from .figure import render_sim2word
 

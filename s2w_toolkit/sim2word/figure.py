@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from ..explanation import SIDES, Explanation
-from ..render import map_on_face, plt, save_figure
+from ..plotting import plt, save_figure
+from ..render import map_on_face
 
 _MAP_TITLES = {"identity": "identity H_t", "counter-identity": "counter-identity H_f"}
 

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
-from ..attributes.cam import gradcam, normalise_maps
+from ..cam import gradcam, normalise_maps
 from ..backbone import Backbone
 
 STRATEGIES = ("topk", "threshold")
@@ -85,25 +85,52 @@ def _classes(probs: torch.Tensor, strategy: str, top_k: int, prob_threshold: flo
 
 
 def identity_cams(backbone: Backbone, x: torch.Tensor, others: torch.Tensor | None = None, strategy: str = "topk",
-                  top_k: int = 1, prob_threshold: float = 0.4,
-                  contrastive: bool = False) -> tuple[torch.Tensor, torch.Tensor, list, str, torch.Tensor | None]:
+                  top_k: int = 1, prob_threshold: float = 0.4, contrastive: bool = False,
+                  batch_size: int | None = None) -> tuple[torch.Tensor, torch.Tensor, list, str, torch.Tensor | None]:
     """Grad-CAMs on each image of ``x`` ``(n, 3, H, W)`` of every identity: the n images' own,
     then those of ``others`` (raw embeddings ``(m, D)`` of further faces). Returns the maps
     ``(n, n + m, H, W)`` in [0, 1], the raw embeddings of ``x``, the classes used per identity
     (empty without a head), the strategy used, and with ``contrastive`` the contrastive maps
     ``(n, n + m, H, W)``: on image i, the Grad-CAM of its own identity's target minus identity
-    k's (``<f(x_i), e_i - e_k>``, or the difference of the two class scores), where x_i looks
-    like itself and not like k (zero for k = i); else None. One backward pass."""
+    k's (``<f(x_i), e_k>`` with ``e_k`` detached, or the difference of the two class scores),
+    where x_i looks like itself and not like k (zero for k = i); else None. One backward pass
+    per chunk of ``batch_size`` images (default: all at once); each image's targets depend on
+    its own forward pass only, so the chunks change nothing but the memory used."""
     if strategy not in STRATEGIES:
         raise ValueError(f"unknown identity strategy {strategy!r}; use one of {STRATEGIES}")
-    features, embeddings = features_and_embeddings(backbone, x)
     n = len(x)
-    others = embeddings.new_zeros((0, embeddings.shape[1])) if others is None else others.detach()
+    size = max(1, batch_size or n)
+    detached = None
+    if n > size:  # every identity's embedding first, for the targets of each chunk
+        with torch.no_grad():
+            detached = torch.cat([backbone(x[s:s + size].detach()) for s in range(0, n, size)]).detach()
+    cams, embedded = [], []
+    for start in range(0, n, size):
+        features, embeddings = features_and_embeddings(backbone, x[start:start + size])
+        every = embeddings.detach() if detached is None else detached
+        other = every.new_zeros((0, every.shape[1])) if others is None else others.detach()
+        chunk, classes, used = _chunk_cams(backbone, features, embeddings, every, other, start, strategy, top_k,
+                                           prob_threshold, contrastive)
+        cams.append(chunk)
+        embedded.append(embeddings.detach())
+    up = F.interpolate(torch.cat(cams), size=tuple(x.shape[2:]), mode="bilinear", align_corners=False)
+    maps = normalise_maps(up.clamp_min(0))
+    k = maps.shape[1] // 2 if contrastive else maps.shape[1]
+    return maps[:, :k], torch.cat(embedded), classes, used, maps[:, k:] if contrastive else None
+
+
+def _chunk_cams(backbone: Backbone, features: torch.Tensor, embeddings: torch.Tensor, every: torch.Tensor,
+                others: torch.Tensor, start: int, strategy: str, top_k: int, prob_threshold: float,
+                contrastive: bool) -> tuple[torch.Tensor, list, str]:
+    """The CAMs of the images ``start:start + len(embeddings)`` of :func:`identity_cams`;
+    ``every``: all n images' embeddings, detached."""
+    rows = torch.arange(len(embeddings))
+    own = start + rows
     with torch.enable_grad():
         if backbone.num_classes > 0:
             logits = backbone.classify(embeddings)
             with torch.no_grad():
-                probs = torch.softmax(torch.cat([logits, backbone.classify(others)]), dim=1)
+                probs = torch.softmax(torch.cat([backbone.classify(every), backbone.classify(others)]), dim=1)
             classes = [_classes(p, strategy, top_k, prob_threshold) for p in probs]
             union = list(dict.fromkeys(c for group in classes for c in group))
             targets = logits[:, union]
@@ -112,24 +139,18 @@ def identity_cams(backbone: Backbone, x: torch.Tensor, others: torch.Tensor | No
                 for k, group in enumerate(classes):
                     pick[k, group] = 1.0 / len(group)
                 mean = logits @ pick.T
-                targets = torch.cat([targets, mean[torch.arange(n), torch.arange(n)][:, None] - mean], dim=1)
+                targets = torch.cat([targets, mean[rows, own][:, None] - mean], dim=1)
             maps = gradcam(features, targets)
             cams = torch.stack([maps[:, [union.index(c) for c in group]].mean(1) for group in classes], dim=1)
             if contrastive:
                 cams = torch.cat([cams, maps[:, len(union):]], dim=1)
-            used = "classes"
-        else:
-            # <f(x_i), e_k> on the raw embedding: its gradient is e_k. (The cosine would be flat at
-            # its maximum for k = i: its gradient vanishes there.)
-            targets = embeddings @ F.normalize(torch.cat([embeddings.detach(), others]), dim=1).T
-            if contrastive:
-                targets = torch.cat([targets, targets[torch.arange(n), torch.arange(n)][:, None] - targets], dim=1)
-            cams = gradcam(features, targets)
-            classes, used = [], "embedding"
-    up = F.interpolate(cams, size=tuple(x.shape[2:]), mode="bilinear", align_corners=False)
-    maps = normalise_maps(up.clamp_min(0))
-    k = maps.shape[1] // 2 if contrastive else maps.shape[1]
-    return maps[:, :k], embeddings.detach(), classes, used, maps[:, k:] if contrastive else None
+            return cams, classes, "classes"
+        # <f(x_i), e_k> on the raw embedding: its gradient is e_k. (The cosine would be flat at
+        # its maximum for k = i: its gradient vanishes there.)
+        targets = embeddings @ F.normalize(torch.cat([every, others]), dim=1).T
+        if contrastive:
+            targets = torch.cat([targets, targets[rows, own][:, None] - targets], dim=1)
+        return gradcam(features, targets), [], "embedding"
 
 
 def identity_maps(backbone: Backbone, x: torch.Tensor, strategy: str = "topk", top_k: int = 1,

@@ -67,8 +67,9 @@ def score_masks(backbone: Backbone, x: torch.Tensor, fills: torch.Tensor | None,
     with_u = baseline_u is not None
     uncertainty = baseline_u.detach().float().cpu()[:, None].repeat(1, a) if with_u else None
     jobs, owners = [], []  # (row, mask) of each distinct non-empty mask, and the masks that share it
+    occupied = flat.any(dim=2).cpu().tolist()  # one read-back for every mask, not one per mask
     for i in range(n):
-        nonempty = [j for j in range(a) if bool(flat[i, j].any())]
+        nonempty = [j for j in range(a) if occupied[i][j]]
         if not nonempty:
             continue
         _, inverse = torch.unique(flat[i, nonempty], dim=0, return_inverse=True)
@@ -89,8 +90,10 @@ def score_masks(backbone: Backbone, x: torch.Tensor, fills: torch.Tensor | None,
                 sources[mine] = impute(i, chosen[mine, 0])
         batch = torch.where(chosen, sources, x[rows])
         values, us = rescore(backbone, batch, counters[rows], batch_size, with_u)
+        values = values.float().cpu()  # one read-back per chunk
+        us = us.float().cpu() if with_u else None
         for k, (i, sharing) in enumerate(owners[start:start + batch_size]):
-            cosine[i, sharing] = values[k].cpu()
+            cosine[i, sharing] = values[k]
             if with_u:
-                uncertainty[i, sharing] = us[k].cpu()
+                uncertainty[i, sharing] = us[k]
     return MaskScores(cosine, uncertainty, len(jobs))

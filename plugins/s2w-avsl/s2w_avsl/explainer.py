@@ -42,6 +42,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from s2w_toolkit.cells import cell_cosines, norm_weights
 from s2w_toolkit.explanation import Explanation
 from s2w_toolkit.interfaces import Explainer, Pair
 from s2w_toolkit.options import BaseOptions
@@ -77,11 +78,7 @@ class LevelSimilarity:
 def level_similarity(fa: torch.Tensor, fb: torch.Tensor) -> LevelSimilarity:
     """Compare two faces' features ``(C, h, w)`` of one level (formulas in the module docstring)."""
     fa, fb = fa.double(), fb.double()
-    norms = fa.norm(dim=0) * fb.norm(dim=0)
-    dots = (fa * fb).sum(dim=0)
-    cell = torch.where(norms > EPS, dots / norms.clamp_min(EPS), torch.zeros_like(dots)).clamp(-1.0, 1.0)
-    total = norms.sum()
-    weight = norms / total if total > EPS else torch.full_like(norms, 1.0 / norms.numel())
+    cell, weight = cell_cosines(fa, fb, EPS), norm_weights(fa, fb, EPS)
     pa, pb = fa.mean(dim=(1, 2)), fb.mean(dim=(1, 2))
     pooled = pa.norm() * pb.norm()
     g = float((pa @ pb / pooled).clamp(-1.0, 1.0)) if pooled > EPS else 0.0

@@ -38,7 +38,7 @@ from captum.attr import (
 )
 from torch import nn
 
-from s2w_toolkit.attributes.cam import normalise_maps
+from s2w_toolkit.cam import normalise_maps
 
 CAM_METHODS = ("gradcam", "gradcam++", "layercam")
 

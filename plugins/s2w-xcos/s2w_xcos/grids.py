@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from s2w_toolkit.cells import cell_cosines, norm_weights
 
 #: Below this a cell's norm product counts as zero (its cosine is then 0, its norm weight 0).
 EPS = 1e-12
@@ -82,11 +83,9 @@ def face_grids(backbone: Any, faces: np.ndarray, batch_size: int = 64) -> tuple[
 
 
 def patch_cosines(grid_a: torch.Tensor, grid_b: torch.Tensor) -> torch.Tensor:
-    """Cosine of corresponding cells of ``(N, C, h, w)`` grids: ``(N, h, w)`` in [-1, 1]."""
-    dot = (grid_a * grid_b).sum(dim=1)
-    norms = grid_a.norm(dim=1) * grid_b.norm(dim=1)
-    cos = torch.where(norms > EPS, dot / norms.clamp_min(EPS), torch.zeros_like(dot))
-    return cos.clamp(-1.0, 1.0)
+    """Cosine of corresponding cells of ``(N, C, h, w)`` grids: ``(N, h, w)`` in [-1, 1]
+    (:func:`s2w_toolkit.cells.cell_cosines`)."""
+    return cell_cosines(grid_a, grid_b, EPS)
 
 
 def uniform_attention(grid_a: torch.Tensor, grid_b: torch.Tensor | None = None) -> torch.Tensor:
@@ -97,11 +96,9 @@ def uniform_attention(grid_a: torch.Tensor, grid_b: torch.Tensor | None = None) 
 
 def norm_attention(grid_a: torch.Tensor, grid_b: torch.Tensor) -> torch.Tensor:
     """``a_ij ∝ ||F_a[ij]|| ||F_b[ij]||``, normalised to sum 1 per pair (no softmax); a pair
-    whose grids are zero everywhere gets the uniform attention. Shape ``(N, h, w)``."""
-    weight = grid_a.norm(dim=1) * grid_b.norm(dim=1)
-    total = weight.sum(dim=(1, 2), keepdim=True)
-    normed = weight / total.clamp_min(EPS)
-    return torch.where(total > EPS, normed, uniform_attention(grid_a))
+    whose grids are zero everywhere gets the uniform attention. Shape ``(N, h, w)``
+    (:func:`s2w_toolkit.cells.norm_weights`)."""
+    return norm_weights(grid_a, grid_b, EPS)
 
 
 def xcos_score(cosines: torch.Tensor, attention: torch.Tensor) -> torch.Tensor:

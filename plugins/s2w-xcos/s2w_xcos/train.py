@@ -31,12 +31,12 @@ from typing import Any, Iterable
 import numpy as np
 import torch
 from s2w_toolkit.errors import S2WError
+from s2w_toolkit.io.suffixes import is_image_name
 from s2w_toolkit.pipeline import load_face
 
 from .grids import face_grids, patch_cosines, xcos_score
 from .head import AttentionHead
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
 
 
 class SkippedImageWarning(UserWarning):
@@ -76,7 +76,7 @@ def image_paths(images: str | os.PathLike | Iterable[str | os.PathLike]) -> list
         folder = Path(images)
         if not folder.is_dir():
             raise S2WError(f"{folder}: not a folder of face images")
-        return sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        return sorted(p for p in folder.rglob("*") if p.is_file() and is_image_name(p))
     return [Path(p) for p in images]
 
 

@@ -1,4 +1,5 @@
-"""Grad-CAM for many heads at once, with as few backward passes as the maths allows.
+"""Grad-CAM for many heads at once, with as few backward passes as the maths allows (used by the
+attribute models, Sim2Word's identity maps and the Grad-CAM baselines).
 
 * Heads that are linear on the global average of the CAM layer (``score = W @ mean(F) + b``)
   have a constant gradient ``W / (h w)`` over the map, so their Grad-CAM is
@@ -51,23 +52,3 @@ def gradcam(features: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
     alpha = grads.mean(dim=(3, 4))  # (A, N, C)
     cams = F.relu(torch.einsum("anc,nchw->nahw", alpha, features.detach()))
     return normalise_maps(cams)
-
-
-def choose_classes(scores: list[torch.Tensor], weights: list[torch.Tensor], kinds: list[str]):
-    """For heads linear on a pooled feature: per face and head, the probability of the chosen
-    (most probable) class, that class, whether the attribute is present (a binary head's class 0;
-    a category always), and the chosen class's weight row for :func:`linear_head_cams`.
-
-    ``scores``: one ``(N, c_j)`` tensor of logits per head; ``weights``: one ``(c_j, C)`` per head.
-    Returns ``(confidence (N, A), predicted (N, A), present (N, A), rows (N, A, C))``.
-
-    Example:
-        >>> conf, pred, present, rows = choose_classes([torch.tensor([[0.0, 2.0]])], [torch.eye(2)], ["binary"])
-        >>> pred.tolist(), present.tolist(), rows.shape
-        ([[1]], [[False]], torch.Size([1, 1, 2]))
-    """
-    probs = [torch.softmax(s, dim=1) for s in scores]
-    confidence, predicted = (torch.stack(t, dim=1) for t in zip(*(p.max(dim=1) for p in probs)))
-    rows = torch.stack([w[predicted[:, j]] for j, w in enumerate(weights)], dim=1)
-    binary = torch.tensor([k == "binary" for k in kinds], device=predicted.device)
-    return confidence, predicted, ~binary | (predicted == 0), rows
