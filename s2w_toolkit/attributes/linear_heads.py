@@ -50,6 +50,7 @@ from ..errors import CheckpointError
 from ..interfaces import AttributeModel
 from ..io.atomic import replacing
 from ..cam import linear_head_cams
+from ..capture import output_of
 from .prediction import AttributePrediction, choose_classes
 
 FORMAT = "s2w-linear-heads"
@@ -72,28 +73,12 @@ class HeadSpec:
     words: tuple[str, ...]
 
 
-class _Stop(Exception):
-    pass
-
-
 def spatial_features(backbone: Backbone, x: torch.Tensor) -> torch.Tensor:
     """The output of ``backbone.cam_layer`` for preprocessed faces ``x``; the layers after it are skipped."""
-    captured: list[torch.Tensor] = []
-
-    def keep(module, inputs, output):
-        captured.append(output)
-        raise _Stop
-
-    handle = backbone.cam_layer.register_forward_hook(keep)
     try:
-        backbone(x)
-    except _Stop:
-        pass
-    finally:
-        handle.remove()
-    if not captured:
-        raise RuntimeError(f"backbone {backbone.name!r}: its cam_layer did not run in forward()")
-    return captured[0]
+        return output_of(backbone, backbone.cam_layer, x)
+    except RuntimeError:
+        raise RuntimeError(f"backbone {backbone.name!r}: its cam_layer did not run in forward()") from None
 
 
 def fingerprint(backbone: Backbone) -> torch.Tensor:

@@ -44,6 +44,7 @@ from ..options import build_options, format_value
 from ..pipeline import build_explainer, load_pair, run_explainer
 from ..registry import PluginWarning, get_registry
 from . import metrics as metrics_module
+from ..capture import counting_images
 from .batching import MAX_PENDING_IMAGES, Pending, resolve, score_pending
 from .builtin_metrics import unit_embeddings
 from .metric import Job, Metric
@@ -103,20 +104,6 @@ def run_settings(backbone: Any, *, steps: int, seed: int, pairs_id: str, fill: s
     for metric in metrics:
         settings.update({f"{metric.name} {k}": v for k, v in metric.settings().items()})
     return settings
-
-
-class _ImageCounter:
-    """Counts the images that go through a module's forward (one hook)."""
-
-    def __init__(self, module: torch.nn.Module) -> None:
-        self.images = 0
-        self.handle = module.register_forward_hook(self._count)
-
-    def _count(self, module, args, out) -> None:
-        self.images += int(args[0].shape[0])
-
-    def close(self) -> None:
-        self.handle.remove()
 
 
 def _recorded(options: Any) -> dict[str, Any]:
@@ -379,13 +366,13 @@ class _Task:
         """The result row, or its error row; never raises (but Ctrl-C)."""
         row = {**base, **_identity(self.name, self.cls, self.recorded)}
         stage = "explain"
-        counter = _ImageCounter(self.backbone)
         try:
-            start = time.perf_counter()
-            explanation = self.explain(self.backbone)
-            row.update(similarity=explanation.score, threshold=self.backbone.threshold,
-                       seconds=time.perf_counter() - start, forward_passes=counter.images)
-            counter.close()
+            with counting_images(self.backbone) as counter:  # the explanation's images, not the metrics'
+                start = time.perf_counter()
+                explanation = self.explain(self.backbone)
+                seconds = time.perf_counter() - start
+            row.update(similarity=explanation.score, threshold=self.backbone.threshold, seconds=seconds,
+                       forward_passes=counter.images)
             job = Job(spec=self.spec, pair=self.pair, explanation=explanation, backbone=self.backbone,
                       explainer=self.cls, units=shared["units"], run=run, explain=self.explain, cache=shared,
                       timing={"seconds": row["seconds"], "forward_passes": row["forward_passes"]})
@@ -410,5 +397,3 @@ class _Task:
             raise
         except (Exception, SystemExit) as exc:
             return {**base, **_identity(self.name, self.cls, self.recorded), "stage": stage, "error": _message(exc)}
-        finally:
-            counter.close()

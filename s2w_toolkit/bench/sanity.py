@@ -42,6 +42,7 @@ from skimage.metrics import structural_similarity
 from torch import nn
 
 from ..backbone import Backbone
+from ..capture import hooked
 from ..explanation import SIDES, Explanation, as_map
 
 #: Mean |Spearman| between original and fully randomised maps above which a method is flagged.
@@ -108,7 +109,7 @@ def weight_layers(backbone: Backbone) -> list[WeightLayer]:
     seen: set[int] = set()
     module_names = {id(m): n for n, m in backbone.named_modules()}
 
-    def hook(module: nn.Module, args: tuple, output: Any) -> None:
+    def hook(name: str, module: nn.Module, args: tuple, output: Any) -> None:
         if id(module) in seen:
             return
         seen.add(id(module))
@@ -122,13 +123,12 @@ def weight_layers(backbone: Backbone) -> list[WeightLayer]:
             found.append(WeightLayer(module_names[id(module)], module, tuple(names)))
 
     modes = [(m, m.training) for m in backbone.modules()]
-    hooks = [m.register_forward_hook(hook) for m in backbone.modules()]
     reference = _first_tensor(backbone)
     x = torch.zeros(1, 3, *backbone.input_size, device=reference.device if reference is not None else None,
                     dtype=reference.dtype if reference is not None else None)
     try:
         backbone.eval()
-        with torch.no_grad():
+        with hooked(list(backbone.named_modules()), hook), torch.no_grad():
             if getattr(backbone, "num_classes", 0):
                 try:
                     backbone.logits(x)
@@ -137,8 +137,6 @@ def weight_layers(backbone: Backbone) -> list[WeightLayer]:
             else:
                 backbone(x)
     finally:
-        for handle in hooks:
-            handle.remove()
         for module, training in modes:
             module.training = training
     return found

@@ -309,17 +309,12 @@ class OnnxModule(nn.Module):
 
     def output_shapes(self, input_shape: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
         """The output shape of every node for a zero input of ``input_shape`` (one forward pass)."""
-        shapes: dict[str, tuple[int, ...]] = {}
-        hooks = [m.register_forward_hook(lambda mod, args, out, key=key: shapes.update({key: tuple(out.shape)}))
-                 for key, m in self.nodes.items()]
+        from ..capture import recording
+
         reference = next(iter(self.weights.values()), None)
-        try:
-            with torch.no_grad():
-                self(torch.zeros(input_shape, device=reference.device if reference is not None else None))
-        finally:
-            for hook in hooks:
-                hook.remove()
-        return shapes
+        with recording(self.nodes) as seen, torch.no_grad():
+            self(torch.zeros(input_shape, device=reference.device if reference is not None else None))
+        return {key: tuple(outputs[-1].shape) for key, outputs in seen.items() if outputs}
 
     def last_spatial_node(self, input_shape: tuple[int, ...]) -> str | None:
         """Key of the last node whose output is a spatial map ``(N, C, H, W)`` larger than 1x1,

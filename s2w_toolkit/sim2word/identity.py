@@ -31,6 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from ..cam import gradcam, normalise_maps
+from ..capture import output_as_leaf
 from ..backbone import Backbone
 
 STRATEGIES = ("topk", "threshold")
@@ -55,24 +56,16 @@ def features_and_embeddings(backbone: Backbone, x: torch.Tensor) -> tuple[torch.
     Autograd records only what comes after the CAM layer: the layer's output is swapped for a
     leaf that requires grad, and the weights do not require grad during the pass, so the
     layers before it run as plain inference."""
-    seen = {}
-
-    def swap(module, args, out):
-        seen["out"] = out.detach().requires_grad_(True)
-        return seen["out"] * 1.0  # not the leaf itself, so a later in-place op cannot touch it
-
     frozen = [p for p in backbone.parameters() if p.requires_grad]
-    hook = backbone.cam_layer.register_forward_hook(swap)
     try:
         for p in frozen:
             p.requires_grad_(False)
         with torch.enable_grad():
-            embeddings = backbone(x.detach())
+            features, embeddings = output_as_leaf(backbone, backbone.cam_layer, x.detach())
     finally:
-        hook.remove()
         for p in frozen:
             p.requires_grad_(True)
-    return seen["out"], embeddings
+    return features, embeddings
 
 
 def _classes(probs: torch.Tensor, strategy: str, top_k: int, prob_threshold: float) -> list[int]:

@@ -92,20 +92,12 @@ def check_batch_size(run: ExplainerRun) -> None:
     """``batch_size=3`` gives the same maps as the default batch size, and no forward pass of
     the backbone then takes more than 3 images (an explainer that ignores its batch size would
     pass the first test for nothing)."""
-    sizes: list[int] = []
-    forward = run.backbone.forward
+    from ..capture import counting_images
 
-    def counted(x, *args, **kwargs):
-        sizes.append(int(x.shape[0]))
-        return forward(x, *args, **kwargs)
-
-    run.backbone.forward = counted  # the instance's forward: nn.Module.__call__ looks it up there
-    try:
+    with counting_images(run.backbone) as count:
         small = run.explain(batch_size=3)
-    finally:
-        del run.backbone.forward
-    if sizes and max(sizes) > 3:
-        raise _fail(run, f"a forward pass of {max(sizes)} images with batch_size=3 (the option is ignored)")
+    if count.sizes and max(count.sizes) > 3:
+        raise _fail(run, f"a forward pass of {max(count.sizes)} images with batch_size=3 (the option is ignored)")
     _assert_same_maps(run, run.first, small, 1e-4, "with batch_size=3")
 
 

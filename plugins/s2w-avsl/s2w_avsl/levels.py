@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+from s2w_toolkit.capture import hooked
 
 
 @dataclass(frozen=True)
@@ -60,17 +61,9 @@ class SpatialOutput:
 def _run_hooked(backbone: Any, x: torch.Tensor, names: set[str] | None, on_output) -> None:
     """``backbone(x)`` without gradients, calling ``on_output(name, output)`` for every named
     submodule (or only those in ``names``) as it runs."""
-    handles = []
-    for name, module in backbone.named_modules():
-        if name and (names is None or name in names):
-            handles.append(module.register_forward_hook(
-                lambda module, inputs, output, name=name: on_output(name, output)))
-    try:
-        with torch.no_grad():
-            backbone(x)
-    finally:
-        for handle in handles:
-            handle.remove()
+    chosen = [(name, module) for name, module in backbone.named_modules() if name and (names is None or name in names)]
+    with hooked(chosen, lambda name, module, inputs, output: on_output(name, output)), torch.no_grad():
+        backbone(x)
 
 
 def trace_spatial_outputs(backbone: Any, x: torch.Tensor) -> list[SpatialOutput]:

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from s2w_toolkit.capture import recording
 from s2w_toolkit.cells import cell_cosines, norm_weights
 
 #: Below this a cell's norm product counts as zero (its cosine is then 0, its norm weight 0).
@@ -49,24 +50,19 @@ def cam_grids(backbone: Any, x: torch.Tensor, batch_size: int = 64) -> tuple[tor
         >>> grids.shape, emb.shape
         (torch.Size([3, 128, 8, 8]), torch.Size([3, 128]))
     """
-    captured: list[Any] = []
-    handle = backbone.cam_layer.register_forward_hook(lambda module, inputs, output: captured.append(output))
     grids, embeddings = [], []
-    try:
-        with torch.no_grad():
-            for chunk in x.split(max(1, int(batch_size))):
-                captured.clear()
-                embeddings.append(backbone.embed(chunk))
-                if not captured:
-                    raise ValueError(f"backbone {backbone.name!r}: its cam_layer did not run in the forward pass")
-                grid = captured[-1]  # a module called several times: its last call is the deepest
-                if not isinstance(grid, torch.Tensor) or grid.dim() != 4 or grid.shape[0] != chunk.shape[0]:
-                    shape = tuple(grid.shape) if isinstance(grid, torch.Tensor) else type(grid).__name__
-                    raise ValueError(f"backbone {backbone.name!r}: cam_layer output is {shape}; xCos needs a "
-                                     f"(N, C, h, w) feature map")
-                grids.append(grid.detach().float())
-    finally:
-        handle.remove()
+    with recording({"cam": backbone.cam_layer}) as seen, torch.no_grad():
+        for chunk in x.split(max(1, int(batch_size))):
+            seen["cam"].clear()
+            embeddings.append(backbone.embed(chunk))
+            if not seen["cam"]:
+                raise ValueError(f"backbone {backbone.name!r}: its cam_layer did not run in the forward pass")
+            grid = seen["cam"][-1]  # a module called several times: its last call is the deepest
+            if not isinstance(grid, torch.Tensor) or grid.dim() != 4 or grid.shape[0] != chunk.shape[0]:
+                shape = tuple(grid.shape) if isinstance(grid, torch.Tensor) else type(grid).__name__
+                raise ValueError(f"backbone {backbone.name!r}: cam_layer output is {shape}; xCos needs a "
+                                 f"(N, C, h, w) feature map")
+            grids.append(grid.detach().float())
     return torch.cat(grids), torch.cat(embeddings).float()
 
 
