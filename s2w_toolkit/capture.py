@@ -48,9 +48,11 @@ def _items(modules: Modules) -> list[tuple[str, nn.Module]]:
 def hooked(modules: Modules, on_output: Callable[[str, nn.Module, tuple, Any], Any]) -> Iterator[None]:
     """``on_output(name, module, inputs, output)`` after each forward of each named module, for
     the ``with`` block; a value it returns (not None) replaces the module's output."""
-    handles = [module.register_forward_hook(lambda mod, args, out, name=name: on_output(name, mod, args, out))
-               for name, module in _items(modules)]
-    try:
+    handles = []
+    try:  # registered inside: a registration that fails still removes the hooks before it
+        for name, module in _items(modules):
+            handles.append(module.register_forward_hook(
+                lambda mod, args, out, name=name: on_output(name, mod, args, out)))
         yield
     finally:
         for handle in handles:

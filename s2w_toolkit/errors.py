@@ -31,3 +31,13 @@ class OptionError(S2WError):
 
 class LabelsError(S2WError):
     """A labels file (attribute labels for training) that cannot be read."""
+
+
+def row_message(exc: BaseException) -> str:
+    """A failure as a result row records it: the toolkit's own errors as they are (one line
+    already), any other exception with its type.
+
+    >>> row_message(S2WError("no face found")), row_message(ValueError("bad"))
+    ('no face found', 'ValueError: bad')
+    """
+    return str(exc) if isinstance(exc, S2WError) else f"{type(exc).__name__}: {exc}"

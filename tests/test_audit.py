@@ -110,5 +110,8 @@ def test_a_group_with_many_more_errors_is_a_finding_and_equal_groups_are_not():
     tests = group_tests(group_rates(rows, 0.5))
     x = next(t for t in tests if t["group"] == "X" and t["rate"] == "fmr")
     assert x["finding"] and (x["k"], x["n"], x["rest_k"], x["rest_n"]) == (20, 40, 2, 40)
+    assert [t["rate"] for t in tests].count("fmr") == 1  # two groups: one comparison, not two mirrored ones
     even = [{**r, "similarity": 0.9 if int(r["key"][1:]) < 10 else 0.1} for r in rows]
-    assert not any(t["finding"] for t in group_tests(group_rates(even, 0.5)))
+    mixed = [{"key": f"m{i}", "same": False, "similarity": 0.1, "groups": {"a": {"Race": "X"}, "b": {"Race": "Y"}}}
+             for i in range(80)]  # many rejected mixed pairs must not make both groups look worse
+    assert not any(t["finding"] for t in group_tests(group_rates(even + mixed, 0.5)))

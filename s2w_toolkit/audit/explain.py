@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..errors import PluginError, S2WError
+from ..errors import PluginError
 
 #: Word details kept in a row: the numbers that say why a word is supported.
 WORD_DETAILS = ("supported", "attribute", "direction", "excess", "control_mean", "control_std", "p_value",
@@ -58,8 +58,3 @@ def explain_pair(pair: Any, net: Any, name: str, cls: type, options: dict, attri
             raise PluginError(f"explainer {name!r} render wrote no figure")
     return {"similarity": explanation.score, "words": word_rows(explanation), "figure": str(figure),
             "json": str(folder / f"{name}.json"), "seconds": time.perf_counter() - start}
-
-
-def failure(exc: BaseException) -> str:
-    """A failure as its row records it."""
-    return str(exc) if isinstance(exc, S2WError) else f"{type(exc).__name__}: {exc}"

@@ -25,8 +25,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..errors import S2WError
-from .explain import explain_pair, failure, pair_folder
+from ..errors import S2WError, row_message
+from .explain import explain_pair, pair_folder
 
 SCORES = "scores.jsonl"
 EXPLAINED = "explanations.jsonl"
@@ -77,7 +77,7 @@ def _score_rows(specs: Sequence[Any], net: Any, attributes: Any, settings: dict,
         try:
             prediction = attributes.predict(faces, net.template)
         except Exception as exc:  # noqa: BLE001 - a failing attribute model costs the groups, not the audit
-            warn(f"attribute model {getattr(attributes, 'name', '?')!r} failed ({failure(exc)}); these faces have "
+            warn(f"attribute model {getattr(attributes, 'name', '?')!r} failed ({row_message(exc)}); these faces have "
                  "no groups")
             return
         for i, key in enumerate(keys):
@@ -144,7 +144,11 @@ def run_audit(pairs: Sequence[Any], net: Any, out_dir: str | Path, *, explainers
         net.threshold, net.threshold_source = threshold["threshold"], threshold["source"]  # the explainers' verdicts
         chosen = select_pairs(score_rows, threshold["threshold"], errors=errors, near=near, contrast=contrast,
                               seed=seed)
-        explained = {k: r for k, r in _latest(old_explained).items() if "error" not in r}
+        wanted = {name: {k: str(v) for k, v in options[name].items()} for name in explainers}
+        explained = {k: r for k, r in _latest(old_explained).items()  # kept: made for this threshold and options
+                     if "error" not in r and r["explainer"] in wanted and r["key"] in chosen
+                     and r.get("settings", {}).get("threshold") == threshold["threshold"]
+                     and r.get("options") == wanted[r["explainer"]]}
         specs = {s.key: s for s in pairs}
         by_key = {r["key"]: r for r in score_rows}
         work = [(key, name) for key in chosen for name in explainers if (key, name) not in explained]
@@ -157,7 +161,7 @@ def run_audit(pairs: Sequence[Any], net: Any, out_dir: str | Path, *, explainers
                 row = {"key": key, "a": spec.a, "b": spec.b, "same": spec.same, "explainer": name,
                        "reasons": chosen[key], "outcome": outcome(bool(spec.same), scored_row["similarity"],
                                                                   threshold["threshold"]),
-                       "settings": row_settings, "options": {k: str(v) for k, v in options[name].items()}}
+                       "settings": row_settings, "options": wanted[name]}
                 try:
                     if key not in loaded:
                         loaded = {key: load_pair(spec.a, spec.b, net, face_index=(spec.face_a, spec.face_b),
@@ -170,7 +174,7 @@ def run_audit(pairs: Sequence[Any], net: Any, out_dir: str | Path, *, explainers
                 except KeyboardInterrupt:
                     raise
                 except (Exception, SystemExit) as exc:  # one explainer failing never stops the audit
-                    row.update(stage="explain", error=failure(exc))
+                    row.update(stage="explain", error=row_message(exc))
                     if on_error:
                         on_error(row)
                 append_row(stream, row)

@@ -2,7 +2,9 @@
 matches against true non-matches, and in false non-matches against true matches.
 
 A word counts for a pair when the explainer named it as a supported word of that pair (for
-Sim2Word: it beats its random placements and the selection-matched control). Each comparison is
+Sim2Word: it beats its random placements and the selection-matched control). The pairs
+compared are the explained errors and the seeded sample of correct pairs (pairs explained only
+for being near the threshold are left out), so the numbers describe those pairs. Each comparison is
 a difference of two proportions with Newcombe's interval and Fisher's exact test; the p-values
 are Holm-adjusted over the words of one comparison, and a word is a finding only when the
 adjusted p-value is below ``alpha`` and the interval excludes zero.
@@ -39,6 +41,8 @@ def word_table(rows: Sequence[Mapping[str, Any]], kind: Mapping[str, str],
     for row in rows:
         if "error" in row or row.get("words") is None or row["key"] not in kind:
             continue
+        if row.get("reasons") and all(r.startswith("near the threshold") for r in row["reasons"]):
+            continue  # compared: the errors against the seeded sample of correct pairs, not the near ones
         per.setdefault(row["explainer"], {})[row["key"]] = supported_words(row)
     out: dict[str, list[dict[str, Any]]] = {}
     for explainer, words_of in per.items():
@@ -66,12 +70,13 @@ def word_table(rows: Sequence[Mapping[str, Any]], kind: Mapping[str, str],
 def findings(tables: Mapping[str, list[dict[str, Any]]]) -> list[tuple[float, str]]:
     """The words that differ with evidence: (adjusted p-value, sentence), strongest first."""
     rows = sorted((dict(r, explainer=e) for e, t in tables.items() for r in t if r["finding"]),
-                  key=lambda r: r["p_holm"])
+                  key=lambda r: r.get("p_holm_all", r["p_holm"]))
     out = []
     for r in rows:
         more = "more" if r["difference"] > 0 else "less"
-        out.append((r["p_holm"], f"{r['explainer']} names \"{r['word']}\" {more} often in {r['error']}es "
+        p = r.get("p_holm_all", r["p_holm"])
+        out.append((p, f"Among the explained pairs, {r['explainer']} names \"{r['word']}\" {more} often in {r['error']}es "
                    f"({r['errors']} of {r['errors_n']}) than in {r['versus']}es ({r['correct']} of {r['correct_n']}): "
                    f"difference {r['difference']:+.2f} [{r['low']:+.2f}, {r['high']:+.2f}], "
-                   f"Holm-adjusted p = {r['p_holm']:.2g}"))
+                   f"Holm-adjusted p = {p:.2g}"))
     return out

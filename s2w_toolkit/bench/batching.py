@@ -134,11 +134,12 @@ def score_pending(pending: Sequence[Pending], batch_size: int) -> None:
         raise
     except (Exception, SystemExit) as exc:  # noqa: BLE001 - becomes each row's metric error
         for p in pending:
-            p.error = exc
+            p.error, p.requests = exc, []
         return
     at = 0
     for p in pending:
         p.scores, at = scores[at:at + len(p.requests)], at + len(p.requests)
+        p.requests = []  # scored: its images and sources are no longer held
 
 
 def resolve(pending: Sequence[Pending], batch_size: int) -> list[Any]:

@@ -60,16 +60,18 @@ def _both_sides(job: Job, kind: str, plan: Callable[..., Pending], shared: tuple
     for side, *args in _sides(job):
         holder = job.cache.get((kind, side))
         plans.append(plan(side, *args, holder is None))
-        if holder is None:  # planned: the later explainers of this pair take these values from here
-            holder = job.cache[(kind, side)] = {}
-            kept.append((side, holder, True))
+        kept.append((side, holder))
+    for i, (side, holder) in enumerate(kept):  # both sides planned: later explainers take the values from here
+        if holder is None:
+            kept[i] = (side, job.cache.setdefault((kind, side), {}), True)
         else:
-            kept.append((side, holder, False))
+            kept[i] = (side, holder, False)
+    requests, finishes = [p.requests[0] for p in plans], [p.finish for p in plans]
 
     def finish(scores: list[list[float]]) -> dict:
         out = {}
-        for (side, holder, first), planned, scored in zip(kept, plans, scores):
-            result = planned.finish([scored])
+        for (side, holder, first), planned, scored in zip(kept, finishes, scores):
+            result = planned([scored])
             if first:
                 holder.update({k: result.pop(k) for k in shared})
             if not holder:
@@ -77,7 +79,7 @@ def _both_sides(job: Job, kind: str, plan: Callable[..., Pending], shared: tuple
             out[side] = then({**result, **holder})
         return out
 
-    return Pending([p.requests[0] for p in plans], finish)
+    return Pending(requests, finish)
 
 
 class DeletionInsertion(Metric):

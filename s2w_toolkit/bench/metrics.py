@@ -154,10 +154,12 @@ def plan_deletion_insertion(backbone: Backbone, target_x: torch.Tensor, target_f
     masks = torch.cat([m for row in rows for m in (deleted[row], ~deleted[row])])
     sources = removal_sources(backbone, target_face, masks, fill, seed, x)
 
+    count = len(masks)  # the closure keeps the number, not the masks
+
     def finish(scored: list[list[float]]) -> dict[str, Any]:
         scores = scored[0]
         curves = [scores[i * (steps + 1):(i + 1) * (steps + 1)] for i in range(2 * len(rows))]
-        out: dict[str, Any] = {"forward_passes": len(masks)}
+        out: dict[str, Any] = {"forward_passes": count}
         for i, row in enumerate(rows):
             deletion, insertion = curves[2 * i], curves[2 * i + 1]
             prefix = "" if row == 0 else "scattered_"

@@ -39,7 +39,7 @@ from collections.abc import Mapping
 
 import torch
 
-from ..errors import PluginError, S2WError
+from ..errors import PluginError, S2WError, row_message
 from ..options import build_options, format_value
 from ..pipeline import build_explainer, load_pair, run_explainer
 from ..registry import PluginWarning, get_registry
@@ -291,7 +291,7 @@ class PairRunner:
         for (row, name), value in zip(pending, values):
             if isinstance(value, BaseException):
                 del row["metrics"][name]
-                row.setdefault("metric_errors", {})[name] = _message(value)
+                row.setdefault("metric_errors", {})[name] = row_message(value)
             else:
                 row["metrics"][name] = value
         return made
@@ -316,11 +316,6 @@ class PairRunner:
                 self.warmed.add(name)
                 task.warm_up()
             yield task.row(base, w.measures, w.run, shared)
-
-
-def _message(exc: BaseException) -> str:
-    """A failure as a row records it: our own errors as they are, others with their type."""
-    return str(exc) if isinstance(exc, S2WError) else f"{type(exc).__name__}: {exc}"
 
 
 def _identity(name: str, cls: type, recorded: dict) -> dict:
@@ -386,7 +381,7 @@ class _Task:
                 except KeyboardInterrupt:
                     raise
                 except (Exception, SystemExit) as exc:  # one metric failing leaves the others' numbers
-                    failures[metric.name] = _message(exc)
+                    failures[metric.name] = row_message(exc)
                     continue
                 if value is not None:
                     row["metrics"][metric.name] = value
@@ -396,4 +391,4 @@ class _Task:
         except KeyboardInterrupt:
             raise
         except (Exception, SystemExit) as exc:
-            return {**base, **_identity(self.name, self.cls, self.recorded), "stage": stage, "error": _message(exc)}
+            return {**base, **_identity(self.name, self.cls, self.recorded), "stage": stage, "error": row_message(exc)}

@@ -27,7 +27,8 @@ def embed_faces(specs: Sequence[Any], net: Any, aligned: bool = False, batch_siz
                 on_batch: Callable[[list, Any], None] | None = None,
                 advance: Callable[[], None] | None = None) -> tuple[dict, dict]:
     """Unit embeddings (CPU tensors) per ``(path, face index)`` of the pairs' images, and the
-    error of each image that could not be used. ``cache``: a
+    error of each image that could not be used. A face is only resized, not detected, with
+    ``aligned`` or when its pair says it is aligned (``spec.aligned``). ``cache``: a
     :class:`~s2w_toolkit.faces.cache.FaceCache`; ``on_batch(keys, faces)`` hears each batch of
     aligned faces (``(B, H, W, 3)`` uint8), e.g. to predict attributes; ``advance()`` after each face."""
     import numpy as np
@@ -56,10 +57,13 @@ def embed_faces(specs: Sequence[Any], net: Any, aligned: bool = False, batch_siz
             on_batch([key for key, _ in pending], faces)
         pending.clear()
 
+    crops = {side for s in specs if aligned or getattr(s, "aligned", False)  # already aligned faces (.bin sets)
+             for side in ((s.a, s.face_a), (s.b, s.face_b))}
     for key in face_keys(specs):
-        compute = lambda: load_face(key[0], net, key[1], aligned, detector)  # noqa: E731
+        crop = key in crops
+        compute = lambda: load_face(key[0], net, key[1], crop, detector)  # noqa: E731
         try:
-            face = compute()[0] if cache is None else cache.load(key[0], net.template, key[1], aligned, compute)[0]
+            face = compute()[0] if cache is None else cache.load(key[0], net.template, key[1], crop, compute)[0]
             pending.append((key, face))
         except S2WError as exc:
             failed[key] = str(exc)

@@ -114,9 +114,10 @@ def benchmark_context(folder: Path) -> dict[str, Any]:
     """The page of a benchmark folder."""
     from ..bench.report_markdown import markdown
     from ..bench.store import RESULTS, read_rows
+    from ..bench.summary import resolve
 
     summary = _load(folder / "summary.json")
-    rows = read_rows(folder / RESULTS) if (folder / RESULTS).is_file() else []
+    rows = resolve([read_rows(folder / RESULTS)]) if (folder / RESULTS).is_file() else []  # a retried row once
     errors = [{k: r.get(k) for k in ("key", "explainer", "stage", "error")} for r in rows if "error" in r]
     errors += [{"key": r["key"], "explainer": r["explainer"], "stage": f"measure {m}", "error": message}
                for r in rows for m, message in r.get("metric_errors", {}).items()]

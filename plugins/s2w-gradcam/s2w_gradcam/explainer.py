@@ -31,6 +31,7 @@ import torch
 from s2w_toolkit.explanation import Explanation
 from s2w_toolkit.interfaces import AttributeModel, Explainer, Pair
 from s2w_toolkit.options import BaseOptions
+from s2w_toolkit.targets import SimilarityTo, pair_units
 
 from . import maps as M
 
@@ -171,13 +172,12 @@ class GradCam(Explainer):
         size = tuple(int(s) for s in faces["a"].shape[-2:])
         if self.method == "occlusion" and self.window > min(size):
             raise ValueError(f"occlusion window {self.window} is larger than the {size[0]}x{size[1]} face")
-        with torch.no_grad():  # one batched pass gives both targets and the pair's cosine
-            units = backbone.embed(torch.cat([faces["a"], faces["b"]])).detach()
+        units = pair_units(backbone, pair)  # one batched pass gives both targets and the pair's cosine
         targets = {"a": units[:1], "b": units[1:]}
         score = float((units[0] * units[1]).sum().item())
         maps, raw, details = {}, {}, {}
         for side, other in (("a", "b"), ("b", "a")):
-            forward = M.SimilarityTo(backbone.embed, targets[other])
+            forward = SimilarityTo(backbone.embed, targets[other])
             heat, raw_map, info = self._side(forward, backbone, faces[side])
             info["non_finite_values"] = int((~torch.isfinite(heat)).sum())
             info["peak"] = float(torch.nan_to_num(heat, nan=0.0, posinf=0.0, neginf=0.0).abs().max())
@@ -201,7 +201,7 @@ class GradCam(Explainer):
             metadata["extra_map"] = self.raw_description()
         return Explanation(score=score, maps=maps, extra_maps=extra, explainer=self.name, metadata=metadata)
 
-    def _side(self, forward: M.SimilarityTo, backbone: Any,
+    def _side(self, forward: SimilarityTo, backbone: Any,
               x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, dict[str, Any]]:
         """``(heat (1, 1, h, w), raw map (H, W) or None, details)`` for one face ``x``."""
         if self.method in M.CAM_METHODS:

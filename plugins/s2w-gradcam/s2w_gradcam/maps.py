@@ -24,8 +24,6 @@ Example:
 
 from __future__ import annotations
 
-from typing import Callable
-
 import torch
 import torch.nn.functional as F
 from captum.attr import (
@@ -39,30 +37,9 @@ from captum.attr import (
 from torch import nn
 
 from s2w_toolkit.cam import normalise_maps
+from s2w_toolkit.targets import SimilarityTo
 
 CAM_METHODS = ("gradcam", "gradcam++", "layercam")
-
-
-class SimilarityTo:
-    """``x -> cos(f(x), target)``: the forward function handed to Captum.
-
-    ``embed`` maps faces to L2-normalised embeddings (a backbone's :meth:`embed`); ``target``
-    is the other face's L2-normalised embedding ``(1, D)``, detached, so that only ``x`` is
-    explained. Returns one similarity per row, ``(N,)``.
-
-    Example:
-        >>> import torch
-        >>> target = torch.tensor([[1.0, 0.0]])
-        >>> SimilarityTo(lambda x: x, target)(torch.tensor([[0.6, 0.8], [0.0, 1.0]]))
-        tensor([0.6000, 0.0000])
-    """
-
-    def __init__(self, embed: Callable[[torch.Tensor], torch.Tensor], target: torch.Tensor) -> None:
-        self.embed = embed
-        self.target = target.detach()
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        return (self.embed(x) * self.target).sum(dim=1)
 
 
 def gradients_and_activations(forward: SimilarityTo, layer: nn.Module,

@@ -42,6 +42,7 @@ import torch
 
 from s2w_toolkit import Explainer, Explanation, Pair
 from s2w_toolkit.options import BaseOptions
+from s2w_toolkit.targets import SimilarityTo
 
 from .masks import MaskSampler
 
@@ -118,7 +119,7 @@ def rise_saliency(pair: Pair, backbone: Any, samples: int = 500, cells: int = 7,
         side = (torch.arange(start, stop, device=device) >= samples).long()  # 0: a, 1: b
         weight = masks.unsqueeze(1)
         masked = faces[side] * weight + fills[side] * (1 - weight)
-        chunk = (backbone.embed(masked) * reference[1 - side]).sum(dim=1).double()
+        chunk = SimilarityTo(backbone.embed, reference[1 - side])(masked).double()
         passes += 1
         scores[start:stop] = chunk
         masks64 = masks.double()
