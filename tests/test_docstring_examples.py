@@ -14,7 +14,8 @@ MODULES = sorted(m.name for m in pkgutil.walk_packages(s2w_toolkit.__path__, "s2
 @pytest.mark.parametrize("name", MODULES)
 def test_docstring_examples(name):
     module = importlib.import_module(name)
-    failed, _ = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    failed, attempted = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    assert attempted > 0, f"{name} has no runnable example"  # a module without one passes for nothing
     assert failed == 0
 
 

@@ -1,1 +1,7 @@
-"""The ``s2w`` command-line interface."""
+"""The ``s2w`` command-line interface.
+
+Example:
+    >>> from s2w_toolkit.cli.main import cli
+    >>> {"verify", "explain", "benchmark", "audit", "report"} <= set(cli.commands)
+    True
+"""

@@ -1,5 +1,12 @@
 """``s2w attributes``: the attribute words of the faces in photos, with their evidence maps
-(``s2w attributes [predict] IMAGES``), and ``s2w attributes train``, which fits your own heads."""
+(``s2w attributes [predict] IMAGES``), and ``s2w attributes train``, which fits your own heads.
+
+Example:
+    >>> from click.testing import CliRunner
+    >>> from s2w_toolkit.cli.main import cli
+    >>> CliRunner().invoke(cli, ["attributes", "--help"]).output.splitlines()[0]
+    'Usage: cli attributes [OPTIONS] COMMAND [ARGS]...'
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,11 @@
-"""``s2w attributes train``: fit linear attribute heads on a frozen backbone, from your labels."""
+"""``s2w attributes train``: fit linear attribute heads on a frozen backbone, from your labels.
+
+Example:
+    >>> from click.testing import CliRunner
+    >>> from s2w_toolkit.cli.main import cli
+    >>> CliRunner().invoke(cli, ["attributes", "train", "--help"]).output.splitlines()[0]
+    'Usage: cli attributes train [OPTIONS]'
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,11 @@
-"""``s2w audit``: which pairs does a face matcher get wrong, why, and for whom?"""
+"""``s2w audit``: which pairs does a face matcher get wrong, why, and for whom?
+
+Example:
+    >>> from click.testing import CliRunner
+    >>> from s2w_toolkit.cli.main import cli
+    >>> CliRunner().invoke(cli, ["audit", "--help"]).output.splitlines()[0]
+    'Usage: cli audit [OPTIONS]'
+"""
 
 from __future__ import annotations
 

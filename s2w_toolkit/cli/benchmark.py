@@ -1,4 +1,11 @@
-"""``s2w benchmark``: several explainers on the same pairs, measured the same way."""
+"""``s2w benchmark``: several explainers on the same pairs, measured the same way.
+
+Example:
+    >>> from click.testing import CliRunner
+    >>> from s2w_toolkit.cli.main import cli
+    >>> CliRunner().invoke(cli, ["benchmark", "--help"]).output.splitlines()[0]
+    'Usage: cli benchmark [OPTIONS] [COMMAND] [ARGS]...'
+"""
 
 from __future__ import annotations
 

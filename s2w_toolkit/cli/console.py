@@ -1,4 +1,8 @@
-"""Small helpers shared by the CLI commands."""
+"""Small helpers shared by the CLI commands.
+
+Example:
+    >>> report_failure(ValueError("shown on stderr; the command goes on"))
+"""
 
 from __future__ import annotations
 

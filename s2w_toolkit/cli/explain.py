@@ -1,4 +1,11 @@
-"""``s2w explain``: run one or more explainers on a pair, write JSON + PNG, print a summary."""
+"""``s2w explain``: run one or more explainers on a pair, write JSON + PNG, print a summary.
+
+Example:
+    >>> from click.testing import CliRunner
+    >>> from s2w_toolkit.cli.main import cli
+    >>> CliRunner().invoke(cli, ["explain", "--help"]).output.splitlines()[0]
+    'Usage: cli explain [OPTIONS] [IMAGES]...'
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,10 @@
-"""Group mode of ``s2w explain``: ``--probe p.jpg --gallery DIR`` with the sim2word explainer."""
+"""Group mode of ``s2w explain``: ``--probe p.jpg --gallery DIR`` with the sim2word explainer.
+
+Example:
+    >>> from s2w_toolkit.data import FACES_DIR
+    >>> [p.name for p in gallery_images(str(FACES_DIR))][:2]
+    ['biden.jpg', 'obama.jpg']
+"""
 
 from __future__ import annotations
 

@@ -2,6 +2,12 @@
 
 Torch and the models are imported inside the commands that run them, so ``s2w --help`` and
 ``s2w plugins`` start fast.
+
+Example:
+    >>> from click.testing import CliRunner
+    >>> result = CliRunner().invoke(cli, ["verify", "no-such-photo.jpg", "other.jpg"])
+    >>> result.exit_code, "Traceback" in result.output
+    (1, False)
 """
 
 from __future__ import annotations

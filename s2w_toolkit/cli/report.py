@@ -1,4 +1,11 @@
-"""``s2w report``: an audit or benchmark folder as one self-contained web page."""
+"""``s2w report``: an audit or benchmark folder as one self-contained web page.
+
+Example:
+    >>> from click.testing import CliRunner
+    >>> from s2w_toolkit.cli.main import cli
+    >>> CliRunner().invoke(cli, ["report", "--help"]).output.splitlines()[0]
+    'Usage: cli report [OPTIONS] FOLDER'
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,11 @@
-"""``s2w verify``: is it the same person?"""
+"""``s2w verify``: is it the same person?
+
+Example:
+    >>> from click.testing import CliRunner
+    >>> from s2w_toolkit.cli.main import cli
+    >>> CliRunner().invoke(cli, ["verify", "--help"]).output.splitlines()[0]
+    'Usage: cli verify [OPTIONS] [IMAGES]...'
+"""
 
 from __future__ import annotations
 
