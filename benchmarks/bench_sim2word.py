@@ -42,7 +42,7 @@ from s2w_toolkit.cam import gradcam, normalise_maps
 from s2w_toolkit.attributes.composite import load_attributes
 from s2w_toolkit.data import DEMO_PAIR, demo_image
 from s2w_toolkit.sim2word.core import Settings, attribute_masks, run_sim2word
-from s2w_toolkit.sim2word.erase import fill_images
+from s2w_toolkit.fills import fill_images
 from s2w_toolkit.sim2word.identity import (
     counterfactual_map,
     features_and_embeddings,

@@ -35,7 +35,7 @@ from s2w_toolkit.attributes.composite import load_attributes
 from s2w_toolkit.bench.pairs import read_pairs
 from s2w_toolkit.bench.stats import mean_ci
 from s2w_toolkit.sim2word.core import Settings, run_sim2word
-from s2w_toolkit.sim2word.erase import FILL_IMAGES, FILLS, fill_images, imputed_sources
+from s2w_toolkit.fills import FILL_IMAGES, FILLS, fill_images, imputed_inputs
 from s2w_toolkit.sim2word.placements import face_region, region_pixels
 from s2w_toolkit.testing import pair_from_faces
 
@@ -52,7 +52,7 @@ def erased_faces(net, faces: dict[str, np.ndarray], fill: str) -> dict[str, torc
         if fill in FILL_IMAGES:
             source = net.preprocess(fill_images(face[None], fill, seed=0))
         else:
-            source = imputed_sources(net, face, box, 0, x)
+            source = imputed_inputs(net, face, box, 0, x)
         out[path] = torch.where(box[:, None], source, x)
     return out
 

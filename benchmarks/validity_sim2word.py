@@ -19,7 +19,7 @@ from rich.table import Table
 from s2w_toolkit import load_backbone, load_pair
 from s2w_toolkit.attributes.composite import load_attributes
 from s2w_toolkit.data import demo_image
-from s2w_toolkit.sim2word.explainer import Sim2Word
+from s2w_toolkit.sim2word.explainer import Sim2WordExplainer
 
 
 def main() -> None:
@@ -36,7 +36,7 @@ def main() -> None:
         photos = [demo_image(n) for n in ("obama", "obama2", "obama3", "biden")]
     net = load_backbone(args.backbone, weights=args.weights, device="cpu")
     attributes = load_attributes(args.attributes)
-    explainer = Sim2Word(**dict(item.split("=", 1) for item in args.option))
+    explainer = Sim2WordExplainer(**dict(item.split("=", 1) for item in args.option))
     table = Table(title=f"Sim2Word validity on non-mate pairs ({net.name}, {attributes.name})")
     for column in ("pair", "direction", "cosine", "top word", "s_j", "valid"):
         table.add_column(column)

@@ -19,12 +19,12 @@ from .hookspecs import hookimpl
 from .lazy import ClassRef
 
 _LAZY = {
-    "Explanation": "s2w_toolkit.explanation",
-    "Word": "s2w_toolkit.explanation",
+    "Explanation": "s2w_toolkit.explainers.explanation",
+    "Word": "s2w_toolkit.explainers.explanation",
     "AttributeModel": "s2w_toolkit.interfaces",
     "Explainer": "s2w_toolkit.interfaces",
     "Pair": "s2w_toolkit.interfaces",
-    "Backbone": "s2w_toolkit.backbone",
+    "Backbone": "s2w_toolkit.backbones.base",
     "load_backbone": "s2w_toolkit.pipeline",
     "load_pair": "s2w_toolkit.pipeline",
     "load_face": "s2w_toolkit.pipeline",

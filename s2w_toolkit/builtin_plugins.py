@@ -50,10 +50,10 @@ def s2w_register_attribute_models():
 @hookimpl
 def s2w_register_explainers():
     return [
-        ClassRef("s2w_toolkit.sim2word.explainer:Sim2Word", name="sim2word"),
-        ClassRef("s2w_toolkit.explainers.input_gradient:InputGradient", name="input-gradient"),
-        ClassRef("s2w_toolkit.explainers.controls:RandomMap", name="random"),
-        ClassRef("s2w_toolkit.explainers.controls:CentreBlob", name="centre"),
+        ClassRef("s2w_toolkit.sim2word.explainer:Sim2WordExplainer", name="sim2word"),
+        ClassRef("s2w_toolkit.explainers.input_gradient:InputGradientExplainer", name="input-gradient"),
+        ClassRef("s2w_toolkit.explainers.controls:RandomMapExplainer", name="random"),
+        ClassRef("s2w_toolkit.explainers.controls:CentreBlobExplainer", name="centre"),
     ]
 
 

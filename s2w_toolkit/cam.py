@@ -9,6 +9,14 @@ attribute models, Sim2Word's identity maps and the Grad-CAM baselines).
 
 Maps are min-max normalised per face and head; a map that is zero everywhere stays zero.
 
+Which layer: a backbone names its own (:attr:`~s2w_toolkit.backbones.base.Backbone.cam_layer`);
+where it cannot (a wrapped module or an ONNX graph without ``cam_layer=``, the converted
+age-gender nets), :func:`find_cam_layer` is the one rule: the last module to finish, in one
+forward pass of a zero face, whose output is a spatial map ``(N, C, h, w)`` with ``h * w > 1``.
+Modules that only rearrange axes (``nn.Flatten``, ``nn.Unflatten``, pixel and channel
+shuffles, ONNX ``Transpose`` and ``Reshape`` nodes) are skipped, and so is a container whose
+output is theirs.
+
 Example:
     >>> import torch
     >>> feats = torch.rand(2, 8, 7, 7, requires_grad=True)
@@ -18,12 +26,52 @@ Example:
     >>> by_form = linear_head_cams(feats.detach(), weight.expand(2, 3, 8))
     >>> by_grad.shape, bool(torch.allclose(by_grad, by_form, atol=1e-5))
     (torch.Size([2, 3, 7, 7]), True)
+    >>> from torch import nn
+    >>> body = nn.Sequential(nn.Conv2d(3, 4, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten())
+    >>> find_cam_layer(body, (8, 8))   # the ReLU: the last map larger than 1x1
+    '1'
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
+from torch import nn
+
+from .capture import hooked
+
+#: Modules whose 4-D output need not be a channels-first feature map.
+REARRANGING = (nn.Flatten, nn.Unflatten, nn.PixelShuffle, nn.PixelUnshuffle, nn.ChannelShuffle)
+#: The same, as ONNX node types (the ``op_type`` of :mod:`s2w_toolkit.weights.onnx_ops` operators).
+REARRANGING_OPS = ("Transpose", "Reshape")
+
+
+def _rearranges(module: nn.Module) -> bool:
+    return isinstance(module, REARRANGING) or getattr(module, "op_type", None) in REARRANGING_OPS
+
+
+def find_cam_layer(module: nn.Module, input_size: tuple[int, int]) -> str | None:
+    """The dotted name of ``module``'s CAM layer by the rule above, from one forward pass of a
+    zero ``(1, 3, H, W)`` batch without gradients; None when no submodule gives a spatial map.
+    An exception of the forward pass propagates."""
+    reference = next(iter([*module.parameters(), *module.buffers()]), None)
+    rearranged: list[torch.Tensor] = []  # kept alive, so that identity tests cannot alias
+    found: list[str] = []
+
+    def note(name: str, sub: nn.Module, inputs: tuple, out: Any) -> None:
+        if not isinstance(out, torch.Tensor):
+            return
+        if _rearranges(sub):
+            rearranged.append(out)
+        elif out.ndim == 4 and out.shape[2] * out.shape[3] > 1 and not any(out is r for r in rearranged):
+            found.append(name)
+
+    named = [(name, sub) for name, sub in module.named_modules() if name]
+    with hooked(named, note), torch.no_grad():
+        module(torch.zeros(1, 3, *input_size, device=reference.device if reference is not None else None))
+    return found[-1] if found else None
 
 
 def normalise_maps(maps: torch.Tensor) -> torch.Tensor:

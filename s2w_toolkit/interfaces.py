@@ -2,7 +2,7 @@
 
 These import neither torch nor numpy (they appear in annotations only), so plugins can be
 listed, and ``s2w --help`` shown, without loading either. ``Backbone``
-lives in :mod:`s2w_toolkit.backbone` because it is an ``nn.Module``.
+lives in :mod:`s2w_toolkit.backbones.base` because it is an ``nn.Module``.
 
 Example:
     >>> class Constant(Explainer):
@@ -26,7 +26,7 @@ from .options import BaseOptions, build_options, check_options_class
 if TYPE_CHECKING:
     import numpy as np
 
-    from .explanation import Explanation
+    from .explainers.explanation import Explanation
 
 
 @dataclass
@@ -35,6 +35,13 @@ class Pair:
 
     ``a`` and ``b`` are the preprocessed ``(1, 3, H, W)`` tensors on the chosen device;
     ``image_a`` and ``image_b`` the aligned RGB uint8 faces ``(H, W, 3)`` for rendering.
+
+    Example:
+        >>> from s2w_toolkit.testing import random_faces, tiny_backbone
+        >>> net, (face_a, face_b) = tiny_backbone(size=16), random_faces(2, 16)
+        >>> pair = Pair(a=net.preprocess(face_a), b=net.preprocess(face_b), image_a=face_a, image_b=face_b)
+        >>> pair.a.shape, pair.image_a.shape, pair.source_a, pair.info
+        (torch.Size([1, 3, 16, 16]), (16, 16, 3), 'a', {})
     """
 
     a: Any

@@ -19,10 +19,10 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
-from .backbone import Backbone
+from .backbones.base import Backbone
 from .devices import resolve_device
 from .errors import CheckpointError, PluginError, S2WError
-from .explanation import Explanation
+from .explainers.explanation import Explanation
 from .faces.align import align_face
 from .faces.cache import FaceCache
 from .faces.detect import FaceDetector

@@ -28,7 +28,7 @@ import pluggy
 
 from . import hookspecs
 from .errors import PluginError
-from .lazy import ClassRef, deferred_torch
+from .lazy import ClassRef
 
 ENTRY_POINT_GROUP = "s2w"
 BUILTIN_PLUGIN = "s2w_toolkit.builtin_plugins"
@@ -42,12 +42,27 @@ KINDS = {
 
 
 class PluginWarning(UserWarning):
-    """A plugin failed to load or raised; it is skipped."""
+    """A plugin failed to load or raised; it is skipped.
+
+    Example:
+        >>> import warnings
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     _warn("plugin 'x' failed to load: ImportError: no module; skipped")
+        >>> caught[0].category.__name__
+        'PluginWarning'
+    """
 
 
 @dataclass
 class Entry:
-    """One registered class: its kind, name, the plugin and distribution that provide it."""
+    """One registered class: its kind, name, the plugin and distribution that provide it.
+
+    Example:
+        >>> entry = get_registry().entries["explainer"]["input-gradient"]
+        >>> entry.plugin, entry.load().__name__
+        ('builtins', 'InputGradientExplainer')
+    """
 
     kind: str
     name: str
@@ -97,7 +112,13 @@ def _own_distribution() -> tuple[str, str]:
 
 
 class Registry:
-    """Every backbone, attribute model, explainer and benchmark metric that the installed plugins provide."""
+    """Every backbone, attribute model, explainer and benchmark metric that the installed plugins provide.
+
+    Example:
+        >>> registry = get_registry()
+        >>> "dlib-resnet" in registry.names("backbone"), registry.explainer("sim2word").__name__
+        (True, 'Sim2WordExplainer')
+    """
 
     def __init__(self, pm: pluggy.PluginManager, dists: dict[str, tuple[str, str]]) -> None:
         self.pm = pm
@@ -130,8 +151,7 @@ class Registry:
             args = {k: v for k, v in kwargs.items() if k in impl.argnames}
             _trace(f"{hook}() -> plugin {impl.plugin_name}")
             try:
-                with deferred_torch():
-                    result = impl.function(**args)
+                result = impl.function(**args)
             except Exception as exc:
                 _warn(f"plugin {impl.plugin_name!r} raised in {hook}: {type(exc).__name__}: {exc}; skipped")
                 continue
@@ -226,8 +246,7 @@ def build_plugin_manager(
             continue
         dist = (ep.dist.name, ep.dist.version) if ep.dist else (ep.name, "?")
         try:
-            with deferred_torch():
-                plugin = ep.load()
+            plugin = ep.load()
             pm.register(plugin, name=ep.name)
         except Exception as exc:
             _warn(f"plugin {ep.name!r} ({dist[0]} {dist[1]}) failed to load: {type(exc).__name__}: {exc}; skipped")

@@ -1,11 +1,11 @@
-"""Rendering an :class:`~s2w_toolkit.explanation.Explanation` to a PNG figure.
+"""Rendering an :class:`~s2w_toolkit.explainers.explanation.Explanation` to a PNG figure.
 
 The figure shows both aligned faces, each map overlaid on its face (maps are resized to the
 face), the explainer's words with their scores when it has any, and the score and verdict.
 
 Example:
     >>> import numpy as np, tempfile, os
-    >>> from s2w_toolkit.explanation import Explanation
+    >>> from s2w_toolkit.explainers.explanation import Explanation
     >>> e = Explanation(score=0.5, maps={"a": np.eye(7), "b": np.eye(7)}, explainer="demo")
     >>> faces = np.zeros((2, 150, 150, 3), np.uint8)
     >>> path = os.path.join(tempfile.mkdtemp(), "demo.png")
@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 from skimage.transform import resize
 
-from .explanation import SIDES, Explanation
+from .explainers.explanation import SIDES, Explanation
 from .plotting import plt, save_figure
 
 

@@ -9,11 +9,12 @@ import torch
 
 from nets import randomise_batch_norm
 from s2w_toolkit import load_face
-from s2w_toolkit.attributes.age_gender import AgeGender, packaged_models
+from s2w_toolkit.attributes.age_gender import AgeGender
+from s2w_toolkit.weights.packaged import age_gender_folder
 from s2w_toolkit.cam import gradcam, linear_head_cams
 from s2w_toolkit.attributes.composite import load_attributes
 from s2w_toolkit.attributes.sim2word_net import HEADS, Sim2WordAttributes
-from s2w_toolkit.backbones.vggface2 import caffe_trunk_features
+from s2w_toolkit.backbones.caffe_resnet import caffe_trunk_features
 from s2w_toolkit.errors import CheckpointError
 from s2w_toolkit.faces.frames import box_transform, faces_to_tensor, warp
 
@@ -35,7 +36,7 @@ def test_converted_models_match_onnxruntime_on_real_chips(age_gender, faces, net
     for task, chip_net in (("gender", age_gender.gender), ("age", age_gender.age)):
         chips = warp(x, box_transform(net.template, chip_net.chip), chip_net.chip.size)
         inputs = ((chips - chip_net.means) * chip_net.scale).contiguous()
-        session = ort.InferenceSession(str(packaged_models() / f"{task}-v1.onnx"), providers=["CPUExecutionProvider"])
+        session = ort.InferenceSession(str(age_gender_folder() / f"{task}-v1.onnx"), providers=["CPUExecutionProvider"])
         reference = session.run(None, {session.get_inputs()[0].name: inputs.numpy()})[0]
         with torch.no_grad():
             ours = chip_net.graph(inputs).numpy()
@@ -108,9 +109,9 @@ def test_official_net_round_trip_30_heads_and_words(official, faces, net):
     assert calls == [4]  # 4 faces, 30 heads: one forward pass
     assert p.names == [h.name for h in HEADS] and p.maps.shape == (4, 30, 150, 150)
     chips = warp(faces_to_tensor(faces), box_transform(net.template, model.chip), model.chip.size)
-    from s2w_toolkit.backbones.vggface2 import vggface2_normalise
+    from s2w_toolkit.backbones.caffe_resnet import VGGFACE2_PIXELS
     with torch.no_grad():
-        logits = model.logits(vggface2_normalise(chips))
+        logits = model.logits(VGGFACE2_PIXELS.apply(chips))
     for j, (head, scores) in enumerate(zip(HEADS, logits)):
         predicted = scores.argmax(dim=1).tolist()
         assert [row[j] for row in p.words] == [head.words[c] for c in predicted]
@@ -121,8 +122,8 @@ def test_official_net_round_trip_30_heads_and_words(official, faces, net):
 def test_official_net_cams_equal_autograd_gradcam(official, faces, net):
     model, _ = official
     chips = warp(faces_to_tensor(faces[:2]), box_transform(net.template, model.chip), model.chip.size)
-    from s2w_toolkit.backbones.vggface2 import vggface2_normalise
-    features = caffe_trunk_features(model, vggface2_normalise(chips)).detach().requires_grad_(True)
+    from s2w_toolkit.backbones.caffe_resnet import VGGFACE2_PIXELS
+    features = caffe_trunk_features(model, VGGFACE2_PIXELS.apply(chips)).detach().requires_grad_(True)
     pooled = features.mean(dim=(2, 3))
     scores, rows = [], []
     for head in model.heads:

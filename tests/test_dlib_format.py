@@ -2,10 +2,10 @@
 
 import pytest
 
-from s2w_toolkit.backbones.dlib_format import read_dlib_net
+from s2w_toolkit.weights.dlib_format import read_dlib_net
 from s2w_toolkit.backbones.dlib_resnet import DlibResNet
 from s2w_toolkit.errors import CheckpointError
-from s2w_toolkit.faces.model_files import model_file
+from s2w_toolkit.weights.packaged import model_file
 
 WEIGHTS = model_file("dlib_face_recognition_resnet_model_v1.dat")
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from s2w_toolkit.faces.model_files import model_file
+from s2w_toolkit.weights.packaged import model_file
 from s2w_toolkit.io.images import read_image
 
 TOLERANCE = 1e-4  # max abs difference per descriptor element

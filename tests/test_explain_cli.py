@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from s2w_toolkit import Explanation, load_pair
-from s2w_toolkit.explainers.input_gradient import InputGradient
+from s2w_toolkit.explainers.input_gradient import InputGradientExplainer
 
 
 def test_two_explainers_write_json_and_png(run_cli, tmp_path, demo):
@@ -44,11 +44,11 @@ def test_input_gradient_maps_move_when_the_model_moves(net, demo):
     import torch
 
     pair = load_pair(demo["obama"], demo["biden"], net)
-    before = InputGradient().explain(pair, net).maps["a"]
+    before = InputGradientExplainer().explain(pair, net).maps["a"]
     other = copy.deepcopy(net)
     with torch.no_grad():
         other.units[-1].conv2.weight.mul_(-1.0)  # flip the last block's evidence
-    after = InputGradient().explain(pair, other).maps["a"]
+    after = InputGradientExplainer().explain(pair, other).maps["a"]
     assert before.shape == (150, 150) and before.sum() > 0
     assert np.corrcoef(before.ravel(), after.ravel())[0, 1] < 0.9
 

@@ -14,8 +14,8 @@ from nets import randomise_batch_norm
 from onnx_graphs import every_operator_graph, legacy_opset_graph
 from s2w_toolkit import load_backbone
 from s2w_toolkit.backbones.iresnet import IResNetBackbone
-from s2w_toolkit.convert.onnx_graph import convert_onnx
-from s2w_toolkit.convert.onnx_ops import SUPPORTED
+from s2w_toolkit.weights.onnx_graph import convert_onnx
+from s2w_toolkit.weights.onnx_ops import SUPPORTED
 from s2w_toolkit.errors import CheckpointError
 from s2w_toolkit.faces.templates import arcface_template
 from s2w_toolkit.pipeline import load_face

@@ -16,8 +16,8 @@ import pytest
 import torch
 from onnx_graphs import every_operator_graph
 
-from s2w_toolkit.convert.graph_plan import cached_plan_path, load_converted, load_plan, save_plan
-from s2w_toolkit.convert.onnx_graph import OnnxModule, convert_onnx, plan_graph
+from s2w_toolkit.weights.graph_plan import cached_plan_path, load_converted, load_plan, save_plan
+from s2w_toolkit.weights.onnx_graph import OnnxModule, convert_onnx, plan_graph
 
 
 @pytest.fixture
@@ -51,7 +51,7 @@ def test_the_second_load_reads_the_cache_and_needs_no_onnx(model_file):
     assert _same(load_converted(model_file), first)
     code = (
         "import sys, torch, numpy as np\n"
-        "from s2w_toolkit.convert.graph_plan import load_converted\n"
+        "from s2w_toolkit.weights.graph_plan import load_converted\n"
         f"net = load_converted({str(model_file)!r})\n"
         "x = torch.from_numpy(np.random.default_rng(0).standard_normal((2, 3, 24, 24)).astype(np.float32))\n"
         "print(__import__('json').dumps({'onnx': 'onnx' in sys.modules, "

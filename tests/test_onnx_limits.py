@@ -12,7 +12,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 from s2w_toolkit import load_backbone
 from s2w_toolkit.backbones.onnx_model import MAX_INPUT_SIDE
-from s2w_toolkit.convert.onnx_graph import convert_onnx, read_onnx
+from s2w_toolkit.weights.onnx_graph import convert_onnx, read_onnx
 from s2w_toolkit.errors import CheckpointError
 
 

@@ -11,7 +11,7 @@ pytest.importorskip("s2w_avsl", reason="install ./plugins/s2w-avsl (README test 
 from s2w_toolkit import Explanation, Pair, load_pair  # noqa: E402
 from s2w_toolkit.backbones.wrapped import wrap_module  # noqa: E402
 from s2w_toolkit.errors import OptionError  # noqa: E402
-from s2w_avsl.explainer import AVSL, level_similarity, level_weights  # noqa: E402
+from s2w_avsl.explainer import AVSLExplainer, level_similarity, level_weights  # noqa: E402
 
 
 def pair_of(net, face_a: np.ndarray, face_b: np.ndarray) -> Pair:
@@ -47,7 +47,7 @@ def pairs(net, demo):
 
 def test_identical_images_give_level_cosines_of_one(net, pairs):
     face = pairs["biden"].image_b
-    meta = AVSL().explain(pair_of(net, face, face), net).metadata
+    meta = AVSLExplainer().explain(pair_of(net, face, face), net).metadata
     assert meta["level_cosines"] == pytest.approx([1.0] * 3, abs=1e-6)
     assert meta["level_cell_weighted_cosines"] == pytest.approx([1.0] * 3, abs=1e-6)
     assert meta["level_weights"] == pytest.approx([1 / 3] * 3, abs=1e-9)
@@ -57,7 +57,7 @@ def test_identical_images_give_level_cosines_of_one(net, pairs):
 
 def test_default_levels_deepen_and_shrink_on_dlib_and_match_hand_maths(net, pairs):
     pair = pairs["biden"]
-    e = AVSL().explain(pair, net)
+    e = AVSLExplainer().explain(pair, net)
     meta = e.metadata
     assert meta["level_names"] == ["units.2", "units.6", "units.9"]
     sizes = [h * w for h, w in meta["level_resolutions"]]
@@ -91,16 +91,16 @@ def test_default_levels_deepen_and_shrink_on_dlib_and_match_hand_maths(net, pair
 
 def test_levels_option_picks_the_named_modules(net, pairs):
     pair = pairs["obama2"]
-    meta = AVSL(levels="units.6, stem").explain(pair, net).metadata
+    meta = AVSLExplainer(levels="units.6, stem").explain(pair, net).metadata
     assert meta["level_names"] == ["stem", "units.6"]  # in execution order
     assert meta["level_resolutions"] == [[72, 72], [17, 17]] and meta["level_selection"] == "the levels option"
-    assert AVSL(num_levels="2").explain(pair, net).metadata["level_names"] == ["units.6", "units.9"]
+    assert AVSLExplainer(num_levels="2").explain(pair, net).metadata["level_names"] == ["units.6", "units.9"]
     with pytest.raises(ValueError, match="'nose' is not a submodule"):
-        AVSL(levels="nose").explain(pair, net)
+        AVSLExplainer(levels="nose").explain(pair, net)
     with pytest.raises(ValueError, match="'fc' does not return a feature map"):
-        AVSL(levels="fc").explain(pair, net)
+        AVSLExplainer(levels="fc").explain(pair, net)
     with pytest.raises(OptionError, match="option 'num_levels' must be at least 1"):
-        AVSL(num_levels="0")
+        AVSLExplainer(num_levels="0")
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +115,7 @@ def test_hand_parity_on_a_tiny_wrapped_model(tiny):
     net, body = tiny
     faces = np.random.default_rng(3).integers(0, 256, (2, 16, 16, 3), dtype=np.uint8)
     pair = pair_of(net, faces[0], faces[1])
-    e = AVSL().explain(pair, net)
+    e = AVSLExplainer().explain(pair, net)
     meta = e.metadata
     # the cam layer is the last conv (module.4); its resolution's last output is the tanh after it
     assert meta["level_names"] == ["module.1", "module.3", "module.5"]
@@ -140,7 +140,7 @@ def test_degenerate_inputs_stay_finite(net, tiny):
     grey = np.full((150, 150, 3), 128, np.uint8)
     black = np.zeros((150, 150, 3), np.uint8)
     for a, b in ((grey, grey), (black, grey)):
-        e = AVSL().explain(pair_of(net, a, b), net)
+        e = AVSLExplainer().explain(pair_of(net, a, b), net)
         maps = [e.maps[s] for s in "ab"] + [m[s] for m in e.extra_maps.values() for s in "ab"]
         assert all(np.isfinite(m).all() for m in maps)
         assert np.isfinite([v for k in ("level_cosines", "level_weights", "level_contributions")
@@ -152,7 +152,7 @@ def test_degenerate_inputs_stay_finite(net, tiny):
             conv.weight.zero_()
             conv.bias.fill_(-1.0)
     zero_net = wrap_module(dead, input_size=(16, 16), name="dead")
-    e = AVSL().explain(pair_of(zero_net, black[:16, :16], grey[:16, :16]), zero_net)
+    e = AVSLExplainer().explain(pair_of(zero_net, black[:16, :16], grey[:16, :16]), zero_net)
     assert e.metadata["level_cosines"] == [0.0, 0.0] and e.metadata["level_weights"] == [0.5, 0.5]
     assert not e.maps["a"].any() and np.isfinite(e.score)
     # the helpers on their own: zero and identical features

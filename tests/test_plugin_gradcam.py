@@ -43,7 +43,9 @@ def tiny_net():
         conv.weight[1, 1, 1, 1] = 0.3
         conv.bias.copy_(torch.tensor([0.05, -0.1]))
     module = nn.Sequential(conv, nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten())
-    return wrap_module(module, input_size=(SIZE, SIZE), mean=(0, 0, 0), std=(255, 255, 255), name="tiny")
+    # the hand-written maps below are at the convolution's output, before the ReLU
+    return wrap_module(module, input_size=(SIZE, SIZE), mean=(0, 0, 0), std=(255, 255, 255), cam_layer=conv,
+                       name="tiny")
 
 
 def tiny_pair(net, seed=0):
@@ -101,7 +103,7 @@ def test_hand_gradients_match_the_closed_form():
     assert g.abs().max() > 1e-4  # the two embeddings are not parallel: a real gradient
 
 
-@pytest.mark.parametrize("cls", [E.GradCam, E.GradCamPlusPlus, E.LayerCam])
+@pytest.mark.parametrize("cls", [E.GradCAMExplainer, E.GradCAMPlusPlusExplainer, E.LayerCAMExplainer])
 def test_cams_equal_hand_written_ones_on_a_tiny_net(cls):
     net = tiny_net()
     pair = tiny_pair(net)
@@ -168,21 +170,42 @@ def test_occlusion_equals_hand_patch_drops(window):
 
 
 def test_options_are_parsed_checked_and_declared_per_method():
-    g = E.GradCam(method="Occlusion", window="21", stride="7", steps="5", batch_size=3, seed="1")
-    assert (g.method, g.window, g.stride, g.steps, g.batch_size) == ("occlusion", 21, 7, 5, 3)
-    assert (E.GradCam().steps, E.GradCam().window, E.GradCam().stride, E.GradCam().batch_size) == (32, 15, 8, 64)
+    g = E.GradCAMExplainer(method="Occlusion", window="21", stride="7", steps="5", batch_size=3, seed="1")
+    o = g.options
+    assert (g.method, o.window, o.stride, o.steps, o.batch_size) == ("occlusion", 21, 7, 5, 3)
+    o = E.GradCAMExplainer().options
+    assert (o.steps, o.window, o.stride, o.batch_size) == (32, 15, 8, 64)
     with pytest.raises(OptionError, match="'gradcam' has no option 'top_k'"):  # another explainer's option
-        E.GradCam(top_k="2")
+        E.GradCAMExplainer(top_k="2")
     with pytest.raises(OptionError, match="'gradcam\\+\\+' has no option 'method'"):  # the name fixes the method
-        E.GradCamPlusPlus(method="layercam")
+        E.GradCAMPlusPlusExplainer(method="layercam")
     with pytest.raises(OptionError, match="'integrated-gradients' has no option 'window'"):
         E.IntegratedGradientsExplainer(window="20")
     for bad in ({"method": "lime"}, {"steps": "0"}, {"window": "1.5"}, {"batch_size": "-2"}):
         with pytest.raises(OptionError, match=f"option '{next(iter(bad))}'"):
-            E.GradCam(**bad)
+            E.GradCAMExplainer(**bad)
     net = tiny_net()
     with pytest.raises(ValueError, match="larger than"):
         E.OcclusionExplainer(window=SIZE + 1).explain(tiny_pair(net), net)
+
+
+def test_each_explainer_has_its_family_base_and_the_gradcam_method_option_delegates():
+    from s2w_toolkit.explainers.families import GradientExplainer, LayerExplainer, PerturbationExplainer
+
+    assert issubclass(E.IntegratedGradientsExplainer, GradientExplainer)
+    assert issubclass(E.OcclusionExplainer, PerturbationExplainer)
+    for cam in (E.GradCAMExplainer, E.GradCAMPlusPlusExplainer, E.LayerCAMExplainer):
+        assert issubclass(cam, LayerExplainer)
+    for other in (E.IntegratedGradientsExplainer, E.OcclusionExplainer):  # no method flag needed
+        assert not issubclass(other, E.GradCAMExplainer) and "method" not in other.Options.__dataclass_fields__
+    net = tiny_net()
+    pair = tiny_pair(net)
+    own = E.OcclusionExplainer(window="4", stride="4").explain(pair, net)
+    via = E.GradCAMExplainer(method="occlusion", window="4", stride="4").explain(pair, net)
+    assert via.explainer == "gradcam" and own.explainer == "occlusion"
+    assert all(np.array_equal(via.maps[s], own.maps[s]) for s in "ab")
+    assert via.metadata["family"] == "perturbation" and via.metadata["parameters"] == own.metadata["parameters"]
+    assert np.array_equal(via.extra_maps["similarity-drop"]["a"], own.extra_maps["similarity-drop"]["a"])
 
 
 def test_registered_names_resolve_to_the_classes():
@@ -222,27 +245,27 @@ def check_maps(e, size):
 def test_cams_on_real_faces_are_finite_and_deterministic(net, pair):
     size = tuple(pair.image_a.shape[:2])
     cosine = float(net.similarity(pair.a, pair.b).detach())
-    runs = {cls: cls().explain(pair, net) for cls in (E.GradCam, E.GradCamPlusPlus, E.LayerCam)}
+    runs = {cls: cls().explain(pair, net) for cls in (E.GradCAMExplainer, E.GradCAMPlusPlusExplainer, E.LayerCAMExplainer)}
     for cls, e in runs.items():
         check_maps(e, size)
         assert e.score == pytest.approx(cosine, abs=1e-6)
         assert all(e.maps[s].max() == 1.0 for s in "ab")  # not flat on a real pair
         assert e.metadata["sides"]["a"]["layer_size"] == [8, 8] and e.metadata["sides"]["a"]["peak"] > 1e-4
-    again = E.GradCam().explain(pair, net)
+    again = E.GradCAMExplainer().explain(pair, net)
     # deterministic: no random draw anywhere. oneDNN's CPU convolutions may round differently
     # (by ~1e-7) when the same tensors sit at differently aligned addresses, so not bit for bit
-    assert all(np.allclose(again.maps[s], runs[E.GradCam].maps[s], rtol=0, atol=1e-6) for s in "ab")
-    assert not np.allclose(runs[E.GradCam].maps["a"], runs[E.LayerCam].maps["a"])  # different methods differ
+    assert all(np.allclose(again.maps[s], runs[E.GradCAMExplainer].maps[s], rtol=0, atol=1e-6) for s in "ab")
+    assert not np.allclose(runs[E.GradCAMExplainer].maps["a"], runs[E.LayerCAMExplainer].maps["a"])  # different methods differ
 
 
 def test_gradcam_moves_when_the_model_moves(net, pair):
-    before = E.GradCam().explain(pair, net)
+    before = E.GradCAMExplainer().explain(pair, net)
     moved = copy.deepcopy(net)
     generator = torch.Generator().manual_seed(0)
     with torch.no_grad():
         for p in moved.parameters():
             p.add_(0.2 * p.std().nan_to_num(0) * torch.randn(p.shape, generator=generator))
-    after = E.GradCam().explain(pair, moved)
+    after = E.GradCAMExplainer().explain(pair, moved)
     check_maps(after, before.maps["a"].shape)
     assert after.score != pytest.approx(before.score, abs=1e-4)
     assert max(np.abs(after.maps[s] - before.maps[s]).max() for s in "ab") > 0.1
@@ -260,7 +283,7 @@ def test_occlusion_and_ig_respect_batch_size(net, pair):
     try:
         occ = E.OcclusionExplainer(window="75", stride="75", batch_size="3").explain(pair, net)
         occ_sizes, seen[:] = list(seen), []
-        ig = E.GradCam(method="integrated-gradients", steps="4", batch_size="2").explain(pair, net)
+        ig = E.GradCAMExplainer(method="integrated-gradients", steps="4", batch_size="2").explain(pair, net)
         ig_sizes = list(seen)
     finally:
         hook.remove()
@@ -279,8 +302,8 @@ def test_same_face_twice_and_a_flat_face_give_finite_maps(net, pair):
     grey = np.full((1, *pair.image_a.shape), 128, np.uint8)
     flat = net.preprocess(grey)
     flat_pair = Pair(a=flat, b=flat.clone(), image_a=grey[0], image_b=grey[0])
-    for e in (E.GradCamPlusPlus().explain(same, net), E.LayerCam().explain(same, net),
-              E.GradCam().explain(flat_pair, net), E.IntegratedGradientsExplainer(steps=2).explain(flat_pair, net)):
+    for e in (E.GradCAMPlusPlusExplainer().explain(same, net), E.LayerCAMExplainer().explain(same, net),
+              E.GradCAMExplainer().explain(flat_pair, net), E.IntegratedGradientsExplainer(steps=2).explain(flat_pair, net)):
         check_maps(e, size)
         assert e.score == pytest.approx(1.0, abs=1e-5)
         assert all(e.metadata["sides"][s]["non_finite_values"] == 0 for s in "ab")

@@ -15,7 +15,7 @@ from PIL import Image  # noqa: E402
 from torch import nn  # noqa: E402
 
 from s2w_perturb.masks import MaskSampler  # noqa: E402
-from s2w_perturb.rise import Rise, rise_saliency  # noqa: E402
+from s2w_perturb.rise import RISEExplainer, rise_saliency  # noqa: E402
 from s2w_toolkit import Explanation, Pair  # noqa: E402
 from s2w_toolkit.backbones.wrapped import wrap_module  # noqa: E402
 from s2w_toolkit.errors import OptionError  # noqa: E402
@@ -56,9 +56,9 @@ def tiny_pair(tiny):
 
 
 def test_same_seed_same_maps_other_seed_other_maps(tiny, tiny_pair):
-    first = Rise(samples="64").explain(tiny_pair, tiny)
-    again = Rise(samples="64", seed="0").explain(tiny_pair, tiny)
-    other = Rise(samples="64", seed="1").explain(tiny_pair, tiny)
+    first = RISEExplainer(samples="64").explain(tiny_pair, tiny)
+    again = RISEExplainer(samples="64", seed="0").explain(tiny_pair, tiny)
+    other = RISEExplainer(samples="64", seed="1").explain(tiny_pair, tiny)
     for side in "ab":
         assert np.array_equal(first.maps[side], again.maps[side])
         assert np.abs(first.maps[side] - other.maps[side]).max() > 1e-3
@@ -69,15 +69,15 @@ def test_same_seed_same_maps_other_seed_other_maps(tiny, tiny_pair):
 
 
 def test_identical_across_batch_sizes(tiny, tiny_pair, net):
-    small = Rise(samples="64", batch_size="7").explain(tiny_pair, tiny)
-    large = Rise(samples="64", batch_size="64").explain(tiny_pair, tiny)
+    small = RISEExplainer(samples="64", batch_size="7").explain(tiny_pair, tiny)
+    large = RISEExplainer(samples="64", batch_size="64").explain(tiny_pair, tiny)
     for side in "ab":
         assert np.abs(small.maps[side] - large.maps[side]).max() < 1e-5
     # the real default backbone: chunks 5 + 5 + 2 against one chunk of 12
     faces = np.random.default_rng(3).integers(0, 256, (2, *net.input_size, 3), dtype=np.uint8)
     real = make_pair(net, faces)
-    small = Rise(samples="6", batch_size=5).explain(real, net)
-    large = Rise(samples="6", batch_size=64).explain(real, net)
+    small = RISEExplainer(samples="6", batch_size=5).explain(real, net)
+    large = RISEExplainer(samples="6", batch_size=64).explain(real, net)
     for side in "ab":
         assert small.maps[side].shape == (150, 150)
         assert np.abs(small.maps[side] - large.maps[side]).max() < 1e-5
@@ -123,12 +123,12 @@ def test_saliency_equals_the_formula_by_hand(tiny, tiny_pair, center):
 
 def test_saliency_mass_lies_where_the_model_looks(tiny, tiny_pair):
     # N = 256 (not 64): the right half is pure sampling noise, which shrinks as 1/sqrt(N)
-    e = Rise(samples="256").explain(tiny_pair, tiny)
+    e = RISEExplainer(samples="256").explain(tiny_pair, tiny)
     for side in "ab":
         positive = np.clip(e.maps[side], 0, None)
         assert positive[:, : SIZE // 2].sum() / positive.sum() > 0.8
     # the uncentred (plain RISE) map is about the mean masked score everywhere
-    plain = Rise(samples="256", center="false").explain(tiny_pair, tiny)
+    plain = RISEExplainer(samples="256", center="false").explain(tiny_pair, tiny)
     mean_a = plain.metadata["mean_masked_score"]["a"]
     assert abs(float(plain.maps["a"][:, SIZE // 2 + 4:].mean()) - mean_a) < 0.1 * mean_a
     assert plain.metadata["baseline_subtracted"] == {"a": 0.0, "b": 0.0}
@@ -139,7 +139,7 @@ def test_forward_passes(tiny, tiny_pair, batch_size):
     sizes = []
     handle = tiny.register_forward_hook(lambda module, args, out: sizes.append(args[0].shape[0]))
     try:
-        e = Rise(samples="64", batch_size=str(batch_size)).explain(tiny_pair, tiny)
+        e = RISEExplainer(samples="64", batch_size=str(batch_size)).explain(tiny_pair, tiny)
     finally:
         handle.remove()
     masked = math.ceil(2 * 64 / batch_size)
@@ -156,31 +156,31 @@ def test_finite_on_constant_images_and_identical_pairs(tiny, net):
         grey = np.full((2, *size, 3), 128, np.uint8)
         face = np.random.default_rng(1).integers(0, 256, (1, *size, 3), dtype=np.uint8)
         for faces in (grey, np.concatenate([face, face])):
-            e = Rise(samples=str(samples)).explain(make_pair(backbone, faces), backbone)
+            e = RISEExplainer(samples=str(samples)).explain(make_pair(backbone, faces), backbone)
             assert all(np.isfinite(e.maps[s]).all() for s in "ab") and math.isfinite(e.score)
             json.loads(e.to_json())
     # a black pair under a black fill: every masked image equals the original, so no saliency
-    e = Rise(samples="8").explain(make_pair(tiny, np.zeros((2, SIZE, SIZE, 3), np.uint8)), tiny)
+    e = RISEExplainer(samples="8").explain(make_pair(tiny, np.zeros((2, SIZE, SIZE, 3), np.uint8)), tiny)
     assert all(np.isfinite(e.maps[s]).all() and np.abs(e.maps[s]).max() < 1e-5 for s in "ab")
 
 
 def test_options_and_metadata(tiny, tiny_pair):
-    e = Rise(samples="16", cells="5", p="0.25", seed="4", batch_size="9", center="no", fill="mean").explain(
+    e = RISEExplainer(samples="16", cells="5", p="0.25", seed="4", batch_size="9", center="no", fill="mean").explain(
         tiny_pair, tiny)
     m = e.metadata
     assert (m["samples"], m["cells"], m["p"], m["seed"], m["batch_size"], m["center"], m["fill"]) == \
         (16, 5, 0.25, 4, 9, False, "mean")
     assert "Petsiuk" in m["reference"] and "Williford" in m["reference"] and "N * p" in m["formula"]
     assert m["forward_passes"] == 1 + math.ceil(32 / 9)
-    black = Rise(samples="16", cells="5", p="0.25", seed="4", center="no").explain(tiny_pair, tiny)
+    black = RISEExplainer(samples="16", cells="5", p="0.25", seed="4", center="no").explain(tiny_pair, tiny)
     assert np.abs(black.maps["a"] - e.maps["a"]).max() > 1e-4
-    defaults = Rise().settings
+    defaults = RISEExplainer().settings
     assert defaults == {"samples": 500, "cells": 7, "p": 0.5, "seed": 0, "batch_size": 64, "center": True,
                         "fill": "black"}
     for bad in ({"samples": "0"}, {"p": "1.5"}, {"cells": "x"}, {"center": "maybe"}, {"fill": "sparkle"},
                 {"unrelated": "1"}):
         with pytest.raises(OptionError):
-            Rise(**bad)
+            RISEExplainer(**bad)
 
 
 def test_cli(run_cli, demo, tmp_path):
@@ -212,7 +212,7 @@ def test_cuda_matches_cpu(tiny_pair):
     cpu_net = wrap_module(LeftHalf(), input_size=(SIZE, SIZE))
     gpu_net = wrap_module(LeftHalf(), input_size=(SIZE, SIZE)).to("cuda")
     gpu_pair = Pair(a=tiny_pair.a.cuda(), b=tiny_pair.b.cuda(), image_a=tiny_pair.image_a, image_b=tiny_pair.image_b)
-    on_cpu = Rise(samples="32").explain(tiny_pair, cpu_net)
-    on_gpu = Rise(samples="32").explain(gpu_pair, gpu_net)
+    on_cpu = RISEExplainer(samples="32").explain(tiny_pair, cpu_net)
+    on_gpu = RISEExplainer(samples="32").explain(gpu_pair, gpu_net)
     for side in "ab":
         assert np.abs(on_cpu.maps[side] - on_gpu.maps[side]).max() < 1e-4

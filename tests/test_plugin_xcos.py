@@ -13,7 +13,7 @@ pytest.importorskip("s2w_xcos", reason="install ./plugins/s2w-xcos (README test 
 from s2w_toolkit import load_pair  # noqa: E402
 from s2w_toolkit.errors import CheckpointError, OptionError  # noqa: E402
 from s2w_toolkit.interfaces import Pair  # noqa: E402
-from s2w_xcos.explainer import XCos  # noqa: E402
+from s2w_xcos.explainer import XCosExplainer  # noqa: E402
 from s2w_xcos.head import AttentionHead, load_head, save_head  # noqa: E402
 from s2w_xcos.train import SkippedImageWarning, train_head  # noqa: E402
 
@@ -35,7 +35,7 @@ def grids_by_hand(net, x):
 def test_identical_faces_give_unit_patch_cosines_and_xcos(net, pair):
     same = Pair(a=pair.a, b=pair.a.clone(), image_a=pair.image_a, image_b=pair.image_a)
     for attention in ("norms", "uniform"):
-        e = XCos(attention=attention).explain(same, net)
+        e = XCosExplainer(attention=attention).explain(same, net)
         np.testing.assert_allclose(e.extra_maps["cosine"]["a"], 1.0, atol=1e-5)
         assert e.metadata["xcos"] == pytest.approx(1.0, abs=1e-5)
         assert e.score == pytest.approx(1.0, abs=1e-5)
@@ -43,7 +43,7 @@ def test_identical_faces_give_unit_patch_cosines_and_xcos(net, pair):
 
 
 def test_uniform_attention_gives_the_mean_patch_cosine(net, pair):
-    e = XCos(attention="uniform").explain(pair, net)
+    e = XCosExplainer(attention="uniform").explain(pair, net)
     cos, att = e.extra_maps["cosine"]["a"], e.extra_maps["attention"]["a"]
     np.testing.assert_allclose(att, 1 / 64, rtol=1e-6)
     assert e.metadata["xcos"] == pytest.approx(float(cos.astype(np.float64).mean()), abs=1e-6)
@@ -51,7 +51,7 @@ def test_uniform_attention_gives_the_mean_patch_cosine(net, pair):
 
 
 def test_obama_biden_maps_match_a_hand_computation(net, pair):
-    e = XCos().explain(pair, net)  # default: norm attention
+    e = XCosExplainer().explain(pair, net)  # default: norm attention
     assert e.metadata["attention"] == "norms" and e.metadata["channels"] == 128
     maps = [e.maps["a"], e.maps["b"]] + [m[s] for m in e.extra_maps.values() for s in "ab"]
     assert all(m.shape == (8, 8) and np.isfinite(m).all() for m in maps)
@@ -70,12 +70,12 @@ def test_obama_biden_maps_match_a_hand_computation(net, pair):
 
 def test_options_are_checked():
     with pytest.raises(OptionError, match="option 'attention' wants one of: norms, uniform.*got 'softmax'"):
-        XCos(attention="softmax")
+        XCosExplainer(attention="softmax")
     with pytest.raises(OptionError, match="conflicts with xcos_head"):
-        XCos(attention="uniform", xcos_head="h.pt")
+        XCosExplainer(attention="uniform", xcos_head="h.pt")
     with pytest.raises(OptionError, match="no option 'heads' \\(did you mean 'head'\\?\\)"):
-        XCos(heads="h.pt")
-    assert XCos(head="h.pt", seed="0", batch_size="3").attention_kind() == "trained:h.pt"
+        XCosExplainer(heads="h.pt")
+    assert XCosExplainer(head="h.pt", seed="0", batch_size="3").attention_kind() == "trained:h.pt"
 
 
 def test_head_projection_equals_the_convolution_on_concatenated_grids():
@@ -112,9 +112,9 @@ def test_training_lowers_the_l1_loss_and_the_head_reloads(net, demo, pair, tmp_p
     assert payload["config"] == {"channels": 128, "height": 8, "width": 8, "hidden": 32, "backbone": "dlib-resnet"}
     assert payload["training"]["loss_after"] == pytest.approx(result.loss_after)
 
-    trained = XCos(xcos_head=str(path)).explain(pair, net)
-    uniform = XCos(attention="uniform").explain(pair, net)
-    norms = XCos().explain(pair, net)
+    trained = XCosExplainer(xcos_head=str(path)).explain(pair, net)
+    uniform = XCosExplainer(attention="uniform").explain(pair, net)
+    norms = XCosExplainer().explain(pair, net)
     att = trained.extra_maps["attention"]["a"]
     assert trained.metadata["attention"] == f"trained:{path}"
     assert att.sum() == pytest.approx(1.0, abs=1e-5) and (att > 0).all()
@@ -135,14 +135,14 @@ def test_bad_head_files_give_one_line_errors(net, pair, tmp_path):
                           ("object.pt", "objects other than plain tensors"),
                           ("other.pt", "not an xCos attention head"), ("none.pt", "no such xCos head file")):
         with pytest.raises(CheckpointError, match=message) as info:
-            XCos(xcos_head=str(tmp_path / name)).explain(pair, net)
+            XCosExplainer(xcos_head=str(tmp_path / name)).explain(pair, net)
         assert "\n" not in str(info.value)
     save_head(AttentionHead(128, 8, 8, backbone="arcface-r50"), tmp_path / "arc.pt")
     with pytest.raises(CheckpointError, match="trained for backbone 'arcface-r50'.*not 'dlib-resnet'"):
-        XCos(head=str(tmp_path / "arc.pt")).explain(pair, net)
+        XCosExplainer(head=str(tmp_path / "arc.pt")).explain(pair, net)
     save_head(AttentionHead(64, 7, 7, backbone="dlib-resnet"), tmp_path / "grid.pt")
     with pytest.raises(CheckpointError, match="expects 64x7x7 feature grids.*gives 128x8x8"):
-        XCos(head=str(tmp_path / "grid.pt")).explain(pair, net)
+        XCosExplainer(head=str(tmp_path / "grid.pt")).explain(pair, net)
     with pytest.raises(CheckpointError, match="failed finding central directory"):
         load_head(tmp_path / "cut.pt")
 

@@ -17,7 +17,7 @@ from s2w_toolkit.backbones.vggface2 import VGGFace2Backbone
 from s2w_toolkit.backbones.wrapped import wrap_module
 from s2w_toolkit.bench.sanity import (SURVIVAL_SPEARMAN, cascade, map_agreement, randomise, sanity_values,
                                       summarise_sanity, survives, weight_layers)
-from s2w_toolkit.explanation import Explanation
+from s2w_toolkit.explainers.explanation import Explanation
 from s2w_toolkit.interfaces import Explainer
 from s2w_toolkit.registry import get_registry
 

@@ -12,8 +12,8 @@ from s2w_toolkit import load_pair
 from s2w_toolkit.attributes import AttributePrediction
 from s2w_toolkit.interfaces import AttributeModel, Pair
 from s2w_toolkit.sim2word.core import Settings, run_sim2word
-from s2w_toolkit.sim2word.erase import fill_images
-from s2w_toolkit.sim2word.explainer import Sim2Word
+from s2w_toolkit.fills import fill_images
+from s2w_toolkit.sim2word.explainer import Sim2WordExplainer
 from s2w_toolkit.sim2word.placements import face_region, placement_masks
 
 
@@ -99,7 +99,7 @@ def test_identical_across_batch_sizes_and_repeated_runs(net, pair, result):
 
 
 def test_ranking_both_directions_and_the_json(net, pair, tmp_path):
-    explanation = Sim2Word(placements=0, rank_by="similarity").explain(pair, net, FixedAttributes())  # official
+    explanation = Sim2WordExplainer(placements=0, rank_by="similarity").explain(pair, net, FixedAttributes())  # official
     assert explanation.metadata["case"] == "non-mate"
     cosines = [w.details["cosine"] for w in explanation.words]
     assert cosines == sorted(cosines, reverse=True)  # non-mate: distinguishing attributes first
@@ -115,7 +115,7 @@ def test_ranking_both_directions_and_the_json(net, pair, tmp_path):
 
 def test_mate_pair_ranks_the_shared_evidence(net, demo):
     mate = load_pair(demo["obama"], demo["obama2"], net)
-    explanation = Sim2Word(placements=0, rank_by="similarity").explain(mate, net, FixedAttributes())
+    explanation = Sim2WordExplainer(placements=0, rank_by="similarity").explain(mate, net, FixedAttributes())
     assert explanation.metadata["case"] == "mate"
     cosines = [w.details["cosine"] for w in explanation.words]
     assert cosines == sorted(cosines)  # erasing the shared evidence lowers the score most
@@ -131,13 +131,13 @@ def _finite(explanation):
 def test_degenerate_inputs_never_give_nan(net, pair):
     grey = np.full_like(pair.image_a, 128)
     constant = Pair(a=net.preprocess(grey), b=pair.b, image_a=grey, image_b=pair.image_b)
-    e = Sim2Word().explain(constant, net, FixedAttributes())
+    e = Sim2WordExplainer().explain(constant, net, FixedAttributes())
     assert _finite(e)
     same = Pair(a=pair.a, b=pair.a, image_a=pair.image_a, image_b=pair.image_a)
-    e = Sim2Word().explain(same, net, FixedAttributes())
+    e = Sim2WordExplainer().explain(same, net, FixedAttributes())
     assert _finite(e) and e.metadata["degenerate"] and e.metadata["degenerate_note"]
     assert e.score == pytest.approx(1.0, abs=1e-5)
-    e = Sim2Word().explain(pair, net, FixedAttributes(present=(False, False, False)))
+    e = Sim2WordExplainer().explain(pair, net, FixedAttributes(present=(False, False, False)))
     assert _finite(e) and e.words == [] and "no eligible attribute" in e.metadata["caption"]
 
 
@@ -166,7 +166,7 @@ def test_with_the_default_attribute_models(net, pair):
     """The default composite (age-gender + face-parts) and the default (blur) fill: s_j still is
     the erased image's cosine."""
     from s2w_toolkit.attributes.composite import load_attributes
-    from s2w_toolkit.sim2word.erase import fill_images
+    from s2w_toolkit.fills import fill_images
 
     result = run_sim2word(net, pair, load_attributes())
     assert len(result.directions[0].rows) == 15 and result.settings.fill == "blur"
@@ -235,7 +235,7 @@ def test_uncertainty_mode_ranks_by_the_rise_of_u(net, pair):
     small = np.stack([np.rint(resize(f, (112, 112), preserve_range=True)).astype(np.uint8) for f in faces])
     x = edl.preprocess(small)
     edl_pair = Pair(a=x[:1], b=x[1:], image_a=small[0], image_b=small[1])
-    explanation = Sim2Word(rank_by="uncertainty", placements=0).explain(edl_pair, edl, FixedAttributes())
+    explanation = Sim2WordExplainer(rank_by="uncertainty", placements=0).explain(edl_pair, edl, FixedAttributes())
     rises = [w.details["delta_u"] for w in explanation.words]
     assert rises == sorted(rises, reverse=True) and "uncertainty" in explanation.metadata["ranking"]
     judged = run_sim2word(edl, edl_pair, FixedAttributes(), Settings(rank_by="uncertainty", placements=4))
@@ -315,7 +315,7 @@ def test_identity_strategies_with_a_class_head(demo):
     for p, classes in zip(probs, rule.classes):
         mass = p[classes].sum().item()
         assert mass > 0.4 and mass - p[classes[-1]].item() <= 0.4  # the smallest set that passes 0.4
-    explanation = Sim2Word(strategy="threshold").explain(vgg_pair, vgg, FixedAttributes())
+    explanation = Sim2WordExplainer(strategy="threshold").explain(vgg_pair, vgg, FixedAttributes())
     assert _finite(explanation) and explanation.metadata["identity_strategy"] == "classes"
     # the contrastive map with a head: the Grad-CAM of T's classes' mean logit minus F's, which is
     # linear in the logits, so it is what one backward pass of that difference gives

@@ -12,8 +12,8 @@ from s2w_toolkit.bench.auc_drop import (
     record_from_explanation,
 )
 from s2w_toolkit.sim2word.core import Settings, run_sim2word
-from s2w_toolkit.sim2word.erase import fill_images
-from s2w_toolkit.sim2word.explainer import Sim2Word
+from s2w_toolkit.fills import fill_images
+from s2w_toolkit.sim2word.explainer import Sim2WordExplainer
 from s2w_toolkit.sim2word.placements import (
     face_region,
     placement_masks,
@@ -142,7 +142,7 @@ def test_placements_are_seeded_and_batch_size_free(net, pair, attributes, result
 
 
 def test_the_explanation_carries_the_controls_and_the_record(net, pair, attributes):
-    e = Sim2Word(attributes="age-gender", placements=3).explain(pair, net, attributes)
+    e = Sim2WordExplainer(attributes="age-gender", placements=3).explain(pair, net, attributes)
     assert e.metadata["settings"]["placements"] == 3
     record = record_from_explanation(e)
     for direction in e.metadata["directions"]:

@@ -12,7 +12,7 @@ from s2w_toolkit.attributes import AttributePrediction
 from s2w_toolkit.backbones.wrapped import wrap_module
 from s2w_toolkit.interfaces import AttributeModel, Pair
 from s2w_toolkit.sim2word.core import Settings, run_sim2word
-from s2w_toolkit.sim2word.explainer import Sim2Word, to_explanation
+from s2w_toolkit.sim2word.explainer import Sim2WordExplainer, to_explanation
 from s2w_toolkit.sim2word.support import judge_direction, rank_p_value
 
 SIZE = 64
@@ -153,7 +153,7 @@ def test_rank_by_excess_needs_controls_and_the_official_preset_exists():
     official = dict(placements=0, rank_by="similarity", mask_rule="absolute", fill="black", counterfactual="official",
                     stability=0)
     assert Settings.official() == Settings(**official)
-    assert Sim2Word(**{k: str(v) for k, v in official.items()}).settings == Settings.official()
+    assert Sim2WordExplainer(**{k: str(v) for k, v in official.items()}).settings == Settings.official()
 
 
 def test_stability_reruns_are_batched_and_keep_a_robust_word(setup):

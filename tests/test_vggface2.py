@@ -11,7 +11,8 @@ import torch
 
 from nets import randomise_batch_norm
 from s2w_toolkit import load_backbone
-from s2w_toolkit.backbones.vggface2 import BGR_MEAN, VGGFace2Backbone
+from s2w_toolkit.backbones.caffe_resnet import BGR_MEAN
+from s2w_toolkit.backbones.vggface2 import VGGFace2Backbone
 from s2w_toolkit.errors import CheckpointError
 
 

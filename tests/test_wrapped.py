@@ -81,7 +81,8 @@ def test_bgr_reverses_the_channels_before_normalising():
 
 def test_cam_layer_by_name_object_or_default():
     module = tiny_net()
-    assert wrap_module(module, input_size=(32, 32)).cam_layer is module.layer4[0]  # the last Conv2d
+    # the default: the last module to output a spatial map, the layer4 block (its ReLU's output)
+    assert wrap_module(module, input_size=(32, 32)).cam_layer is module.layer4
     assert wrap_module(module, input_size=(32, 32), cam_layer=module.stem).cam_layer is module.stem
     net = wrap_module(module, input_size=(32, 32), cam_layer="layer4")
     assert net.cam_layer is module.layer4
@@ -115,7 +116,7 @@ def test_refusals():
         WrappedBackbone.load("anything.pth")
     mlp = wrap_module(nn.Sequential(nn.Flatten(), nn.Linear(3 * 8 * 8, 4)), input_size=(8, 8))
     assert mlp.embedding_dim == 4
-    with pytest.raises(CheckpointError, match="has no nn.Conv2d layer; pass cam_layer="):
+    with pytest.raises(CheckpointError, match="has no layer with a spatial output larger than 1x1; pass cam_layer="):
         mlp.cam_layer
 
 

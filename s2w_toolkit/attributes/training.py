@@ -30,7 +30,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from ..backbone import Backbone
+from ..backbones.base import Backbone
 from .labels import LabelTable, group_of, load_labelled_face
 from .linear_heads import HeadSpec, LinearHeads, spatial_features
 

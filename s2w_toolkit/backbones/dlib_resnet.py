@@ -1,7 +1,7 @@
 """dlib's face-recognition ResNet (29 conv layers, 128-d, LFW 99.38%) as a PyTorch module.
 
 The weights are read from ``dlib_face_recognition_resnet_model_v1.dat`` (package
-``face-recognition-models``) by :mod:`s2w_toolkit.backbones.dlib_format`; dlib itself is not
+``face-recognition-models``) by :mod:`s2w_toolkit.weights.dlib_format`; dlib itself is not
 needed. The file's ``affine`` layers (folded batch-norm) are folded into the preceding convs.
 
 Example:
@@ -15,17 +15,16 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..backbone import Backbone
+from .base import Backbone, PreprocessParams
 from ..errors import CheckpointError
-from ..faces.model_files import model_file
+from ..weights.packaged import model_file
 from ..faces.templates import dlib_chip_template
-from .formats import DLIB, refuse_unless
-from .dlib_format import DlibNet, read_dlib_net
+from ..weights.formats import DLIB, refuse_unless
+from ..weights.dlib_format import DlibNet, read_dlib_net
 
 WEIGHTS_FILE = "dlib_face_recognition_resnet_model_v1.dat"
 
@@ -66,7 +65,15 @@ def add_prev(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
 class DlibResidualUnit(nn.Module):
     """relu(add_prev(affine(conv(relu(affine(conv(x))))), shortcut)); the shortcut of a
-    down-sampling unit is a 2x2 average pool of the input."""
+    down-sampling unit is a 2x2 average pool of the input.
+
+    Example:
+        >>> import torch
+        >>> from torch import nn
+        >>> unit = DlibResidualUnit(nn.Conv2d(4, 4, 3, 2, 1), nn.Conv2d(4, 4, 3, 1, 1), down=True)
+        >>> unit(torch.zeros(1, 4, 8, 8)).shape
+        torch.Size([1, 4, 4, 4])
+    """
 
     def __init__(self, conv1: nn.Conv2d, conv2: nn.Conv2d, down: bool) -> None:
         super().__init__()
@@ -109,7 +116,7 @@ class DlibResNet(Backbone):
         if kinds[: len(_STEM)] != _STEM:
             raise CheckpointError("dlib network: unexpected stem (not dlib's face ResNet)")
         layers = net.layers
-        self.register_buffer("mean", torch.tensor(net.layers[0]["mean_rgb"], dtype=torch.float32).view(1, 3, 1, 1))
+        self.pixels = PreprocessParams(mean=tuple(net.layers[0]["mean_rgb"]), scale=(256.0, 256.0, 256.0))
         self.stem = _conv(layers[1], layers[2])
         pool = layers[4]
         self.pool = nn.MaxPool2d(pool["kernel"], pool["stride"], pool["padding"])
@@ -139,13 +146,9 @@ class DlibResNet(Backbone):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.fc(self.features(x).mean(dim=(2, 3)))
 
-    def preprocess(self, faces: np.ndarray) -> torch.Tensor:
-        """RGB uint8 chips -> (pixel - dlib's channel means) / 256, on this module's device."""
-        batch = torch.as_tensor(np.ascontiguousarray(faces), device=self.mean.device)
-        if batch.ndim == 3:
-            batch = batch.unsqueeze(0)
-        batch = batch.permute(0, 3, 1, 2).float()
-        return (batch - self.mean) / 256.0
+    def preprocess_params(self) -> PreprocessParams:
+        """(pixel - dlib's channel means) / 256, RGB."""
+        return self.pixels
 
     @property
     def cam_layer(self) -> nn.Module:

@@ -16,14 +16,14 @@ Example:
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..backbone import Backbone
+from .base import Backbone, PreprocessParams
 from ..errors import CheckpointError
-from .checkpoints import load_strict, read_state_dict
+from ..weights.checkpoints import load_strict, read_state_dict
+from ..weights.formats import require_weights
 from .iresnet import DEPTHS, IResNetBackbone, depth_of
 
 _EXPECTED = "edl-iresnet50 (iresnet r50 trunk + Linear(512→K) head)"
@@ -78,9 +78,8 @@ class EDLIResNet50(Backbone):
 
     @classmethod
     def load(cls, weights: str | None = None) -> "EDLIResNet50":
-        if weights is None:
-            raise CheckpointError(f"{cls.name} needs --weights PATH (a .pth state dict of an iresnet r50 "
-                                  f"trunk + Linear(512→K) head)")
+        weights = require_weights(weights, cls.name, "--weights PATH (a .pth state dict of an iresnet r50 "
+                                  "trunk + Linear(512→K) head)")
         state = _canonical(read_state_dict(weights, f"a .pth state dict of {_EXPECTED}"))
         trunk = {k.removeprefix("backbone."): v for k, v in state.items() if k.startswith("backbone.")}
         trunk = trunk or state  # a bare arcface_torch iresnet state dict is refused below, with its depth
@@ -130,8 +129,8 @@ class EDLIResNet50(Backbone):
         evidence = F.relu(self.classify(embedding)) * self.evidence_scale
         return self.num_classes / (evidence + 1.0).sum(dim=1)
 
-    def preprocess(self, faces: np.ndarray) -> torch.Tensor:
-        return self.backbone.preprocess(faces)
+    def preprocess_params(self) -> PreprocessParams:
+        return self.backbone.preprocess_params()
 
     @property
     def cam_layer(self) -> nn.Module:

@@ -14,20 +14,26 @@ from __future__ import annotations
 
 import re
 
-import numpy as np
 import torch
 from torch import nn
 
-from ..backbone import Backbone
+from .base import Backbone, PreprocessParams
 from ..errors import CheckpointError
 from ..faces.templates import arcface_template
-from .checkpoints import load_strict, read_state_dict
+from ..weights.checkpoints import load_strict, read_state_dict
+from ..weights.formats import require_weights
 
 DEPTHS = {18: (2, 2, 2, 2), 34: (3, 4, 6, 3), 50: (3, 4, 14, 3), 100: (3, 13, 30, 3)}
 
 
 class IBasicBlock(nn.Module):
-    """BN, conv3x3, BN, PReLU, conv3x3 (stride), BN, plus the (projected) input."""
+    """BN, conv3x3, BN, PReLU, conv3x3 (stride), BN, plus the (projected) input.
+
+    Example:
+        >>> import torch
+        >>> IBasicBlock(64, 64)(torch.zeros(1, 64, 8, 8)).shape
+        torch.Size([1, 64, 8, 8])
+    """
 
     def __init__(self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None) -> None:
         super().__init__()
@@ -104,8 +110,7 @@ class IResNetBackbone(Backbone):
 
     @classmethod
     def load(cls, weights: str | None = None) -> "IResNetBackbone":
-        if weights is None:
-            raise CheckpointError(f"{cls.name} needs --weights PATH (an arcface_torch .pth state dict)")
+        weights = require_weights(weights, cls.name, "--weights PATH (an arcface_torch .pth state dict)")
         state = read_state_dict(weights, f"an arcface_torch .pth state dict for {cls.name}")
         found = depth_of(state)
         expected = DEPTHS[cls.depth]
@@ -123,11 +128,9 @@ class IResNetBackbone(Backbone):
         x = self.bn2(self.layer4(self.layer3(self.layer2(self.layer1(x)))))
         return self.features(self.fc(self.dropout(torch.flatten(x, 1))))
 
-    def preprocess(self, faces: np.ndarray) -> torch.Tensor:
-        batch = torch.as_tensor(np.ascontiguousarray(faces), device=self.conv1.weight.device)
-        if batch.ndim == 3:
-            batch = batch.unsqueeze(0)
-        return (batch.permute(0, 3, 1, 2).float() / 255.0 - 0.5) / 0.5
+    def preprocess_params(self) -> PreprocessParams:
+        """(pixel - 127.5) / 127.5, RGB: insightface's (x / 255 - 0.5) / 0.5."""
+        return PreprocessParams(mean=(127.5, 127.5, 127.5), scale=(127.5, 127.5, 127.5))
 
     @property
     def cam_layer(self) -> nn.Module:
@@ -142,7 +145,11 @@ def _variant(name: str) -> type[IResNetBackbone]:
 def _make_variant(family: str, depth: int) -> type[IResNetBackbone]:
     if depth not in DEPTHS:
         raise CheckpointError(f"no iresnet of depth {depth}; known: {', '.join(f'r{d}' for d in DEPTHS)}")
-    return type(f"{family.title()}R{depth}", (IResNetBackbone,), {"name": f"{family}-r{depth}", "depth": depth,
+    name = f"{family}-r{depth}"
+    doc = (f"The ``{name}`` backbone: an {family} IResNet-{depth} (see :class:`IResNetBackbone`).\n\n"
+           f"    Example:\n        >>> VARIANTS[{name!r}].name, VARIANTS[{name!r}].depth\n"
+           f"        ({name!r}, {depth})\n    ")
+    return type(f"{family.title()}R{depth}", (IResNetBackbone,), {"name": name, "depth": depth, "__doc__": doc,
                                                                    "__module__": __name__})
 
 

@@ -1,7 +1,7 @@
 """Any ONNX face embedder (insightface ``w600k_r50.onnx``, the ``buffalo`` packs, ...) as a backbone.
 
-The graph is converted by :func:`~s2w_toolkit.convert.onnx_graph.convert_onnx` (once per file:
-:func:`~s2w_toolkit.convert.graph_plan.load_converted` caches the result) into a
+The graph is converted by :func:`~s2w_toolkit.weights.onnx_graph.convert_onnx` (once per file:
+:func:`~s2w_toolkit.weights.graph_plan.load_converted` caches the result) into a
 differentiable module and wrapped with the settings the file implies:
 
 * input size from the graph's input shape (112x112 when the spatial size is not fixed); a
@@ -34,9 +34,9 @@ from pathlib import Path
 
 from ..errors import CheckpointError
 from ..faces.templates import AlignmentTemplate, arcface_template
-from ..convert.graph_plan import load_converted
-from ..convert.onnx_graph import OnnxModule
-from .formats import ONNX, refuse_unless
+from ..weights.graph_plan import load_converted
+from ..weights.onnx_graph import OnnxModule
+from ..weights.formats import ONNX, refuse_unless, require_weights
 from .wrapped import WrappedBackbone, wrap_module
 
 MAX_INPUT_SIDE = 1024  # px: face embedders take 112-224; a larger declared input is refused (memory)
@@ -63,9 +63,7 @@ class OnnxBackbone(WrappedBackbone):
 
     @classmethod
     def load(cls, weights: str | None = None) -> "OnnxBackbone":
-        if weights is None:
-            raise CheckpointError("onnx needs --weights PATH (an .onnx face embedding model)")
-        return cls.from_file(weights)
+        return cls.from_file(require_weights(weights, "onnx", "--weights PATH (an .onnx face embedding model)"))
 
     @classmethod
     def from_file(cls, path: str | Path, *, mean: Sequence[float] | None = None,
@@ -86,13 +84,11 @@ class OnnxBackbone(WrappedBackbone):
         if template is None and size[0] == size[1]:
             template = arcface_template(size[0])
         net = wrap_module(graph, input_size=size, mean=mean, std=std, bgr=bgr,
-                          cam_layer=cam_layer or _spatial_layer(graph, size), template=template,
+                          cam_layer=cam_layer, template=template,
                           threshold=cls.threshold if threshold is None else threshold, name=cls.name,
                           backbone_class=cls)
         net.threshold_source = cls.threshold_source if threshold is None else "given to OnnxBackbone.from_file"
-        order = "bgr" if bgr else "rgb"
-        net.normalisation = (f"{order} (x - {mean[0]:g}) / {std[0]:g}" if len(set(mean)) == 1 == len(set(std))
-                             else f"{order} (x - {tuple(mean)}) / {tuple(std)}")
+        net.normalisation = net.preprocess_params().describe()
         net.source = str(path)
         return net
 
@@ -119,10 +115,3 @@ def _normalises_itself(graph: OnnxModule) -> bool:
     return False
 
 
-def _spatial_layer(graph: OnnxModule, size: tuple[int, int]) -> str | None:
-    try:
-        key = graph.last_spatial_node((1, 3, *size))
-    except Exception as exc:
-        detail = " ".join(str(exc).split())[:200]
-        raise CheckpointError(f"converted graph fails on a (1, 3, {size[0]}, {size[1]}) input: {detail}") from None
-    return f"nodes.{key}" if key else None

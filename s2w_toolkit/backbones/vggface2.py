@@ -3,7 +3,7 @@
 The files (``resnet50_ft_weight.pkl``, ``senet50_scratch_weight.pkl``, ...) are Python-2
 pickles of ``{layer name: numpy array}`` with torchvision-style names (``conv1``, ``bn1``,
 ``layer1.0.conv1``, ..., ``fc``); SENet blocks add ``conv4``/``conv5`` (squeeze and excite).
-They are read by :func:`~s2w_toolkit.backbones.safe_pickle.read_array_pickle`, never by
+They are read by :func:`~s2w_toolkit.weights.safe_pickle.read_array_pickle`, never by
 plain ``pickle``. The network is caffe-style: each bottleneck's stride sits on its first 1x1
 conv and the stem max-pool uses ``ceil_mode``. The 8631-class identification head is kept;
 the verification embedding is the 2048-d pooled feature.
@@ -20,82 +20,20 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
-from ..backbone import Backbone
 from ..errors import CheckpointError
-from ..faces.frames import faces_to_tensor
 from ..faces.templates import dlib_chip_template
-from .formats import PICKLE, refuse_unless
-from .safe_pickle import read_array_pickle
+from .base import Backbone, PreprocessParams
+from .caffe_resnet import VGGFACE2_PIXELS, add_caffe_trunk, caffe_trunk_features
+from ..weights.formats import PICKLE, refuse_unless, require_weights
+from ..weights.safe_pickle import read_array_pickle
 
-#: Mean pixel of VGGFace2 training faces, in the B, G, R order the network reads.
-BGR_MEAN = (91.4953, 103.8827, 131.0912)
 NUM_CLASSES = 8631
-_BLOCKS = (3, 4, 6, 3)
-
-
-class CaffeBottleneck(nn.Module):
-    """1x1 (stride here, caffe-style), 3x3, 1x1 convs with batch-norm; optional squeeze-excite
-    (``conv4``/``conv5``, reduction 16) applied before the residual sum."""
-
-    def __init__(self, inplanes: int, planes: int, stride: int, squeeze_excite: bool) -> None:
-        super().__init__()
-        out = planes * 4
-        self.conv1 = nn.Conv2d(inplanes, planes, 1, stride, bias=False)
-        self.bn1 = nn.BatchNorm2d(planes)
-        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
-        self.bn2 = nn.BatchNorm2d(planes)
-        self.conv3 = nn.Conv2d(planes, out, 1, bias=False)
-        self.bn3 = nn.BatchNorm2d(out)
-        self.downsample = None
-        if stride != 1 or inplanes != out:
-            self.downsample = nn.Sequential(nn.Conv2d(inplanes, out, 1, stride, bias=False), nn.BatchNorm2d(out))
-        self.squeeze_excite = squeeze_excite
-        if squeeze_excite:
-            self.conv4 = nn.Conv2d(out, out // 16, 1)
-            self.conv5 = nn.Conv2d(out // 16, out, 1)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = F.relu(self.bn1(self.conv1(x)))
-        out = F.relu(self.bn2(self.conv2(out)))
-        out = self.bn3(self.conv3(out))
-        if self.squeeze_excite:
-            gate = out.mean(dim=(2, 3), keepdim=True)
-            out = out * torch.sigmoid(self.conv5(F.relu(self.conv4(gate))))
-        shortcut = x if self.downsample is None else self.downsample(x)
-        return F.relu(out + shortcut)
-
-
-def add_caffe_trunk(module: nn.Module, squeeze_excite: bool) -> None:
-    """Give ``module`` the caffe-style ResNet-50 / SENet-50 trunk as ``conv1``, ``bn1``,
-    ``layer1`` ... ``layer4`` (the VGGFace2 layer names), to be run by :func:`caffe_trunk_features`."""
-    module.conv1 = nn.Conv2d(3, 64, 7, 2, 3, bias=False)
-    module.bn1 = nn.BatchNorm2d(64)
-    inplanes, stages = 64, []
-    for i, (planes, blocks) in enumerate(zip((64, 128, 256, 512), _BLOCKS)):
-        layers = [CaffeBottleneck(inplanes, planes, 1 if i == 0 else 2, squeeze_excite)]
-        layers += [CaffeBottleneck(planes * 4, planes, 1, squeeze_excite) for _ in range(1, blocks)]
-        stages.append(nn.Sequential(*layers))
-        inplanes = planes * 4
-    module.layer1, module.layer2, module.layer3, module.layer4 = stages
-
-
-def caffe_trunk_features(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """Run the trunk added by :func:`add_caffe_trunk`: ``(N, 2048, 7, 7)`` at 224 px."""
-    x = F.relu(module.bn1(module.conv1(x)))
-    x = F.max_pool2d(x, 3, 2, 0, ceil_mode=True)
-    return module.layer4(module.layer3(module.layer2(module.layer1(x))))
-
-
-def vggface2_normalise(rgb: torch.Tensor) -> torch.Tensor:
-    """RGB 0..255 ``(N, 3, H, W)`` to the network's input: B, G, R minus :data:`BGR_MEAN`."""
-    return rgb.flip(1) - torch.tensor(BGR_MEAN, dtype=rgb.dtype, device=rgb.device).view(1, 3, 1, 1)
 
 
 class VGGFace2Backbone(Backbone):
-    """VGGFace2 ResNet-50 / SENet-50: 224x224 BGR minus :data:`BGR_MEAN`, 2048-d embedding,
+    """VGGFace2 ResNet-50 / SENet-50: 224x224 BGR minus :data:`~s2w_toolkit.backbones.caffe_resnet.BGR_MEAN`, 2048-d embedding,
     8631-class identification head (:meth:`logits`).
 
     Registered as ``vggface2-resnet50`` and ``vggface2-senet50``, plus ``_ft`` (MS-Celeb-1M
@@ -131,8 +69,7 @@ class VGGFace2Backbone(Backbone):
 
     @classmethod
     def load(cls, weights: str | None = None) -> "VGGFace2Backbone":
-        if weights is None:
-            raise CheckpointError(f"{cls.name} needs --weights PATH (a VGGFace2 caffe-converted .pkl)")
+        weights = require_weights(weights, cls.name, "--weights PATH (a VGGFace2 caffe-converted .pkl)")
         refuse_unless(weights, PICKLE, f"a VGGFace2 .pkl weight file for {cls.name}")
         arrays = read_array_pickle(weights)
         found = _family_of(arrays)
@@ -156,8 +93,8 @@ class VGGFace2Backbone(Backbone):
         """Scores of the 8631 VGGFace2 training identities (pre-softmax) from the pooled feature."""
         return self.fc(embedding)
 
-    def preprocess(self, faces: np.ndarray) -> torch.Tensor:
-        return vggface2_normalise(faces_to_tensor(faces, self.conv1.weight.device))
+    def preprocess_params(self) -> PreprocessParams:
+        return VGGFACE2_PIXELS
 
     @property
     def cam_layer(self) -> nn.Module:
@@ -190,8 +127,11 @@ def _copy_arrays(net: nn.Module, arrays: dict[str, np.ndarray], source: str) -> 
 def _variant(family: str, suffix: str) -> type[VGGFace2Backbone]:
     name = f"vggface2-{family}{suffix}"
     class_name = f"VGGFace2{family.title()}{suffix.title().replace('_', '')}"
+    doc = (f"The ``{name}`` backbone (see :class:`VGGFace2Backbone`).\n\n"
+           f"    Example:\n        >>> VARIANTS[{name!r}].name, VARIANTS[{name!r}].squeeze_excite\n"
+           f"        ({name!r}, {family == 'senet50'})\n    ")
     return type(class_name, (VGGFace2Backbone,), {"name": name, "squeeze_excite": family == "senet50",
-                                                  "__module__": __name__})
+                                                  "__doc__": doc, "__module__": __name__})
 
 
 #: One registered class per name, e.g. ``VARIANTS["vggface2-senet50_ft"]``.

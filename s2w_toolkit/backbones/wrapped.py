@@ -1,11 +1,11 @@
-"""Any ``nn.Module`` embedding network as a :class:`~s2w_toolkit.backbone.Backbone`, from Python.
+"""Any ``nn.Module`` embedding network as a :class:`~s2w_toolkit.backbones.base.Backbone`, from Python.
 
 Example:
     >>> import numpy as np
     >>> from torch import nn
     >>> tiny = nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten())
     >>> net = wrap_module(tiny, input_size=(64, 64), name="tiny")
-    >>> net.embedding_dim, net.cam_layer is tiny[0], net.template.name
+    >>> net.embedding_dim, net.cam_layer is tiny[1], net.template.name   # the ReLU: the last spatial map
     (8, True, 'dlib-chip-64-pad0.25')
     >>> faces = np.random.default_rng(0).integers(0, 256, (2, 64, 64, 3), dtype=np.uint8)
     >>> x = net.preprocess(faces)
@@ -17,11 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import numpy as np
 import torch
 from torch import nn
 
-from ..backbone import Backbone
+from .base import Backbone, PreprocessParams
+from ..cam import find_cam_layer
 from ..errors import CheckpointError
 from ..faces.templates import AlignmentTemplate, arcface_template, dlib_chip_template
 
@@ -56,8 +56,9 @@ class WrappedBackbone(Backbone):
         self.name = name
         self.bgr = bgr
         self.cam_layer_name = cam_layer
-        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
+        self.pixels = PreprocessParams(mean=tuple(mean), scale=tuple(std), bgr=bgr)
+        # An empty buffer, so that a module without parameters still knows its device.
+        self.register_buffer("anchor", torch.zeros(0), persistent=False)
 
     @classmethod
     def load(cls, weights: str | None = None) -> "WrappedBackbone":
@@ -67,25 +68,19 @@ class WrappedBackbone(Backbone):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.module(x)
 
-    def preprocess(self, faces: np.ndarray) -> torch.Tensor:
-        batch = torch.as_tensor(np.ascontiguousarray(faces), device=self.mean.device)
-        if batch.ndim == 3:
-            batch = batch.unsqueeze(0)
-        batch = batch.permute(0, 3, 1, 2).float()
-        if self.bgr:
-            batch = batch.flip(1)
-        return (batch - self.mean) / self.std
+    def preprocess_params(self) -> PreprocessParams:
+        return self.pixels
 
     @property
     def cam_layer(self) -> nn.Module:
         if self.cam_layer_name is None:
-            raise CheckpointError(f"wrapped backbone {self.name!r} has no nn.Conv2d layer; "
-                                  f"pass cam_layer= to wrap_module")
+            raise CheckpointError(f"wrapped backbone {self.name!r} has no layer with a spatial output "
+                                  f"larger than 1x1; pass cam_layer= to wrap_module")
         return self.module.get_submodule(self.cam_layer_name)
 
     @property
     def device(self) -> torch.device:
-        return self.mean.device
+        return self.anchor.device
 
 
 def wrap_module(module: nn.Module, *, input_size: tuple[int, int] = (112, 112),
@@ -99,8 +94,8 @@ def wrap_module(module: nn.Module, *, input_size: tuple[int, int] = (112, 112),
     * ``mean``/``std``: per channel, in the order the network reads its channels (B, G, R when
       ``bgr``), applied to 0..255 pixel values as ``(x - mean) / std``.
     * ``cam_layer``: a submodule of ``module`` or its dotted name (``"layer4"``,
-      ``"body.3.conv"``); by default the last ``nn.Conv2d`` in ``module.named_modules()``
-      (registration order, which is usually but not always the order of execution).
+      ``"body.3.conv"``); by default the one rule of :func:`~s2w_toolkit.cam.find_cam_layer`
+      (the last module to output a spatial map larger than 1x1 in a forward pass).
     * ``template``: by default ``arcface_template(112)`` for a 112x112 input, else
       ``dlib_chip_template(size, 0.25)``; its size must equal ``input_size``.
     * ``embedding_dim``: checked against (or, when None, taken from) one forward pass of a
@@ -126,7 +121,7 @@ def wrap_module(module: nn.Module, *, input_size: tuple[int, int] = (112, 112),
     if embedding_dim is not None and embedding_dim != found:
         raise CheckpointError(f"wrapped module returns {found}-d embeddings, embedding_dim={embedding_dim} was given")
     return backbone_class(module, input_size=input_size, mean=tuple(mean), std=tuple(std), bgr=bgr,
-                          cam_layer=_cam_layer_name(module, cam_layer), template=template,
+                          cam_layer=_cam_layer_name(module, cam_layer, input_size), template=template,
                           threshold=float(threshold), name=name, embedding_dim=found)
 
 
@@ -149,11 +144,10 @@ def _output_dim(module: nn.Module, input_size: tuple[int, int]) -> int:
     return int(out.shape[1])
 
 
-def _cam_layer_name(module: nn.Module, cam_layer: nn.Module | str | None) -> str | None:
+def _cam_layer_name(module: nn.Module, cam_layer: nn.Module | str | None, input_size: tuple[int, int]) -> str | None:
     names = dict(module.named_modules())
     if cam_layer is None:
-        convs = [n for n, m in names.items() if isinstance(m, nn.Conv2d)]
-        return convs[-1] if convs else None
+        return find_cam_layer(module, input_size)
     if isinstance(cam_layer, str):
         if cam_layer not in names:
             known = [repr(n) for n in names if n]

@@ -12,7 +12,7 @@ In both, a mate direction keeps its similarity (the official protocol erases non
 Records are per pair: ``{"same", "similarity", "best_erased": {"a", "b"}, "per_attribute":
 {"a": {attr: s}, "b": ...}, "control_best": {"a": [K floats], "b": ...}}``;
 :func:`record_from_explanation` builds everything but ``same`` and ``similarity`` from a
-Sim2Word :class:`~s2w_toolkit.explanation.Explanation`.
+Sim2Word :class:`~s2w_toolkit.explainers.explanation.Explanation`.
 
 Example:
     >>> records = [
@@ -120,7 +120,7 @@ def auc_drop_control(records: Sequence[Mapping[str, Any]], fprs: Sequence[float]
 
 def record_from_explanation(explanation: Any) -> dict[str, Any]:
     """``best_erased``, ``per_attribute`` and ``control_best`` of a Sim2Word explanation (an
-    :class:`~s2w_toolkit.explanation.Explanation` or its JSON dict), from its metadata's
+    :class:`~s2w_toolkit.explainers.explanation.Explanation` or its JSON dict), from its metadata's
     direction rows: per side, the best s_j over the eligible attributes, each eligible s_j, and
     per placement k the best ``control_s[k]`` over the same attributes (None for a side with
     no eligible attribute, ``[]`` for rows without controls).

@@ -23,7 +23,6 @@ import math
 from collections.abc import Mapping
 from typing import Any, Callable
 
-import torch
 
 from . import metrics
 from .batching import Pending
@@ -331,9 +330,3 @@ class Cost(Metric):
 
     def measure(self, job: Job) -> dict:
         return {"both": dict(job.timing)}
-
-
-@torch.no_grad()
-def unit_embeddings(backbone: Any, pair: Any) -> torch.Tensor:
-    """Both faces' L2-normalised embeddings ``(2, D)``."""
-    return torch.nn.functional.normalize(torch.cat([backbone(pair.a), backbone(pair.b)]).detach(), dim=1)

@@ -3,7 +3,7 @@
 A ``.bin`` is a pickle of ``(images, issame)``: ``2 N`` encoded images (JPEG or PNG bytes of
 faces already aligned to 112 x 112 ArcFace crops) and ``N`` booleans; pair ``i`` is images
 ``2 i`` and ``2 i + 1``. It is read with the restricted unpickler of
-:mod:`~s2w_toolkit.backbones.safe_pickle`, so a hostile file (one that asks for a function or
+:mod:`~s2w_toolkit.weights.safe_pickle`, so a hostile file (one that asks for a function or
 a class) is refused before anything runs, like a hostile checkpoint. The standard protocol's
 ten folds are consecutive blocks of ``N / 10`` pairs.
 
@@ -44,7 +44,7 @@ _SIGNATURES = {b"\xff\xd8\xff": ".jpg", b"\x89PNG\r\n\x1a\n": ".png"}
 def read_bin(path: str | Path) -> tuple[list[bytes], list[bool]]:
     """The encoded images and the is-same flags of an insightface ``.bin``, checked: ``2 N``
     images, each JPEG or PNG bytes, and ``N`` booleans. One-line errors otherwise."""
-    from ..backbones.safe_pickle import restricted_load
+    from ..weights.safe_pickle import restricted_load
 
     path = Path(path)
     try:

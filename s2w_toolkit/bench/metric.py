@@ -75,6 +75,16 @@ class Job:
     explainer of this pair (for work that does not depend on the explainer); ``run`` holds the
     run's settings (``steps``, ``fill``, ``seed``, ``batch_size``); ``timing`` what the
     explanation cost.
+
+    Example:
+        >>> from s2w_toolkit.testing import pair_from_faces, random_faces, tiny_backbone
+        >>> from s2w_toolkit.targets import pair_units
+        >>> net = tiny_backbone()
+        >>> pair = pair_from_faces(net, *random_faces(2, 16))
+        >>> job = Job(spec=None, pair=pair, explanation=None, backbone=net, explainer=object,
+        ...           units=pair_units(net, pair), run={"steps": 4}, explain=lambda backbone: None)
+        >>> job.units.shape, job.run["steps"], job.cache, job.timing  # cache and timing start empty
+        (torch.Size([2, 8]), 4, {}, {})
     """
 
     spec: Any

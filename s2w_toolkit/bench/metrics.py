@@ -14,7 +14,7 @@ Images are changed where the backbone reads them, as Sim2Word erases: with ``m``
 mask, ``x * (1 - m) + s * m`` where ``s`` is the preprocessed source: ``backbone.preprocess``
 of a fill (:data:`REMOVALS`: ``road``, ROAD's noisy linear imputation of the removed pixels
 from their neighbours, one image per mask, see :mod:`s2w_toolkit.road`; or one image of
-:func:`~s2w_toolkit.sim2word.erase.fill_images`), or the other face. Every image goes through the
+:func:`~s2w_toolkit.fills.fill_images`), or the other face. Every image goes through the
 backbone in chunks of ``batch_size`` on its device, without gradients; the score of an image is
 its *raw* cosine with ``counter_unit`` (the other face's L2-normalised embedding). A saliency map
 of another resolution than the face is resized bilinearly; pixels are ordered by saliency, most
@@ -52,9 +52,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..backbone import Backbone
-from ..explanation import as_map
-from ..sim2word.erase import FILL_IMAGES, fill_images, imputed_sources
+from ..backbones.base import Backbone
+from ..explainers.explanation import as_map
+from ..fills import FILL_IMAGES, fill_sources
 from .batching import Pending, ScoreRequest, score_requests
 
 FPRS = (1e-4, 1e-3, 1e-2, 1e-1)
@@ -94,18 +94,6 @@ def _ranks(saliency: np.ndarray, seed: int, device: torch.device) -> torch.Tenso
     for row, order in enumerate(orders):
         ranks[row, order] = np.arange(n)
     return torch.from_numpy(ranks).view(2, *saliency.shape).to(device)
-
-
-def removal_sources(backbone: Backbone, face: np.ndarray, masks: torch.Tensor, fill: str, seed: int,
-                    like: torch.Tensor) -> torch.Tensor:
-    """The preprocessed images removed pixels take, ``(M or 1, 3, H, W)`` like ``like``: with
-    ``road`` one imputed image per mask (all masks at once, so the noise does not depend on the
-    batch size), else one fill image for every mask."""
-    if fill == "road":
-        return imputed_sources(backbone, face, masks, seed, like)
-    if fill not in FILL_IMAGES:
-        raise ValueError(f"unknown fill {fill!r}; use one of {REMOVALS}")
-    return backbone.preprocess(fill_images(np.asarray(face)[None], fill, seed)).to(like.device, like.dtype)
 
 
 def _auc(curve: Sequence[float]) -> float:
@@ -152,7 +140,7 @@ def plan_deletion_insertion(backbone: Backbone, target_x: torch.Tensor, target_f
     deleted = ranks[:, None] < counts[None, :, None, None]  # (2 orders, steps + 1, H, W)
     rows = [row for row, order in enumerate(("saliency", "scattered")) if order in orders]
     masks = torch.cat([m for row in rows for m in (deleted[row], ~deleted[row])])
-    sources = removal_sources(backbone, target_face, masks, fill, seed, x)
+    sources = fill_sources(backbone, target_face, masks, fill, seed, x)
 
     count = len(masks)  # the closure keeps the number, not the masks
 
@@ -230,7 +218,7 @@ def plan_pixel_replacement(backbone: Backbone, target_x: torch.Tensor, target_fa
             masks.append(ranks[1] < count)
     masks = torch.stack(masks) if masks else torch.zeros((0, *ranks.shape[1:]), dtype=torch.bool, device=x.device)
     if source != "other":
-        src = removal_sources(backbone, target_face, masks, source, seed, x)
+        src = fill_sources(backbone, target_face, masks, source, seed, x)
 
     def finish(scored: list[list[float]]) -> dict[str, Any]:
         out: dict[str, Any] = {}

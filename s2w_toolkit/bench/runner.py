@@ -43,10 +43,10 @@ from ..errors import PluginError, S2WError, row_message
 from ..options import build_options, format_value
 from ..pipeline import build_explainer, load_pair, run_explainer
 from ..registry import PluginWarning, get_registry
+from ..targets import pair_units
 from . import metrics as metrics_module
 from ..capture import counting_images
 from .batching import MAX_PENDING_IMAGES, Pending, resolve, score_pending
-from .builtin_metrics import unit_embeddings
 from .metric import Job, Metric
 from .pairs import PairSpec
 from .store import RESULTS, append_row, differing_setting, locked, open_results, read_rows
@@ -227,7 +227,18 @@ def run_benchmark(pairs: list[PairSpec], explainers: list[str], backbone, out_di
 @dataclasses.dataclass
 class PairWork:
     """Everything a process needs to turn pairs into result rows (picklable: engines send it to
-    worker processes and Ray actors)."""
+    worker processes and Ray actors).
+
+    Example:
+        >>> import pickle
+        >>> from s2w_toolkit.testing import tiny_backbone
+        >>> work = PairWork(["centre"], {"centre": get_registry().explainer("centre")}, {"centre": {}},
+        ...                 {"centre": {}}, [], {}, {"steps": 2, "fill": "black", "seed": 0, "batch_size": 8},
+        ...                 False, 8, tiny_backbone())
+        >>> copy = pickle.loads(pickle.dumps(work))  # as it travels to a worker process
+        >>> copy.explainers, copy.classes["centre"].__name__, copy.run["steps"], copy.cache
+        (['centre'], 'CentreBlobExplainer', 2, None)
+    """
 
     explainers: list[str]
     classes: dict[str, type]
@@ -308,7 +319,7 @@ class PairRunner:
                 yield {**base, **_identity(name, w.classes[name], w.recorded[name]), "stage": "load",
                        "error": str(exc)}
             return
-        shared = {"units": unit_embeddings(w.backbone, pair)}  # explainer-independent work of this pair
+        shared = {"units": pair_units(w.backbone, pair)}  # explainer-independent work of this pair
         for name in todo:
             task = _Task(spec, name, w.classes[name], w.options[name], w.recorded[name], pair, w.backbone,
                          self.attributes, w.batch_size)

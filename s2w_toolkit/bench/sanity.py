@@ -41,9 +41,9 @@ from scipy.stats import spearmanr
 from skimage.metrics import structural_similarity
 from torch import nn
 
-from ..backbone import Backbone
+from ..backbones.base import Backbone
 from ..capture import hooked
-from ..explanation import SIDES, Explanation, as_map
+from ..explainers.explanation import SIDES, Explanation, as_map
 
 #: Mean |Spearman| between original and fully randomised maps above which a method is flagged.
 SURVIVAL_SPEARMAN = 0.5
@@ -53,7 +53,15 @@ _STATISTICS_INPUTS = {"BatchNormalization": (3, 4)}  # x, scale, bias, mean, var
 
 class WeightLayer(NamedTuple):
     """A module with learned tensors: its name in the backbone, the module, and the names (for
-    ``backbone.get_parameter``) of the tensors :func:`randomise` redraws."""
+    ``backbone.get_parameter``) of the tensors :func:`randomise` redraws.
+
+    Example:
+        >>> from s2w_toolkit.testing import tiny_backbone
+        >>> net = tiny_backbone()
+        >>> name, module, tensors = weight_layers(net)[0]
+        >>> name, type(module).__name__, tensors, tuple(net.get_parameter(tensors[0]).shape)
+        ('module.0', 'Conv2d', ('module.0.weight', 'module.0.bias'), (4, 3, 3, 3))
+    """
 
     name: str
     module: nn.Module

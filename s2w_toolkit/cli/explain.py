@@ -128,14 +128,14 @@ def _group(probe, gallery, names, options, attribute_spec, attribute_weights, fo
            face_index, aligned, images, threshold=None) -> None:
     from ..attributes.composite import load_attributes
     from ..pipeline import load_backbone
-    from ..sim2word.explainer import Sim2Word
+    from ..sim2word.explainer import Sim2WordExplainer
     from .group import run_group_mode
 
     if not (probe and gallery):
         raise click.UsageError("group mode needs both --probe and --gallery")
     if images or names != ["sim2word"]:
         raise click.UsageError("group mode takes no image arguments and runs the sim2word explainer only")
-    sim2word = Sim2Word(**options)  # an OptionError is a one-line error
+    sim2word = Sim2WordExplainer(**options)  # an OptionError is a one-line error
     if threshold is not None:
         resolve_threshold(threshold, backbone)  # a bad value fails before the model loads
     net = load_backbone(backbone, weights=weights, device=device)

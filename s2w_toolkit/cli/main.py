@@ -30,6 +30,18 @@ class S2WGroup(click.Group):
     """Turns toolkit errors into one line on stderr and a non-zero exit (``--debug``: traceback).
 
     Sub-commands that plugins add through ``s2w_register_commands`` are loaded on first lookup.
+
+    Example:
+        >>> from click.testing import CliRunner
+        >>> @click.group(cls=S2WGroup)
+        ... def demo():
+        ...     pass
+        >>> @demo.command()
+        ... def fail():
+        ...     raise S2WError("photo.jpg: no face found")
+        >>> result = CliRunner().invoke(demo, ["fail"])
+        >>> print(result.exit_code, result.output.strip())
+        1 error: photo.jpg: no face found
     """
 
     _plugins_loaded = False

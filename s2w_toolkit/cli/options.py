@@ -113,7 +113,7 @@ def resolve_threshold(value: str, backbone: Any) -> tuple[float, str]:
     """The threshold that ``--threshold value`` asks for, and where it came from.
 
     ``value`` is a finite number, or the path of a ``s2w calibrate`` JSON made for ``backbone``
-    (a :class:`~s2w_toolkit.backbone.Backbone`, or its name). A file for another backbone name,
+    (a :class:`~s2w_toolkit.backbones.base.Backbone`, or its name). A file for another backbone name,
     a missing or unparsable file and a non-finite number are one-line :class:`S2WError` errors. With
     a Backbone, a file calibrated on other weights (another fingerprint) gives a warning.
 

@@ -16,8 +16,8 @@ def options_table(name: str, cls: type) -> Table:
     """The options of explainer ``cls`` (registered as ``name``): option, type, default, help.
 
     Example:
-        >>> from s2w_toolkit.explainers.input_gradient import InputGradient
-        >>> [column.header for column in options_table("input-gradient", InputGradient).columns]
+        >>> from s2w_toolkit.explainers.input_gradient import InputGradientExplainer
+        >>> [column.header for column in options_table("input-gradient", InputGradientExplainer).columns]
         ['option', 'type', 'default', 'help']
     """
     from ..options import format_value, option_specs

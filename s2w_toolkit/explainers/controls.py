@@ -15,7 +15,7 @@ Example:
     >>> from s2w_toolkit.data import demo_image
     >>> net = load_backbone("dlib-resnet", device="cpu")
     >>> pair = load_pair(demo_image("obama"), demo_image("biden"), net)
-    >>> r, c = RandomMap().explain(pair, net), CentreBlob().explain(pair, net)
+    >>> r, c = RandomMapExplainer().explain(pair, net), CentreBlobExplainer().explain(pair, net)
     >>> r.maps["a"].shape, bool((r.maps["a"] != r.maps["b"]).any()), bool((c.maps["a"] == c.maps["b"]).all())
     ((150, 150), True, True)
 """
@@ -29,7 +29,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..explanation import Explanation
+from .explanation import Explanation
 from ..interfaces import Explainer, Pair
 from ..options import BaseOptions
 
@@ -40,11 +40,11 @@ def _score(pair: Pair, backbone) -> float:
 
 
 @dataclass(frozen=True)
-class RandomOptions(BaseOptions):
+class RandomMapOptions(BaseOptions):
     """Options of the ``random`` control.
 
     Example:
-        >>> RandomOptions(grid=0).grid
+        >>> RandomMapOptions(grid=0).grid
         0
     """
 
@@ -52,17 +52,17 @@ class RandomOptions(BaseOptions):
                                            "min": 0})
 
 
-class RandomMap(Explainer):
+class RandomMapExplainer(Explainer):
     """A seeded i.i.d. uniform map per side: the control for "better than chance".
 
     Example:
-        >>> RandomMap(grid="4", seed="1").options
-        RandomOptions(batch_size=64, seed=1, grid=4)
+        >>> RandomMapExplainer(grid="4", seed="1").options
+        RandomMapOptions(batch_size=64, seed=1, grid=4)
     """
 
     name = "random"
     control = True
-    Options = RandomOptions
+    Options = RandomMapOptions
 
     def explain(self, pair: Pair, backbone, attributes=None) -> Explanation:
         h, w = pair.image_a.shape[:2]
@@ -80,11 +80,11 @@ class RandomMap(Explainer):
 
 
 @dataclass(frozen=True)
-class CentreOptions(BaseOptions):
+class CentreBlobOptions(BaseOptions):
     """Options of the ``centre`` control.
 
     Example:
-        >>> CentreOptions().sigma
+        >>> CentreBlobOptions().sigma
         0.25
     """
 
@@ -107,18 +107,18 @@ def centre_blob(template, size: tuple[int, int], sigma: float = 0.25) -> np.ndar
     return np.exp(-((xs - cx) ** 2 + (ys - cy) ** 2) / (2 * std ** 2))
 
 
-class CentreBlob(Explainer):
+class CentreBlobExplainer(Explainer):
     """A Gaussian blob on the centre of the template's face box: the control for "better than a
     prior that the middle of the face matters".
 
     Example:
-        >>> CentreBlob(sigma="0.5").options.sigma
+        >>> CentreBlobExplainer(sigma="0.5").options.sigma
         0.5
     """
 
     name = "centre"
     control = True
-    Options = CentreOptions
+    Options = CentreBlobOptions
 
     def explain(self, pair: Pair, backbone, attributes=None) -> Explanation:
         blob = centre_blob(backbone.template, pair.image_a.shape[:2], self.options.sigma)

@@ -8,7 +8,7 @@ Example:
     >>> from s2w_toolkit.data import demo_image
     >>> net = load_backbone("dlib-resnet", device="cpu")
     >>> pair = load_pair(demo_image("obama"), demo_image("biden"), net)
-    >>> InputGradient().explain(pair, net).maps["a"].shape
+    >>> InputGradientExplainer().explain(pair, net).maps["a"].shape
     (150, 150)
 """
 
@@ -16,28 +16,30 @@ from __future__ import annotations
 
 import torch
 
-from ..explanation import Explanation
+from .explanation import Explanation
 from ..interfaces import Explainer
+from ..targets import SimilarityTo
 
 
-class InputGradient(Explainer):
+class InputGradientExplainer(Explainer):
     """Absolute gradient of the cosine similarity with respect to each face's pixels.
 
     Its options are the common ones (:class:`~s2w_toolkit.options.BaseOptions`), both unused:
     one forward and one backward pass, nothing random.
 
     Example:
-        >>> InputGradient(batch_size="8").options.batch_size
+        >>> InputGradientExplainer(batch_size="8").options.batch_size
         8
     """
 
     name = "input-gradient"
 
     def explain(self, pair, backbone, attributes=None) -> Explanation:
-        a = pair.a.detach().clone().requires_grad_(True)
-        b = pair.b.detach().clone().requires_grad_(True)
-        with torch.enable_grad():
-            score = backbone.similarity(a, b).sum()
-            grad_a, grad_b = torch.autograd.grad(score, (a, b))
-        maps = {"a": grad_a.abs().sum(dim=1)[0], "b": grad_b.abs().sum(dim=1)[0]}
-        return Explanation(score=score.item(), maps=maps, explainer=self.name)
+        x = torch.cat([pair.a, pair.b]).detach().requires_grad_(True)
+        with torch.enable_grad():  # each face's cosine to the other's detached embedding, one pass
+            embedded = backbone.embed(x)
+            units = embedded.detach()
+            scores = SimilarityTo(backbone.embed, units.flip(0)).of_embeddings(embedded)
+            (grad,) = torch.autograd.grad(scores.sum(), (x,))
+        maps = grad.abs().sum(dim=1)
+        return Explanation(score=float(units[0] @ units[1]), maps={"a": maps[0], "b": maps[1]}, explainer=self.name)

@@ -27,7 +27,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import NoFaceError
-from .model_files import model_file
+from ..weights.packaged import model_file
 
 DETECT_MAX_SIDE = 800
 DETECT_MIN_FACE = 150  # px: in large photos, smaller faces are not searched for (the dlib chip is 150 px)
@@ -37,7 +37,13 @@ _WINDOW = 80  # px: the smallest face dlib's HOG detector finds without upsampli
 
 @dataclass
 class Face:
-    """A detected face: box (left, top, right, bottom) and landmarks (K, 2) as (x, y) pixels."""
+    """A detected face: box (left, top, right, bottom) and landmarks (K, 2) as (x, y) pixels.
+
+    Example:
+        >>> face = Face(box=(10, 20, 50, 80), landmarks=np.zeros((5, 2)), score=1.2)
+        >>> face.area, face.landmarks.shape  # detect() returns faces largest area first
+        (2400, (5, 2))
+    """
 
     box: tuple[int, int, int, int]
     landmarks: np.ndarray

@@ -37,6 +37,14 @@ class AlignmentTemplate:
 
     ``landmarks`` names the landmark predictor the points refer to (``"dlib5"`` or ``"dlib68"``)
     and ``groups`` says which of its points make each template point (their mean).
+
+    Example:
+        >>> t = AlignmentTemplate("eyes-nose", (8, 8), np.array([[2.0, 3.0], [6.0, 3.0], [4.0, 6.0]]),
+        ...                       groups=((0, 1), (2, 3), (4,)), eyes=((0,), (1,)))
+        >>> t.source_points([[0, 0], [2, 2], [5, 1], [7, 1], [4, 5]])  # each group's mean
+        array([[1., 1.],
+               [6., 1.],
+               [4., 5.]])
     """
 
     name: str

@@ -59,9 +59,10 @@ import torch
 import torch.nn.functional as F
 
 from ..cam import normalise_maps
-from ..backbone import Backbone
+from ..backbones.base import Backbone
 from ..interfaces import AttributeModel, Pair
-from .erase import erase_masks, fill_images, imputed_sources, region_masks
+from ..fills import fill_inputs, imputed_inputs
+from .erase import erase_masks, region_masks
 from .identity import counterfactual_map, identity_cams
 from .placements import face_region, placement_masks
 from .rescore import score_masks
@@ -86,7 +87,16 @@ def angular(cosine: Any) -> Any:
 class Direction:
     """One direction of the explanation: T is ``target``, F the other side. Rows are ranked by
     ``sign * row[key]`` (``by_excess`` False) or ``sign * row["excess"]``, highest first;
-    ``summary`` is :func:`~s2w_toolkit.sim2word.support.judge_direction`'s."""
+    ``summary`` is :func:`~s2w_toolkit.sim2word.support.judge_direction`'s.
+
+    Example:
+        >>> import torch
+        >>> maps = torch.zeros(4, 4)
+        >>> rows = [{"word": "Smiling", "s": 0.9, "eligible": True}, {"word": "Senior", "s": 0.5, "eligible": True}]
+        >>> d = Direction("a", maps, maps, maps, torch.zeros(2, 4, 4), rows=rows, sign=-1)
+        >>> [r["word"] for r in d.ranked()]   # a mate pair: the word whose erasing lowers s most first
+        ['Senior', 'Smiling']
+    """
 
     target: str
     identity: torch.Tensor  # H_t (H, W)
@@ -128,7 +138,14 @@ class Direction:
 
 @dataclass
 class Sim2WordResult:
-    """Both directions of a pair, with the original similarity and how it was computed."""
+    """Both directions of a pair, with the original similarity and how it was computed.
+
+    Example:
+        >>> result = Sim2WordResult(similarity=0.7, directions=[], settings=Settings(),
+        ...                         identity_strategy="embedding", degenerate=False, forward_images=12, threshold=0.5)
+        >>> result.mate
+        True
+    """
 
     similarity: float
     directions: list[Direction]
@@ -167,7 +184,15 @@ def ranking_order(settings: Settings, mate: bool) -> tuple[str, int, bool]:
 @dataclass
 class Directions:
     """What :func:`explain_directions` computes: one :class:`Direction` per (target, counter)
-    pair, each target's embedding and identity-map details, and the images forwarded."""
+    pair, each target's embedding and identity-map details, and the images forwarded.
+
+    Example:
+        >>> import torch
+        >>> found = Directions(directions=[], similarities=[0.3], embeddings=torch.zeros(2, 8),
+        ...                    strategy="embedding", classes=[], forwarded=2)
+        >>> found.similarities, tuple(found.embeddings.shape)
+        ([0.3], (2, 8))
+    """
 
     directions: list[Direction]
     similarities: list[float]
@@ -225,9 +250,9 @@ def explain_directions(backbone: Backbone, x: torch.Tensor, faces: np.ndarray, a
     fills, impute = None, None
     if settings.fill == "road":
         def impute(d: int, chosen: torch.Tensor) -> torch.Tensor:
-            return imputed_sources(backbone, faces[pairs[d][0]], chosen, settings.seed, x)
+            return imputed_inputs(backbone, faces[pairs[d][0]], chosen, settings.seed, x)
     else:
-        fills = backbone.preprocess(fill_images(faces, settings.fill, settings.seed)).to(x.device)[targets]
+        fills = fill_inputs(backbone, faces, settings.fill, settings.seed, x)[targets]
     baseline_u = None
     if settings.rank_by == "uncertainty":
         baseline_u = backbone.uncertainty_from_embedding(embeddings).detach()[targets]

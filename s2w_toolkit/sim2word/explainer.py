@@ -1,4 +1,4 @@
-"""``Sim2Word``, the toolkit's main explainer, as an :class:`~s2w_toolkit.interfaces.Explainer`.
+"""``Sim2WordExplainer``, the toolkit's main explainer, as an :class:`~s2w_toolkit.interfaces.Explainer`.
 
 Options (keywords, or ``-o KEY=VALUE`` / dedicated flags on ``s2w explain``; declared by
 :class:`Sim2WordOptions`, listed by ``s2w plugins sim2word``): those of
@@ -21,7 +21,7 @@ Example:
     >>> from s2w_toolkit.data import demo_image
     >>> net = load_backbone("dlib-resnet", device="cpu")
     >>> pair = load_pair(demo_image("obama"), demo_image("biden"), net)
-    >>> e = Sim2Word(attributes="age-gender").explain(pair, net)
+    >>> e = Sim2WordExplainer(attributes="age-gender").explain(pair, net)
     >>> e.metadata["case"], sorted(e.extra_maps)[:2], all(w.details["supported"] for w in e.words)
     ('non-mate', ['counter-identity', 'identity'], True)
     >>> len(e.metadata["directions"][0]["attributes"][0]["control_s"]), "p_value" in e.metadata["directions"][0]["attributes"][0]
@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..explanation import Explanation, Word
+from ..explainers.explanation import Explanation, Word
 from ..interfaces import AttributeModel, Explainer, Pair
 from ..options import build_options
 from .core import Settings, Sim2WordResult, angular, run_sim2word
@@ -75,14 +75,14 @@ def settings_from_options(options: Mapping[str, Any]) -> Settings:
     >>> settings_from_options({"top-k": "2", "ablation": "none"}).top_k
     2
     """
-    return build_options(Sim2Word, options).settings()
+    return build_options(Sim2WordExplainer, options).settings()
 
 
-class Sim2Word(Explainer):
+class Sim2WordExplainer(Explainer):
     """Counterfactual attribute words for a pair's similarity (Chen et al., TOMM 2022).
 
     Example:
-        >>> Sim2Word(fill="blur", top_k="2").settings.top_k
+        >>> Sim2WordExplainer(fill="blur", top_k="2").settings.top_k
         2
     """
 
@@ -227,7 +227,7 @@ def to_explanation(result: Sim2WordResult, threshold: float | None = None, attri
         "directions": [_direction(d, judged) for d in result.directions],
     }
     return Explanation(score=result.similarity, maps={d.target: d.counterfactual for d in result.directions},
-                       explainer=Sim2Word.name, words=words, extra_maps=extra, threshold=threshold,
+                       explainer=Sim2WordExplainer.name, words=words, extra_maps=extra, threshold=threshold,
                        metadata=metadata)
 
 

@@ -3,7 +3,7 @@ the joint maps of the top-5 attributes, a bar chart of the top words, and a capt
 
 Example:
     >>> import numpy as np, os, tempfile
-    >>> from s2w_toolkit.explanation import Explanation, Word
+    >>> from s2w_toolkit.explainers.explanation import Explanation, Word
     >>> m = {"a": np.eye(8), "b": np.eye(8)}
     >>> e = Explanation(score=0.8, maps=m, words=[Word("Big Nose", 0.7, {"side": "a", "cosine": 0.8})],
     ...                 extra_maps={"identity": m}, threshold=0.9, metadata={"caption": "demo"})
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..explanation import SIDES, Explanation
+from ..explainers.explanation import SIDES, Explanation
 from ..plotting import plt, save_figure
 from ..render import map_on_face
 

@@ -30,14 +30,24 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from ..backbone import Backbone
+from ..backbones.base import Backbone
 from ..interfaces import AttributeModel
 from .core import Settings, angular, explain_directions
 
 
 @dataclass
 class GroupResult:
-    """Per-attribute averages over the gallery, ranked, and the maps behind them."""
+    """Per-attribute averages over the gallery, ranked, and the maps behind them.
+
+    Example:
+        >>> rows = [{"attribute": "Age", "eligible": True, "mean_angular": 0.6},
+        ...         {"attribute": "Gender", "eligible": True, "mean_angular": 0.8},
+        ...         {"attribute": "Smiling", "eligible": False, "mean_angular": 0.9}]
+        >>> result = GroupResult(rows, [0.2, 0.3], torch.zeros(4, 4), torch.zeros(4, 4), torch.zeros(3, 4, 4),
+        ...                      Settings(), forward_images=12)
+        >>> [r["attribute"] for r in result.ranked()]  # no controls: by mean score, eligible ones only
+        ['Gender', 'Age']
+    """
 
     rows: list[dict]
     gallery_scores: list[float]  # the probe's plain similarity to each gallery face

@@ -32,14 +32,24 @@ import torch.nn.functional as F
 
 from ..cam import gradcam, normalise_maps
 from ..capture import output_as_leaf
-from ..backbone import Backbone
+from ..backbones.base import Backbone
+from ..targets import class_scores, contrastive_scores, projection_scores
 
 STRATEGIES = ("topk", "threshold")
 
 
 @dataclass
 class IdentityMaps:
-    """Own- and other-identity Grad-CAMs of a pair, ``(2, H, W)`` each, and how they were made."""
+    """Own- and other-identity Grad-CAMs of a pair, ``(2, H, W)`` each, and how they were made.
+
+    Example:
+        >>> from s2w_toolkit.testing import pair_from_faces, random_faces, tiny_backbone
+        >>> net = tiny_backbone()
+        >>> pair = pair_from_faces(net, *random_faces(2, 16))
+        >>> maps = identity_maps(net, torch.cat([pair.a, pair.b]))
+        >>> tuple(maps.own.shape), maps.strategy, bool(maps.other.max() <= 1)
+        ((2, 16, 16), 'embedding', True)
+    """
 
     own: torch.Tensor
     other: torch.Tensor
@@ -117,8 +127,7 @@ def _chunk_cams(backbone: Backbone, features: torch.Tensor, embeddings: torch.Te
                 contrastive: bool) -> tuple[torch.Tensor, list, str]:
     """The CAMs of the images ``start:start + len(embeddings)`` of :func:`identity_cams`;
     ``every``: all n images' embeddings, detached."""
-    rows = torch.arange(len(embeddings))
-    own = start + rows
+    own = start + torch.arange(len(embeddings))
     with torch.enable_grad():
         if backbone.num_classes > 0:
             logits = backbone.classify(embeddings)
@@ -128,11 +137,7 @@ def _chunk_cams(backbone: Backbone, features: torch.Tensor, embeddings: torch.Te
             union = list(dict.fromkeys(c for group in classes for c in group))
             targets = logits[:, union]
             if contrastive:  # the mean logit of each identity's classes, own minus the other's
-                pick = logits.new_zeros((len(classes), logits.shape[1]))
-                for k, group in enumerate(classes):
-                    pick[k, group] = 1.0 / len(group)
-                mean = logits @ pick.T
-                targets = torch.cat([targets, mean[rows, own][:, None] - mean], dim=1)
+                targets = torch.cat([targets, contrastive_scores(class_scores(logits, classes), own)], dim=1)
             maps = gradcam(features, targets)
             cams = torch.stack([maps[:, [union.index(c) for c in group]].mean(1) for group in classes], dim=1)
             if contrastive:
@@ -140,9 +145,9 @@ def _chunk_cams(backbone: Backbone, features: torch.Tensor, embeddings: torch.Te
             return cams, classes, "classes"
         # <f(x_i), e_k> on the raw embedding: its gradient is e_k. (The cosine would be flat at
         # its maximum for k = i: its gradient vanishes there.)
-        targets = embeddings @ F.normalize(torch.cat([every, others]), dim=1).T
+        targets = projection_scores(embeddings, torch.cat([every, others]))
         if contrastive:
-            targets = torch.cat([targets, targets[rows, own][:, None] - targets], dim=1)
+            targets = torch.cat([targets, contrastive_scores(targets, own)], dim=1)
         return gradcam(features, targets), [], "embedding"
 
 

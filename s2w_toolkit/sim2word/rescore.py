@@ -21,13 +21,23 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-from ..backbone import Backbone
+from ..backbones.base import Backbone
 
 
 @dataclass
 class MaskScores:
     """cos(f(erased), counter) per row and mask, optionally the backbone's uncertainty u of the
-    erased image, and how many images went through the backbone."""
+    erased image, and how many images went through the backbone.
+
+    Example:
+        >>> from s2w_toolkit.testing import tiny_backbone
+        >>> net, x = tiny_backbone(size=16), torch.randn(1, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+        >>> masks = torch.zeros(1, 3, 16, 16, dtype=torch.bool); masks[0, 1:, :8] = True  # masks 1 and 2 equal
+        >>> counter = F.normalize(net(x), dim=1).detach()
+        >>> out = score_masks(net, x, torch.zeros_like(x), masks, counter, torch.tensor([1.0]))
+        >>> out.cosine.shape, out.cosine[0, 0].item(), bool(out.cosine[0, 1] == out.cosine[0, 2]), out.forwarded
+        (torch.Size([1, 3]), 1.0, True, 1)
+    """
 
     cosine: torch.Tensor  # (n, A)
     uncertainty: torch.Tensor | None  # (n, A)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..options import BaseOptions
-from .erase import FILLS
+from ..fills import FILLS
 from .support import LEVEL
 
 #: Default number of random placements per eligible mask (see docs/sim2word.md for the choice).

@@ -1,7 +1,7 @@
 """Sim2Word's ranked words as a console table (what ``s2w explain`` prints for it).
 
 Example:
-    >>> from s2w_toolkit.explanation import Explanation, Word
+    >>> from s2w_toolkit.explainers.explanation import Explanation, Word
     >>> e = Explanation(score=0.5, maps={"a": [[0.0]], "b": [[0.0]]}, explainer="sim2word",
     ...                 words=[Word("Gray Hair", 0.61, {"side": "a", "attribute": "Hair Color", "cosine": 0.2})])
     >>> [c.header for c in words_table(e).columns][:4]
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from rich.table import Table
 
-from ..explanation import Explanation
+from ..explainers.explanation import Explanation
 
 
 def words_table(explanation: Explanation) -> Table:

@@ -29,7 +29,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..explanation import SIDES, Explanation
+from ..explainers.explanation import SIDES, Explanation
 from ..interfaces import Explainer, Pair
 from .harness import ExplainerRun, all_maps, copy_pair
 

@@ -2,9 +2,9 @@
 
 Example:
     >>> from s2w_toolkit.testing import ExplainerRun, pair_from_faces, random_faces, tiny_backbone
-    >>> from s2w_toolkit.explainers.input_gradient import InputGradient
+    >>> from s2w_toolkit.explainers.input_gradient import InputGradientExplainer
     >>> net = tiny_backbone()
-    >>> run = ExplainerRun(InputGradient, pair_from_faces(net, *random_faces(2, 16)), net)
+    >>> run = ExplainerRun(InputGradientExplainer, pair_from_faces(net, *random_faces(2, 16)), net)
     >>> run.name, run.first.maps["a"].shape
     ('input-gradient', (16, 16))
 """
@@ -17,7 +17,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from ..explanation import SIDES, Explanation
+from ..explainers.explanation import SIDES, Explanation
 from ..interfaces import Explainer, Pair
 from ..registry import Registry, build_plugin_manager, get_registry, set_registry
 

@@ -19,4 +19,4 @@ __all__ = ["s2w_register_explainers"]
 @hookimpl
 def s2w_register_explainers() -> list[ClassRef]:
     """The ``avsl`` explainer, imported when it is first used."""
-    return [ClassRef("s2w_avsl.explainer:AVSL", name="avsl")]
+    return [ClassRef("s2w_avsl.explainer:AVSLExplainer", name="avsl")]

@@ -27,7 +27,7 @@ Example:
     >>> net = load_backbone("dlib-resnet", device="cpu")
     >>> faces = np.random.default_rng(0).integers(0, 256, (2, 150, 150, 3), dtype=np.uint8)
     >>> x = net.preprocess(faces)
-    >>> e = AVSL().explain(Pair(x[:1], x[1:], faces[0], faces[1]), net)
+    >>> e = AVSLExplainer().explain(Pair(x[:1], x[1:], faces[0], faces[1]), net)
     >>> e.maps["a"].shape, e.metadata["level_names"], e.metadata["level_resolutions"]
     ((150, 150), ['units.2', 'units.6', 'units.9'], [[35, 35], [17, 17], [8, 8]])
     >>> round(sum(e.metadata["level_weights"]), 6)
@@ -43,7 +43,7 @@ import torch
 import torch.nn.functional as F
 
 from s2w_toolkit.cells import cell_cosines, norm_weights
-from s2w_toolkit.explanation import Explanation
+from s2w_toolkit.explainers.explanation import Explanation
 from s2w_toolkit.interfaces import Explainer, Pair
 from s2w_toolkit.options import BaseOptions
 
@@ -120,7 +120,7 @@ class AVSLOptions(BaseOptions):
     num_levels: int = field(default=3, metadata={"help": "how many levels the automatic choice keeps", "min": 1})
 
 
-class AVSL(Explainer):
+class AVSLExplainer(Explainer):
     """Level-by-level similarity maps and their weighted combination.
 
     Options (:class:`AVSLOptions`; strings from the CLI): ``levels`` (comma-separated dotted
@@ -129,7 +129,7 @@ class AVSL(Explainer):
     accepted and unused (two forward passes of the pair, plus the backbone's own cosine).
 
     Example:
-        >>> AVSL(levels="units.3, stem", num_levels="2").settings
+        >>> AVSLExplainer(levels="units.3, stem", num_levels="2").settings
         {'levels': ['units.3', 'stem'], 'num_levels': 2}
     """
 

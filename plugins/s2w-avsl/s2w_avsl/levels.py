@@ -4,9 +4,10 @@
 backbone itself) and records each call whose output is a 4-D tensor ``(N, C, h, w)``, in the
 order the calls finish. :func:`auto_levels` then picks, generically:
 
-1. the *high* level: from the last call of ``backbone.cam_layer``, the last output of the run of
-   consecutive spatial outputs that keep its resolution (the deepest map at the cam layer's
-   resolution); without a usable cam layer, the last spatial output of the pass;
+1. the *high* level: from the last call of the CAM layer, the last output of the run of
+   consecutive spatial outputs that keep its resolution (the deepest map at the CAM layer's
+   resolution). The CAM layer is ``backbone.cam_layer``, or, for a backbone without a usable
+   one, the core's one rule (:func:`s2w_toolkit.cam.find_cam_layer`), see :func:`cam_layer_name`;
 2. among the outputs before it, the last output at each distinct resolution; walking back from
    the high level, each one whose area ``h * w`` is larger than that of the level kept before it
    is kept, until ``count`` levels are found (low, middle, high for ``count=3``).
@@ -33,6 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+from s2w_toolkit.cam import find_cam_layer
 from s2w_toolkit.capture import hooked
 
 
@@ -85,16 +87,17 @@ def trace_spatial_outputs(backbone: Any, x: torch.Tensor) -> list[SpatialOutput]
 
 
 def cam_layer_name(backbone: Any) -> str | None:
-    """The dotted name of ``backbone.cam_layer``, or None when it has none (or it is not a
-    submodule)."""
+    """The dotted name of ``backbone.cam_layer``; for a backbone that has none (or whose CAM
+    layer is not a submodule) the layer :func:`~s2w_toolkit.cam.find_cam_layer` finds, or None
+    when no layer gives a spatial map."""
     try:
         cam = backbone.cam_layer
     except Exception:
-        return None
+        cam = None
     for name, module in backbone.named_modules():
         if name and module is cam:
             return name
-    return None
+    return find_cam_layer(backbone, tuple(backbone.input_size))
 
 
 def auto_levels(outputs: list[SpatialOutput], cam_name: str | None, count: int = 3) -> list[SpatialOutput]:
@@ -103,7 +106,9 @@ def auto_levels(outputs: list[SpatialOutput], cam_name: str | None, count: int =
     if not spatial:
         raise ValueError("the backbone has no spatial feature map (no module returns (N, C, h, w) with h*w > 1)")
     at_cam = [i for i, o in enumerate(spatial) if o.name == cam_name]
-    i = at_cam[-1] if at_cam else len(spatial) - 1
+    if not at_cam:
+        raise ValueError(f"the CAM layer {cam_name!r} gives no spatial map in this pass; name the levels instead")
+    i = at_cam[-1]
     while i + 1 < len(spatial) and spatial[i + 1].size == spatial[i].size:
         i += 1
     last_at: dict[tuple[int, int], SpatialOutput] = {}

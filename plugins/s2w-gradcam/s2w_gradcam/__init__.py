@@ -24,9 +24,9 @@ __version__ = "0.1.0"
 
 #: Explainer name -> class name in :mod:`s2w_gradcam.explainer`.
 EXPLAINERS = {
-    "gradcam": "GradCam",
-    "gradcam++": "GradCamPlusPlus",
-    "layercam": "LayerCam",
+    "gradcam": "GradCAMExplainer",
+    "gradcam++": "GradCAMPlusPlusExplainer",
+    "layercam": "LayerCAMExplainer",
     "integrated-gradients": "IntegratedGradientsExplainer",
     "occlusion": "OcclusionExplainer",
 }

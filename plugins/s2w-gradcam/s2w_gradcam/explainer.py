@@ -2,7 +2,10 @@
 
 Side a is explained by ``S_a(x) = cos(embed(x), embed(b))`` at ``x = a`` with the embedding
 of b detached (a fixed target); side b the same with a and b swapped. Each side gets one map,
-at the face's size, min-max normalised to [0, 1] (a flat map is 0).
+at the face's size, min-max normalised to [0, 1] (a flat map is 0). The pipeline is the core's
+:class:`~s2w_toolkit.explainers.families.SimilarityExplainer`; each explainer here fills in its
+family's one step: the CAM methods are layer explainers, Integrated Gradients a gradient
+explainer, Occlusion a perturbation explainer.
 
 Example:
     >>> import numpy as np, torch
@@ -15,23 +18,28 @@ Example:
     >>> faces = np.random.default_rng(0).integers(0, 256, (2, 16, 16, 3), dtype=np.uint8)
     >>> x = net.preprocess(faces)
     >>> pair = Pair(a=x[:1], b=x[1:], image_a=faces[0], image_b=faces[1])
-    >>> e = LayerCam().explain(pair, net)
+    >>> e = LayerCAMExplainer().explain(pair, net)
     >>> e.maps["a"].shape, e.metadata["method"], bool(0 <= e.maps["b"].min() <= e.maps["b"].max() <= 1)
     ((16, 16), 'layercam', True)
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, get_args
 
-import numpy as np
 import torch
 
-from s2w_toolkit.explanation import Explanation
-from s2w_toolkit.interfaces import AttributeModel, Explainer, Pair
+from s2w_toolkit.explainers.families import (
+    GradientExplainer,
+    LayerExplainer,
+    PerturbationExplainer,
+    SideAttribution,
+    layer_name,
+)
 from s2w_toolkit.options import BaseOptions
-from s2w_toolkit.targets import SimilarityTo, pair_units
+from s2w_toolkit.targets import SimilarityTo
 
 from . import maps as M
 
@@ -103,11 +111,11 @@ class OcclusionOptions(BaseOptions):
 
 
 @dataclass(frozen=True)
-class GradCamOptions(BaseOptions):
+class GradCAMOptions(BaseOptions):
     """Options of ``gradcam``: its ``method`` and every method's options.
 
     Example:
-        >>> GradCamOptions().method
+        >>> GradCAMOptions().method
         'gradcam'
     """
 
@@ -117,167 +125,26 @@ class GradCamOptions(BaseOptions):
     stride: int = _stride()
 
 
-def layer_name(backbone: Any, layer: Any) -> str:
-    """The dotted name of ``layer`` inside ``backbone`` (its class name if not found)."""
-    for name, module in backbone.named_modules():
-        if module is layer:
-            return name
-    return type(layer).__name__
+def _captum_version() -> str:
+    import captum
+
+    return str(captum.__version__)
 
 
-class GradCam(Explainer):
-    """Grad-CAM of the cosine similarity at ``backbone.cam_layer``; ``method`` picks another.
-
-    Options (:class:`GradCamOptions`; strings from the CLI are converted): ``method``
-    (``gradcam``, ``gradcam++``, ``layercam``, ``integrated-gradients``, ``occlusion``; default
-    ``gradcam``), ``steps`` (Integrated Gradients, 32), ``window`` and ``stride`` (Occlusion, 15
-    and 8 pixels) and ``batch_size`` (faces per forward pass for both, 64). The explainers named
-    after one method declare only the options that method uses.
-
-    Example:
-        >>> GradCam().method, GradCam(method="occlusion", window="20").window
-        ('gradcam', 20)
-        >>> GradCam(method="bogus")
-        Traceback (most recent call last):
-        ...
-        s2w_toolkit.errors.OptionError: explainer 'gradcam': option 'method' wants one of: gradcam, ...
-    """
-
-    name = "gradcam"
-    Options = GradCamOptions
-    #: The method this explainer runs unless its options choose another.
-    method: ClassVar[str] = "gradcam"
-
-    def __init__(self, **options: Any) -> None:
-        super().__init__(**options)
-        self.method = getattr(self.options, "method", type(self).method)
-        self.batch_size = self.options.batch_size
-        self.steps = getattr(self.options, "steps", DEFAULTS["steps"])
-        self.window = getattr(self.options, "window", DEFAULTS["window"])
-        self.stride = getattr(self.options, "stride", DEFAULTS["stride"])
-
-    def settings(self) -> dict[str, Any]:
-        """The options that apply to this explainer's method, for the metadata."""
-        if self.method == "integrated-gradients":
-            return {"steps": self.steps, "batch_size": self.batch_size, "quadrature": "gausslegendre",
-                    "baseline": "black face: backbone.preprocess of an all-zero image"}
-        if self.method == "occlusion":
-            return {"window": self.window, "stride": self.stride, "batch_size": self.batch_size,
-                    "baseline": "black face: backbone.preprocess of an all-zero image",
-                    "occluded": "all channels of a window x window patch"}
-        return {"upsampling": "bilinear", "normalisation": "relu, then min-max per map"}
-
-    def explain(self, pair: Pair, backbone: Any, attributes: AttributeModel | None = None) -> Explanation:
-        faces = {"a": pair.a.detach(), "b": pair.b.detach()}
-        size = tuple(int(s) for s in faces["a"].shape[-2:])
-        if self.method == "occlusion" and self.window > min(size):
-            raise ValueError(f"occlusion window {self.window} is larger than the {size[0]}x{size[1]} face")
-        units = pair_units(backbone, pair)  # one batched pass gives both targets and the pair's cosine
-        targets = {"a": units[:1], "b": units[1:]}
-        score = float((units[0] * units[1]).sum().item())
-        maps, raw, details = {}, {}, {}
-        for side, other in (("a", "b"), ("b", "a")):
-            forward = SimilarityTo(backbone.embed, targets[other])
-            heat, raw_map, info = self._side(forward, backbone, faces[side])
-            info["non_finite_values"] = int((~torch.isfinite(heat)).sum())
-            info["peak"] = float(torch.nan_to_num(heat, nan=0.0, posinf=0.0, neginf=0.0).abs().max())
-            maps[side] = M.to_face(heat, size)[0, 0]
-            if raw_map is not None:
-                raw[side] = torch.nan_to_num(raw_map, nan=0.0, posinf=0.0, neginf=0.0)
-            details[side] = info
-        extra = {self.raw_name(): raw} if raw else {}
-        metadata = {
-            "method": self.method,
-            "reference": REFERENCES[self.method],
-            "formula": FORMULAS[self.method],
-            "score": "cosine similarity of the pair (backbone.similarity)",
-            "target": "side a: S(x) = cos(embed(x), embed(b)) at x = a, embed(b) detached; "
-                      "side b: the same with a and b swapped",
-            "implementation": f"captum {self.captum_version()}",
-            "parameters": self.settings(),
-            "sides": details,
-        }
-        if raw:
-            metadata["extra_map"] = self.raw_description()
-        return Explanation(score=score, maps=maps, extra_maps=extra, explainer=self.name, metadata=metadata)
-
-    def _side(self, forward: SimilarityTo, backbone: Any,
-              x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None, dict[str, Any]]:
-        """``(heat (1, 1, h, w), raw map (H, W) or None, details)`` for one face ``x``."""
-        if self.method in M.CAM_METHODS:
-            layer = backbone.cam_layer
-            heat = M.cam(self.method, forward, layer, x)
-            return heat, None, {"layer": layer_name(backbone, layer), "layer_size": list(heat.shape[-2:])}
-        baseline = self.black(backbone, x)
-        with torch.no_grad():
-            info: dict[str, Any] = {"baseline_similarity": float(forward(baseline)[0])}
-        if self.method == "integrated-gradients":
-            attributions, delta = M.integrated_gradients(forward, x, baseline, self.steps, self.batch_size)
-            info["attribution_sum"] = float(attributions.sum())
-            info["convergence_delta"] = delta
-            return attributions.abs().sum(dim=1, keepdim=True), attributions.sum(dim=1)[0], info
-        attributions = M.occlusion(forward, x, baseline, self.window, self.stride, self.batch_size)
-        h, w = (int(n) for n in x.shape[-2:])  # Captum's count: the last patch may be cut by the border
-        info["patches"] = (-(-(h - self.window) // self.stride) + 1) * (-(-(w - self.window) // self.stride) + 1)
-        return attributions.sum(dim=1, keepdim=True), attributions.mean(dim=1)[0], info
-
-    def raw_name(self) -> str:
-        """The name of the extra map kept in the method's own units."""
-        return "signed-attribution" if self.method == "integrated-gradients" else "similarity-drop"
-
-    def raw_description(self) -> str:
-        """What the extra map holds, for the metadata."""
-        if self.method == "integrated-gradients":
-            return ("signed-attribution: sum over channels of the IG attributions, not normalised; "
-                    "it sums to about S(face) - S(black baseline)")
-        return ("similarity-drop: per pixel, the mean drop of the cosine similarity when a patch covering "
-                "it is set to the black baseline, not normalised; positive where occluding lowers the score")
-
-    @staticmethod
-    def black(backbone: Any, x: torch.Tensor) -> torch.Tensor:
-        """A black face in the backbone's preprocessed space, like ``x`` ``(1, 3, H, W)``."""
-        zeros = np.zeros((1, int(x.shape[-2]), int(x.shape[-1]), 3), dtype=np.uint8)
-        return backbone.preprocess(zeros).to(device=x.device, dtype=x.dtype)
-
-    @staticmethod
-    def captum_version() -> str:
-        import captum
-
-        return str(captum.__version__)
+def _described(method: str, parameters: dict[str, Any]) -> dict[str, Any]:
+    return {"method": method, "reference": REFERENCES[method], "formula": FORMULAS[method],
+            "implementation": f"captum {_captum_version()}", "parameters": parameters}
 
 
-class GradCamPlusPlus(GradCam):
-    """Grad-CAM++ of the similarity (``-e gradcam++``): the ``gradcam`` explainer with its method
-    fixed; it has no ``method`` option.
+BLACK = "black face: backbone.preprocess of an all-zero image"
+
+
+class IntegratedGradientsExplainer(GradientExplainer):
+    """Integrated Gradients of the similarity on the pixels (``-e integrated-gradients``), from
+    the black face; its options are :class:`IntegratedGradientsOptions`.
 
     Example:
-        >>> GradCamPlusPlus().method
-        'gradcam++'
-    """
-
-    name = "gradcam++"
-    Options = BaseOptions
-    method = "gradcam++"
-
-
-class LayerCam(GradCam):
-    """LayerCAM of the similarity (``-e layercam``): a gradient weight per position.
-
-    Example:
-        >>> LayerCam().method
-        'layercam'
-    """
-
-    name = "layercam"
-    Options = BaseOptions
-    method = "layercam"
-
-
-class IntegratedGradientsExplainer(GradCam):
-    """Integrated Gradients of the similarity on the pixels (``-e integrated-gradients``).
-
-    Example:
-        >>> IntegratedGradientsExplainer(steps="8", batch_size=4).settings()["steps"]
+        >>> IntegratedGradientsExplainer(steps="8", batch_size=4).describe()["parameters"]["steps"]
         8
     """
 
@@ -286,12 +153,33 @@ class IntegratedGradientsExplainer(GradCam):
     method = "integrated-gradients"
     fast_options = {"steps": "8"}  # the conformance tests
 
+    def describe(self) -> dict[str, Any]:
+        parameters = {"steps": self.options.steps, "batch_size": self.options.batch_size,
+                      "quadrature": "gausslegendre", "baseline": BLACK}
+        return {**_described(self.method, parameters),
+                "extra_map": "signed-attribution: sum over channels of the IG attributions, not normalised; "
+                             "it sums to about S(face) - S(black baseline)"}
 
-class OcclusionExplainer(GradCam):
-    """Occlusion of the similarity (``-e occlusion``): how much hiding each patch lowers it.
+    def raw_map_name(self) -> str:
+        return "signed-attribution"
+
+    def attribute_side(self, forward: SimilarityTo, backbone: Any, x: torch.Tensor) -> SideAttribution:
+        baseline = self.baseline(backbone, x)
+        with torch.no_grad():
+            info: dict[str, Any] = {"baseline_similarity": float(forward(baseline)[0])}
+        attributions, delta = M.integrated_gradients(forward, x, baseline, self.options.steps,
+                                                     self.options.batch_size)
+        info["attribution_sum"] = float(attributions.sum())
+        info["convergence_delta"] = delta
+        return SideAttribution(attributions.abs().sum(dim=1, keepdim=True), attributions.sum(dim=1)[0], info)
+
+
+class OcclusionExplainer(PerturbationExplainer):
+    """Occlusion of the similarity (``-e occlusion``): how much hiding each patch with the black
+    face lowers it; its options are :class:`OcclusionOptions`.
 
     Example:
-        >>> OcclusionExplainer(window="30", stride="10").settings()["window"]
+        >>> OcclusionExplainer(window="30", stride="10").describe()["parameters"]["window"]
         30
     """
 
@@ -299,3 +187,109 @@ class OcclusionExplainer(GradCam):
     Options = OcclusionOptions
     method = "occlusion"
     fast_options = {"window": "30", "stride": "20"}  # the conformance tests: 49 patches per side
+
+    def describe(self) -> dict[str, Any]:
+        parameters = {"window": self.options.window, "stride": self.options.stride,
+                      "batch_size": self.options.batch_size, "baseline": BLACK,
+                      "occluded": "all channels of a window x window patch"}
+        return {**_described(self.method, parameters),
+                "extra_map": "similarity-drop: per pixel, the mean drop of the cosine similarity when a patch "
+                             "covering it is set to the black baseline, not normalised; positive where "
+                             "occluding lowers the score"}
+
+    def raw_map_name(self) -> str:
+        return "similarity-drop"
+
+    def attribute_side(self, forward: SimilarityTo, backbone: Any, x: torch.Tensor) -> SideAttribution:
+        window, stride = self.options.window, self.options.stride
+        h, w = (int(n) for n in x.shape[-2:])
+        if window > min(h, w):
+            raise ValueError(f"occlusion window {window} is larger than the {h}x{w} face")
+        baseline = self.baseline(backbone, x)
+        with torch.no_grad():
+            info: dict[str, Any] = {"baseline_similarity": float(forward(baseline)[0])}
+        attributions = M.occlusion(forward, x, baseline, window, stride, self.options.batch_size)
+        # Captum's count: the last patch may be cut by the border
+        info["patches"] = (-(-(h - window) // stride) + 1) * (-(-(w - window) // stride) + 1)
+        return SideAttribution(attributions.sum(dim=1, keepdim=True), attributions.mean(dim=1)[0], info)
+
+
+#: The explainers that run the gradcam explainer's non-CAM ``method`` values.
+OTHER_METHODS: dict[str, type] = {"integrated-gradients": IntegratedGradientsExplainer,
+                                  "occlusion": OcclusionExplainer}
+
+
+class GradCAMExplainer(LayerExplainer):
+    """Grad-CAM of the cosine similarity at ``backbone.cam_layer``; ``method`` picks another.
+
+    Options (:class:`GradCAMOptions`; strings from the CLI are converted): ``method``
+    (``gradcam``, ``gradcam++``, ``layercam``, ``integrated-gradients``, ``occlusion``; default
+    ``gradcam``), ``steps`` (Integrated Gradients, 32), ``window`` and ``stride`` (Occlusion, 15
+    and 8 pixels) and ``batch_size`` (faces per forward pass for both, 64). A non-CAM method is
+    run by its own explainer (:data:`OTHER_METHODS`), under this explainer's name. The
+    explainers named after one method declare only the options that method uses.
+
+    Example:
+        >>> GradCAMExplainer().method, GradCAMExplainer(method="occlusion", window="20").describe()["parameters"]["window"]
+        ('gradcam', 20)
+        >>> GradCAMExplainer(method="bogus")
+        Traceback (most recent call last):
+        ...
+        s2w_toolkit.errors.OptionError: explainer 'gradcam': option 'method' wants one of: gradcam, ...
+    """
+
+    name = "gradcam"
+    Options = GradCAMOptions
+    #: The method this explainer runs unless its options choose another.
+    method: ClassVar[str] = "gradcam"
+
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        self.method = getattr(self.options, "method", type(self).method)
+        self.other = None
+        if self.method in OTHER_METHODS:
+            cls = OTHER_METHODS[self.method]
+            wanted = {f.name for f in dataclasses.fields(cls.Options)}
+            self.other = cls(**{k: v for k, v in dataclasses.asdict(self.options).items() if k in wanted})
+
+    def describe(self) -> dict[str, Any]:
+        if self.other is not None:
+            return {**self.other.describe(), "family": self.other.family}
+        return _described(self.method, {"upsampling": "bilinear", "normalisation": "relu, then min-max per map"})
+
+    def raw_map_name(self) -> str:
+        return self.other.raw_map_name() if self.other is not None else super().raw_map_name()
+
+    def attribute_side(self, forward: SimilarityTo, backbone: Any, x: torch.Tensor) -> SideAttribution:
+        if self.other is not None:
+            return self.other.attribute_side(forward, backbone, x)
+        layer = self.layer(backbone)
+        heat = M.cam(self.method, forward, layer, x)
+        return SideAttribution(heat, None, {"layer": layer_name(backbone, layer), "layer_size": list(heat.shape[-2:])})
+
+
+class GradCAMPlusPlusExplainer(GradCAMExplainer):
+    """Grad-CAM++ of the similarity (``-e gradcam++``): the ``gradcam`` explainer with its method
+    fixed; it has no ``method`` option.
+
+    Example:
+        >>> GradCAMPlusPlusExplainer().method
+        'gradcam++'
+    """
+
+    name = "gradcam++"
+    Options = BaseOptions
+    method = "gradcam++"
+
+
+class LayerCAMExplainer(GradCAMExplainer):
+    """LayerCAM of the similarity (``-e layercam``): a gradient weight per position.
+
+    Example:
+        >>> LayerCAMExplainer().method
+        'layercam'
+    """
+
+    name = "layercam"
+    Options = BaseOptions
+    method = "layercam"

@@ -2,7 +2,8 @@
 
 Every function takes ``forward``, a :class:`SimilarityTo` (preprocessed faces ``(N, 3, H, W)``
 to their cosine similarity ``(N,)`` with the other face's embedding), and returns maps
-``(N, 1, h, w)`` before upsampling and normalisation (see :func:`to_face`).
+``(N, 1, h, w)`` before upsampling and normalisation
+(:func:`s2w_toolkit.explainers.families.to_face`).
 
 * :func:`cam` - Grad-CAM, Grad-CAM++ and LayerCAM at a layer, from its activations ``A`` and
   the gradients ``g = dS/dA`` of the similarity ``S``.
@@ -17,9 +18,8 @@ Example:
     >>> x = torch.randn(1, 3, 10, 10)
     >>> embed = lambda x: torch.nn.functional.normalize(model(x), dim=1)
     >>> forward = SimilarityTo(embed, embed(torch.randn(1, 3, 10, 10)))
-    >>> heat = cam("gradcam", forward, conv, x)
-    >>> heat.shape, to_face(heat, (10, 10)).shape
-    (torch.Size([1, 1, 8, 8]), torch.Size([1, 1, 10, 10]))
+    >>> cam("gradcam", forward, conv, x).shape
+    torch.Size([1, 1, 8, 8])
 """
 
 from __future__ import annotations
@@ -29,14 +29,12 @@ import torch.nn.functional as F
 from captum.attr import (
     IntegratedGradients,
     LayerActivation,
-    LayerAttribution,
     LayerGradCam,
     LayerGradientXActivation,
     Occlusion,
 )
 from torch import nn
 
-from s2w_toolkit.cam import normalise_maps
 from s2w_toolkit.targets import SimilarityTo
 
 CAM_METHODS = ("gradcam", "gradcam++", "layercam")
@@ -109,12 +107,3 @@ def occlusion(forward: SimilarityTo, x: torch.Tensor, baseline: torch.Tensor, wi
             x, sliding_window_shapes=(channels, window, window), strides=(channels, stride, stride),
             baselines=baseline, perturbations_per_eval=batch_size)
     return attributions.detach()
-
-
-def to_face(heat: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """``heat`` ``(N, 1, h, w)`` bilinearly resized to ``size`` (Captum's
-    ``LayerAttribution.interpolate``) and min-max normalised per map; flat maps become 0."""
-    heat = torch.nan_to_num(heat, nan=0.0, posinf=0.0, neginf=0.0)
-    if tuple(heat.shape[-2:]) != tuple(size):
-        heat = LayerAttribution.interpolate(heat, tuple(size), interpolate_mode="bilinear")
-    return normalise_maps(heat)

@@ -1,6 +1,6 @@
 """s2w-perturb: perturbation baselines for explaining a face pair's similarity.
 
-Registers the ``rise`` explainer (:class:`s2w_perturb.rise.Rise`). The class is registered by
+Registers the ``rise`` explainer (:class:`s2w_perturb.rise.RISEExplainer`). The class is registered by
 import path, so listing plugins (``s2w plugins``) does not import torch.
 
 Example:
@@ -18,4 +18,4 @@ __version__ = "0.1.0"
 @hookimpl
 def s2w_register_explainers() -> list:
     """The explainers of this distribution, imported only when used."""
-    return [ClassRef("s2w_perturb.rise:Rise", name="rise")]
+    return [ClassRef("s2w_perturb.rise:RISEExplainer", name="rise")]

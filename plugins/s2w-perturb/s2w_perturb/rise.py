@@ -25,7 +25,7 @@ Example:
     >>> g = torch.Generator().manual_seed(0)
     >>> faces = torch.rand(2, 3, *net.input_size, generator=g) * 2 - 1
     >>> pair = Pair(a=faces[:1], b=faces[1:], image_a=None, image_b=None)
-    >>> e = Rise(samples="8", batch_size="16").explain(pair, net)
+    >>> e = RISEExplainer(samples="8", batch_size="16").explain(pair, net)
     >>> e.maps["a"].shape, e.metadata["forward_passes"]
     ((150, 150), 2)
 """
@@ -37,10 +37,10 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
-import numpy as np
 import torch
 
 from s2w_toolkit import Explainer, Explanation, Pair
+from s2w_toolkit.fills import black_input
 from s2w_toolkit.options import BaseOptions
 from s2w_toolkit.targets import SimilarityTo
 
@@ -56,11 +56,11 @@ FILLS = get_args(Fill)
 
 
 @dataclass(frozen=True)
-class RiseOptions(BaseOptions):
+class RISEOptions(BaseOptions):
     """RISE's options; ``seed`` seeds the masks, ``batch_size`` counts masked images per pass.
 
     Example:
-        >>> RiseOptions(p=0)
+        >>> RISEOptions(p=0)
         Traceback (most recent call last):
         ...
         ValueError: p (the keep probability) must be in (0, 1], got 0
@@ -84,10 +84,7 @@ def _fills(pair: Pair, backbone: Any, kind: str) -> torch.Tensor:
     if kind == "mean":
         faces = torch.cat([pair.a, pair.b]).detach()
         return faces.mean(dim=(2, 3), keepdim=True).expand(-1, -1, *ref.shape[-2:])
-    height, width = ref.shape[-2:]
-    black = backbone.preprocess(np.zeros((1, height, width, 3), dtype=np.uint8))
-    black = black.to(device=ref.device, dtype=ref.dtype).reshape(1, -1, height, width)
-    return black.expand(2, -1, -1, -1)
+    return black_input(backbone, ref).expand(2, -1, -1, -1)
 
 
 @torch.no_grad()
@@ -136,27 +133,27 @@ def rise_saliency(pair: Pair, backbone: Any, samples: int = 500, cells: int = 7,
             "baseline": {"a": float(baseline[0]), "b": float(baseline[1])}}
 
 
-class Rise(Explainer):
+class RISEExplainer(Explainer):
     """RISE-style random-mask saliency of the pair's cosine similarity, one map per face.
 
-    Options (:class:`RiseOptions`; strings from ``s2w explain -o KEY=VALUE`` are converted):
+    Options (:class:`RISEOptions`; strings from ``s2w explain -o KEY=VALUE`` are converted):
     ``samples`` (N masks per side, 500), ``cells`` (grid size, 7), ``p`` (keep probability,
     0.5), ``seed`` (0), ``batch_size`` (64, also ``--batch-size``), ``center`` (subtract the
     mean masked score, true), ``fill`` (``black``: the preprocessed black image, or ``mean``:
     each face's mean colour). ``Explanation.score`` is the backbone's cosine of the unmasked pair.
 
     Example:
-        >>> r = Rise(samples="64", center="no")
+        >>> r = RISEExplainer(samples="64", center="no")
         >>> r.settings["samples"], r.settings["center"], r.settings["batch_size"]
         (64, False, 64)
-        >>> Rise(p="0")
+        >>> RISEExplainer(p="0")
         Traceback (most recent call last):
         ...
         s2w_toolkit.errors.OptionError: explainer 'rise': p (the keep probability) must be in (0, 1], got 0.0
     """
 
     name = "rise"
-    Options = RiseOptions
+    Options = RISEOptions
     fast_options = {"samples": "32"}  # the conformance tests: enough masks to check behaviour
 
     def __init__(self, **options: Any) -> None:

@@ -29,7 +29,7 @@ __all__ = ["s2w_register_commands", "s2w_register_explainers"]
 @hookimpl
 def s2w_register_explainers() -> list:
     """The ``xcos`` explainer, imported only when it is used."""
-    return [ClassRef("s2w_xcos.explainer:XCos", name="xcos")]
+    return [ClassRef("s2w_xcos.explainer:XCosExplainer", name="xcos")]
 
 
 @hookimpl

@@ -15,7 +15,7 @@ Example:
     >>> from s2w_toolkit.data import demo_image
     >>> net = load_backbone("dlib-resnet", device="cpu")
     >>> pair = load_pair(demo_image("obama"), demo_image("biden"), net)
-    >>> e = XCos(attention="uniform").explain(pair, net)
+    >>> e = XCosExplainer(attention="uniform").explain(pair, net)
     >>> e.maps["a"].shape, e.metadata["attention"], sorted(e.extra_maps)
     ((8, 8), 'uniform', ['attention', 'cosine'])
 """
@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import torch
-from s2w_toolkit.explanation import Explanation
+from s2w_toolkit.explainers.explanation import Explanation
 from s2w_toolkit.interfaces import Explainer
 from s2w_toolkit.options import BaseOptions
 
@@ -70,7 +70,7 @@ class XCosOptions(BaseOptions):
         return self.xcos_head or self.head or None
 
 
-class XCos(Explainer):
+class XCosExplainer(Explainer):
     """xCos: patch-wise cosines of the two faces' feature grids, weighted by an attention map.
 
     Options (:class:`XCosOptions`; strings from ``-o KEY=VALUE`` are accepted):
@@ -80,9 +80,9 @@ class XCos(Explainer):
     is random).
 
     Example:
-        >>> XCos(attention="norms").settings["attention"]
+        >>> XCosExplainer(attention="norms").settings["attention"]
         'norms'
-        >>> XCos(bogus="1")
+        >>> XCosExplainer(bogus="1")
         Traceback (most recent call last):
         ...
         s2w_toolkit.errors.OptionError: explainer 'xcos' has no option 'bogus'; its options: attention, ...

@@ -36,7 +36,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
-from s2w_toolkit.backbones.formats import check_weights_file
+from s2w_toolkit.weights.formats import check_weights_file
 from s2w_toolkit.errors import CheckpointError
 from torch import nn
 

@@ -7,7 +7,7 @@ so the caller's matplotlib backend is left alone.
 
 Example:
     >>> import numpy as np, os, tempfile
-    >>> from s2w_toolkit.explanation import Explanation
+    >>> from s2w_toolkit.explainers.explanation import Explanation
     >>> grid = {"a": np.full((4, 4), 0.5), "b": np.full((4, 4), 0.5)}
     >>> e = Explanation(score=0.8, maps=grid, extra_maps={"cosine": grid, "attention": grid},
     ...                 metadata={"xcos": 0.5, "attention": "uniform"}, explainer="xcos")

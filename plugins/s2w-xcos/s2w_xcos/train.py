@@ -40,7 +40,19 @@ from .head import AttentionHead
 
 
 class SkippedImageWarning(UserWarning):
-    """An image of the training folder had no usable face and was skipped."""
+    """An image of the training folder had no usable face and was skipped.
+
+    Example:
+        >>> import pathlib, tempfile
+        >>> from s2w_toolkit.testing import tiny_backbone
+        >>> bad = pathlib.Path(tempfile.mkdtemp()) / "note.jpg"
+        >>> _ = bad.write_text("not a photo")
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     faces, skipped = load_faces([bad], tiny_backbone())
+        >>> len(faces), caught[0].category.__name__, str(caught[0].message)
+        (0, 'SkippedImageWarning', 'skipped .../note.jpg: not an image, or corrupt')
+    """
 
 
 @dataclass

@@ -18,4 +18,4 @@ __all__ = ["s2w_register_explainers"]
 @hookimpl
 def s2w_register_explainers() -> list[ClassRef]:
     """The ``xssab`` explainer, imported when it is first used."""
-    return [ClassRef("s2w_xssab.explainer:XSSAB", name="xssab")]
+    return [ClassRef("s2w_xssab.explainer:XSSABExplainer", name="xssab")]

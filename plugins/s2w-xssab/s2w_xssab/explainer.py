@@ -24,7 +24,7 @@ Example:
     >>> net = load_backbone("dlib-resnet", device="cpu")
     >>> faces = np.random.default_rng(0).integers(0, 256, (2, 150, 150, 3), dtype=np.uint8)
     >>> x = net.preprocess(faces)
-    >>> e = XSSAB().explain(Pair(x[:1], x[1:], faces[0], faces[1]), net)
+    >>> e = XSSABExplainer().explain(Pair(x[:1], x[1:], faces[0], faces[1]), net)
     >>> e.maps["a"].shape, sorted(e.extra_maps)
     ((150, 150), ['negative', 'positive'])
     >>> abs(e.metadata["sum_pos"] + e.metadata["sum_neg"] - e.score) < 1e-5
@@ -38,9 +38,10 @@ from typing import Any, Literal
 
 import torch
 
-from s2w_toolkit.explanation import Explanation
+from s2w_toolkit.explainers.explanation import Explanation
 from s2w_toolkit.interfaces import Explainer, Pair
 from s2w_toolkit.options import BaseOptions
+from s2w_toolkit.targets import SimilarityTo
 
 REFERENCE = ("M. Huber, A. T. Luu, P. Terhörst, N. Damer: Efficient Explainable Face Verification based on "
              "Similarity Score Argument Backpropagation. WACV 2024, pp. 4736-4745. arXiv:2304.13409")
@@ -82,18 +83,22 @@ class ArgumentGradients:
 def argument_gradients(backbone: Any, a: torch.Tensor, b: torch.Tensor) -> ArgumentGradients:
     """Backpropagate ``S+`` and ``S-`` of the pair ``(a, b)`` (preprocessed ``(N, 3, H, W)``
     batches) to both inputs, one backward pass per sign."""
-    xa = a.detach().clone().requires_grad_(True)
-    xb = b.detach().clone().requires_grad_(True)
+    n = len(a)
+    x = torch.cat([a, b]).detach().requires_grad_(True)
+    grads = {}
     with torch.enable_grad():
-        args = backbone.embed(xa) * backbone.embed(xb)
-        signs = {"positive": (args > 0).detach(), "negative": (args < 0).detach()}
+        embedded = backbone.embed(x)  # one forward pass; each sign's part of the cosine is a masked target
+        units = embedded.detach()
+        args = units[:n] * units[n:]
+        other = torch.cat([units[n:], units[:n]])  # each face's target: the other face's embedding
+        signs = {"positive": args > 0, "negative": args < 0}
         sums = {sign: (args * mask).sum(dim=1) for sign, mask in signs.items()}
-        grads = {}
         for i, sign in enumerate(SIGNS):
-            found = torch.autograd.grad(sums[sign].sum(), (xa, xb), retain_graph=i == 0, allow_unused=True)
-            grads[sign] = {side: torch.zeros_like(x) if g is None else g
-                           for side, x, g in zip(SIDES, (xa, xb), found)}
-    return ArgumentGradients(args.detach(), sums["positive"].detach(), sums["negative"].detach(), grads)
+            part = SimilarityTo(backbone.embed, other * signs[sign].repeat(2, 1)).of_embeddings(embedded)
+            (grad,) = torch.autograd.grad(part.sum(), (x,), retain_graph=i == 0, allow_unused=True)
+            grad = torch.zeros_like(x) if grad is None else grad
+            grads[sign] = {"a": grad[:n], "b": grad[n:]}
+    return ArgumentGradients(args, sums["positive"], sums["negative"], grads)
 
 
 def gradient_map(grad: torch.Tensor, x: torch.Tensor, mode: str = "gradient") -> torch.Tensor:
@@ -127,7 +132,7 @@ class XSSABOptions(BaseOptions):
     top: int = field(default=5, metadata={"help": "arguments listed per sign in metadata.top_arguments", "min": 0})
 
 
-class XSSAB(Explainer):
+class XSSABExplainer(Explainer):
     """xSSAB maps: ``maps`` = where each face raises the similarity (positive arguments),
     ``extra_maps["negative"]`` = where it lowers it.
 
@@ -137,7 +142,7 @@ class XSSAB(Explainer):
     passes per pair).
 
     Example:
-        >>> XSSAB(map="gradient-x-input", top="3").settings
+        >>> XSSABExplainer(map="gradient-x-input", top="3").settings
         {'map': 'gradient-x-input', 'top': 3}
     """
 

@@ -8,13 +8,12 @@ import os
 import sys
 import time
 
-import torch  # deferred by the toolkit while plugins are listed; numpy is imported where used, so
-# that ``s2w --help`` with this plugin installed loads neither
-
 from s2w_toolkit import Explainer, Explanation, hookimpl
 
 
 def _score(pair, backbone):
+    import torch  # here, not at the top: listing plugins and ``s2w --help`` stay free of torch
+
     with torch.no_grad():
         return backbone.similarity(pair.a, pair.b).item()
 
@@ -74,6 +73,8 @@ class BrokenMutates(_Normal):
     name = "broken-mutates"
 
     def explain(self, pair, backbone, attributes=None):
+        import torch
+
         result = super().explain(pair, backbone, attributes)
         with torch.no_grad():
             pair.a.mul_(0.5)

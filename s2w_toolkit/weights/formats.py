@@ -29,6 +29,21 @@ ONNX = "an ONNX model"
 DLIB = "a dlib model"
 
 
+def require_weights(weights: str | None, owner: str, needs: str) -> str:
+    """``weights``, or a one-line :class:`CheckpointError` ``"<owner> needs <needs>"`` when it
+    is None (a model that ships no default weights).
+
+    Example:
+        >>> require_weights(None, "arcface-r50", "--weights PATH (an arcface_torch .pth state dict)")
+        Traceback (most recent call last):
+        ...
+        s2w_toolkit.errors.CheckpointError: arcface-r50 needs --weights PATH (an arcface_torch .pth state dict)
+    """
+    if weights is None:
+        raise CheckpointError(f"{owner} needs {needs}")
+    return weights
+
+
 def check_weights_file(path: str | Path, kind: str = "weights file") -> Path:
     """``path`` if it is a regular file (symlinks followed); else a one-line
     :class:`CheckpointError`: no such ``kind``, symlink loop, a folder, or a FIFO or device

@@ -24,7 +24,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .io.json_data import dumps
+from ..io.json_data import dumps
 
 if TYPE_CHECKING:  # numpy is imported where it is used, so that defining a plugin does not load it
     import numpy as np
@@ -55,7 +55,12 @@ def _side_maps(maps: dict, what: str) -> dict[str, np.ndarray]:
 
 @dataclass
 class Word:
-    """One attribute word with its score; ``details`` holds explainer-specific numbers."""
+    """One attribute word with its score; ``details`` holds explainer-specific numbers.
+
+    Example:
+        >>> Word("Big Nose", 0.12, {"s_j": 0.03})
+        Word(text='Big Nose', score=0.12, details={'s_j': 0.03})
+    """
 
     text: str
     score: float
@@ -68,6 +73,13 @@ class Explanation:
 
     ``maps`` has one 2-D map per side (``"a"``, ``"b"``) at any resolution; ``extra_maps`` holds
     further named maps, each again per side. ``words`` are ranked attribute words.
+
+    Example:
+        >>> import numpy as np
+        >>> e = Explanation(score=0.42, maps={"a": np.ones((2, 2)), "b": np.zeros((2, 2))},
+        ...                 words=[Word("Smiling", 0.1)], threshold=0.3)
+        >>> e.same_person, Explanation.from_json(e.to_json()).words[0].text
+        (True, 'Smiling')
     """
 
     score: float
@@ -151,7 +163,7 @@ class Explanation:
         """Write ``path`` (JSON without the maps) and the maps to the ``.npz`` beside it, each
         atomically (the archive first, so a JSON on disk always has its maps); return ``path``."""
         import numpy as np
-        from .io.atomic import write_bytes, write_text
+        from ..io.atomic import write_bytes, write_text
 
         path = Path(path)
         archive = path.with_suffix(".npz")

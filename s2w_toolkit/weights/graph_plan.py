@@ -37,7 +37,15 @@ PLAN_VERSION = "onnx-plan-1"  # bump when the converter reads a graph differentl
 @dataclass
 class PlannedNode:
     """One graph node: ``label`` (its name, or ``OpType_index``), operator, attributes, the
-    value names it reads and writes, and for a ``Constant`` its ``value``."""
+    value names it reads and writes, and for a ``Constant`` its ``value``.
+
+    Example:
+        >>> node = PlannedNode("two", "Constant", {}, [], ["k"], value=np.array([2.0], np.float32))
+        >>> node == PlannedNode("two", "Constant", {}, [], ["k"], value=np.array([2.0], np.float32))
+        True
+        >>> node == PlannedNode("two", "Constant", {}, [], ["k"], value=np.array([3.0], np.float32))
+        False
+    """
 
     label: str
     op_type: str
@@ -57,7 +65,17 @@ class PlannedNode:
 
 @dataclass
 class GraphPlan:
-    """A graph as :class:`~s2w_toolkit.convert.onnx_graph.OnnxModule` needs it."""
+    """A graph as :class:`~s2w_toolkit.weights.onnx_graph.OnnxModule` needs it.
+
+    Example:
+        >>> import torch
+        >>> from s2w_toolkit.weights.onnx_graph import OnnxModule
+        >>> plan = GraphPlan(opset=18, initializers=[("w", np.array([3.0, 4.0], np.float32))], input_names=["x"],
+        ...                  input_shapes=[[None, 2]], output_names=["y"],
+        ...                  nodes=[PlannedNode("mul", "Mul", {}, ["x", "w"], ["y"])])
+        >>> OnnxModule(plan)(torch.tensor([[1.0, 2.0]])).tolist()  # y = x * w
+        [[3.0, 8.0]]
+    """
 
     opset: int
     initializers: list[tuple[str, np.ndarray]]
@@ -152,9 +170,9 @@ def cached_plan_path(path: str | Path) -> Path:
 
 
 def load_converted(path: str | Path) -> Any:
-    """:func:`~s2w_toolkit.convert.onnx_graph.convert_onnx` of the file ``path``, converted once:
+    """:func:`~s2w_toolkit.weights.onnx_graph.convert_onnx` of the file ``path``, converted once:
     later calls (in any process) build the module from the cached plan without importing ``onnx``."""
-    from ..backbones.formats import check_weights_file
+    from .formats import check_weights_file
     from .onnx_graph import OnnxModule, plan_graph, read_onnx
 
     path = check_weights_file(path, "ONNX file")

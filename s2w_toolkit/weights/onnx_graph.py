@@ -1,9 +1,9 @@
 """Convert an ONNX graph into a differentiable PyTorch module.
 
 The ``onnx`` package reads the file; each node becomes an operator module from
-:mod:`~s2w_toolkit.convert.onnx_ops` (so forward hooks, and thus Grad-CAM, work on any node),
+:mod:`~s2w_toolkit.weights.onnx_ops` (so forward hooks, and thus Grad-CAM, work on any node),
 float initializers become parameters and ``Constant`` nodes are folded into buffers. A graph
-with an operator outside :data:`~s2w_toolkit.convert.onnx_ops.SUPPORTED` is refused with a
+with an operator outside :data:`~s2w_toolkit.weights.onnx_ops.SUPPORTED` is refused with a
 one-line :class:`~s2w_toolkit.errors.CheckpointError` naming it.
 
 Tensors stored as external data are read by :func:`read_onnx` itself, never by ``onnx``: each
@@ -37,7 +37,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..backbones.formats import check_weights_file
+from .formats import check_weights_file
 from ..errors import CheckpointError
 from .graph_plan import GraphPlan, PlannedNode
 from .onnx_ops import SUPPORTED, OnnxOp, Reshape, UnsupportedOperator
@@ -316,15 +316,6 @@ class OnnxModule(nn.Module):
             self(torch.zeros(input_shape, device=reference.device if reference is not None else None))
         return {key: tuple(outputs[-1].shape) for key, outputs in seen.items() if outputs}
 
-    def last_spatial_node(self, input_shape: tuple[int, ...]) -> str | None:
-        """Key of the last node whose output is a spatial map ``(N, C, H, W)`` larger than 1x1,
-        the usual Grad-CAM layer. Transpose and Reshape are skipped: their 4-D outputs need
-        not be channels-first maps."""
-        shapes = self.output_shapes(input_shape)
-        spatial = [key for key, op in self.nodes.items() if op.op_type not in ("Transpose", "Reshape")
-                   and len(shapes.get(key, ())) == 4 and shapes[key][2] * shapes[key][3] > 1]
-        return spatial[-1] if spatial else None
-
     def node(self, name: str) -> OnnxOp:
         """The operator module of a node, by its ONNX node name (or its module key)."""
         if name in self.nodes:
@@ -351,7 +342,7 @@ class OnnxModule(nn.Module):
 
 def convert_onnx(source: str | Path | onnx.ModelProto) -> OnnxModule:
     """An :class:`OnnxModule` from a path or a loaded ``ModelProto``, in eval mode (see
-    :func:`~s2w_toolkit.convert.graph_plan.load_converted` for a path converted once and cached)."""
+    :func:`~s2w_toolkit.weights.graph_plan.load_converted` for a path converted once and cached)."""
     if not isinstance(source, (str, os.PathLike)):
         return OnnxModule(source).eval()
     return OnnxModule(read_onnx(source), source=str(source)).eval()

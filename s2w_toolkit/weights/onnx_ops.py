@@ -25,11 +25,28 @@ __all__ = ["OnnxOp", "SUPPORTED", "UnsupportedOperator"]
 
 
 class UnsupportedOperator(ValueError):
-    """An operator type, or an attribute value of a supported one, that the converter lacks."""
+    """An operator type, or an attribute value of a supported one, that the converter lacks.
+
+    Example:
+        >>> OnnxOp.create("Resize", {}, opset=18)
+        Traceback (most recent call last):
+        ...
+        s2w_toolkit.weights.onnx_ops.UnsupportedOperator: Resize
+        >>> OnnxOp.create("Pad", {"mode": "foo"}, opset=18)
+        Traceback (most recent call last):
+        ...
+        s2w_toolkit.weights.onnx_ops.UnsupportedOperator: Pad mode=foo
+    """
 
 
 class OnnxOp(nn.Module):
-    """Base of every operator module; subclasses register themselves by ``op_type``."""
+    """Base of every operator module; subclasses register themselves by ``op_type``.
+
+    Example:
+        >>> op = OnnxOp.create("Gemm", {"transB": 1}, opset=18)  # the registered class for the type
+        >>> op, type(op).__name__, op.attrs, op.opset, "Gemm" in SUPPORTED
+        (Gemm(transB=1), 'Gemm', {'transB': 1}, 18, True)
+    """
 
     op_type: ClassVar[str] = ""
     _types: ClassVar[dict[str, type["OnnxOp"]]] = {}
@@ -99,6 +116,17 @@ class _Windowed(OnnxOp):
 
 
 class Conv(_Windowed):
+    """ONNX Conv (1-D to 3-D): ``strides``, ``dilations``, ``group``, explicit ``pads`` or ``auto_pad``;
+    the bias input is optional.
+
+    Example:
+        >>> import torch
+        >>> op = OnnxOp.create("Conv", {"strides": [2, 2]}, opset=18)
+        >>> op(torch.arange(16.0).reshape(1, 1, 4, 4), torch.ones(1, 1, 2, 2))  # sums of 2x2 windows
+        tensor([[[[10., 18.],
+                  [42., 50.]]]])
+    """
+
     op_type = "Conv"
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, b: torch.Tensor | None = None) -> torch.Tensor:
@@ -113,6 +141,18 @@ class Conv(_Windowed):
 
 
 class BatchNormalization(OnnxOp):
+    """ONNX BatchNormalization in inference mode: ``(x - mean) / sqrt(var + epsilon) * scale + bias``
+    per channel (axis 1); ``training_mode=1`` is refused.
+
+    Example:
+        >>> import torch
+        >>> op = OnnxOp.create("BatchNormalization", {"epsilon": 0.0}, opset=18)
+        >>> x, scale, bias, mean, var = (torch.tensor(v) for v in ([[3.0], [5.0]], [1.0], [0.0], [1.0], [4.0]))
+        >>> op(x, scale, bias, mean, var)  # (x - 1) / sqrt(4)
+        tensor([[1.],
+                [2.]])
+    """
+
     op_type = "BatchNormalization"
 
     def __init__(self, attrs: dict[str, Any], opset: int) -> None:
@@ -126,6 +166,14 @@ class BatchNormalization(OnnxOp):
 
 
 class PRelu(OnnxOp):
+    """ONNX PRelu: ``x`` where it is not negative, else ``slope * x`` (``slope`` broadcasts).
+
+    Example:
+        >>> import torch
+        >>> OnnxOp.create("PRelu", {}, opset=18)(torch.tensor([-2.0, 3.0]), torch.tensor([0.25]))
+        tensor([-0.5000,  3.0000])
+    """
+
     op_type = "PRelu"
 
     def forward(self, x, slope):
@@ -133,6 +181,14 @@ class PRelu(OnnxOp):
 
 
 class Relu(OnnxOp):
+    """ONNX Relu: ``max(x, 0)``.
+
+    Example:
+        >>> import torch
+        >>> OnnxOp.create("Relu", {}, opset=18)(torch.tensor([-1.0, 0.0, 2.0]))
+        tensor([0., 0., 2.])
+    """
+
     op_type = "Relu"
 
     def forward(self, x):
@@ -140,6 +196,14 @@ class Relu(OnnxOp):
 
 
 class LeakyRelu(OnnxOp):
+    """ONNX LeakyRelu: ``x`` where it is not negative, else ``alpha * x`` (``alpha`` defaults to 0.01).
+
+    Example:
+        >>> import torch
+        >>> OnnxOp.create("LeakyRelu", {}, opset=18)(torch.tensor([-100.0, 1.0]))
+        tensor([-1.,  1.])
+    """
+
     op_type = "LeakyRelu"
 
     def forward(self, x):
@@ -147,6 +211,14 @@ class LeakyRelu(OnnxOp):
 
 
 class Sigmoid(OnnxOp):
+    """ONNX Sigmoid: ``1 / (1 + exp(-x))``.
+
+    Example:
+        >>> import torch
+        >>> OnnxOp.create("Sigmoid", {}, opset=18)(torch.tensor([0.0]))
+        tensor([0.5000])
+    """
+
     op_type = "Sigmoid"
 
     def forward(self, x):
@@ -154,6 +226,14 @@ class Sigmoid(OnnxOp):
 
 
 class Add(OnnxOp):
+    """ONNX Add: ``a + b``, broadcasting.
+
+    Example:
+        >>> import torch
+        >>> OnnxOp.create("Add", {}, opset=18)(torch.tensor([1, 2]), torch.tensor(10))
+        tensor([11, 12])
+    """
+
     op_type = "Add"
 
     def forward(self, a, b):
@@ -161,6 +241,14 @@ class Add(OnnxOp):
 
 
 class Sub(OnnxOp):
+    """ONNX Sub: ``a - b``, broadcasting.
+
+    Example:
+        >>> import torch
+        >>> OnnxOp.create("Sub", {}, opset=18)(torch.tensor([5.0, 3.0]), torch.tensor([1.0, 4.0]))
+        tensor([ 4., -1.])
+    """
+
     op_type = "Sub"
 
     def forward(self, a, b):
@@ -168,6 +256,15 @@ class Sub(OnnxOp):
 
 
 class Mul(OnnxOp):
+    """ONNX Mul: ``a * b``, broadcasting.
+
+    Example:
+        >>> import torch
+        >>> OnnxOp.create("Mul", {}, opset=18)(torch.tensor([[1.0], [2.0]]), torch.tensor([3.0, 4.0]))
+        tensor([[3., 4.],
+                [6., 8.]])
+    """
+
     op_type = "Mul"
 
     def forward(self, a, b):
@@ -175,6 +272,15 @@ class Mul(OnnxOp):
 
 
 class Div(OnnxOp):
+    """ONNX Div: ``a / b``, broadcasting; integer tensors divide truncating towards zero, as in ONNX.
+
+    Example:
+        >>> import torch
+        >>> op = OnnxOp.create("Div", {}, opset=18)
+        >>> op(torch.tensor([7.0, -7.0]), torch.tensor(2.0)), op(torch.tensor([7, -7]), torch.tensor(2))
+        (tensor([ 3.5000, -3.5000]), tensor([ 3, -3]))
+    """
+
     op_type = "Div"
 
     def forward(self, a, b):
@@ -184,6 +290,14 @@ class Div(OnnxOp):
 
 
 class MatMul(OnnxOp):
+    """ONNX MatMul: the matrix product ``a @ b`` (batched and broadcast as in numpy).
+
+    Example:
+        >>> import torch
+        >>> OnnxOp.create("MatMul", {}, opset=18)(torch.tensor([[1.0, 2.0]]), torch.tensor([[3.0], [4.0]]))
+        tensor([[11.]])
+    """
+
     op_type = "MatMul"
 
     def forward(self, a, b):
@@ -191,6 +305,16 @@ class MatMul(OnnxOp):
 
 
 class Gemm(OnnxOp):
+    """ONNX Gemm: ``alpha * A' @ B' + beta * C``, where ``A'`` and ``B'`` are transposed when ``transA``
+    and ``transB`` are set; ``C`` is optional. A fully connected layer is ``Gemm`` with ``transB=1``.
+
+    Example:
+        >>> import torch
+        >>> op = OnnxOp.create("Gemm", {"transB": 1, "alpha": 2.0}, opset=18)
+        >>> op(torch.tensor([[1.0, 2.0]]), torch.tensor([[3.0, 4.0]]), torch.tensor([1.0]))  # 2 * 11 + 1
+        tensor([[23.]])
+    """
+
     op_type = "Gemm"
 
     def forward(self, a, b, c=None):
@@ -201,6 +325,14 @@ class Gemm(OnnxOp):
 
 
 class Flatten(OnnxOp):
+    """ONNX Flatten: a 2-D tensor, the axes before ``axis`` (default 1) in its rows, the rest in its columns.
+
+    Example:
+        >>> import torch
+        >>> OnnxOp.create("Flatten", {}, opset=18)(torch.zeros(2, 3, 4, 5)).shape
+        torch.Size([2, 60])
+    """
+
     op_type = "Flatten"
 
     def forward(self, x):
@@ -211,7 +343,17 @@ class Flatten(OnnxOp):
 
 class Reshape(OnnxOp):
     """ONNX Reshape. A constant target shape that starts with 1 keeps the runtime batch size,
-    so that graphs exported with a fixed batch of 1 run on batches."""
+    so that graphs exported with a fixed batch of 1 run on batches.
+
+    Example:
+        >>> import torch
+        >>> op = OnnxOp.create("Reshape", {}, opset=18)
+        >>> op(torch.zeros(2, 3, 4), torch.tensor([0, -1])).shape  # 0 keeps that axis, -1 takes the rest
+        torch.Size([2, 12])
+        >>> op.batch_polymorphic = True  # as in a graph exported for a batch of 1
+        >>> op(torch.zeros(5, 8), torch.tensor([1, 2, 4])).shape
+        torch.Size([5, 2, 4])
+    """
 
     op_type = "Reshape"
     batch_polymorphic = False  # set by the converter for graphs with a static batch of 1
@@ -226,6 +368,14 @@ class Reshape(OnnxOp):
 
 
 class Transpose(OnnxOp):
+    """ONNX Transpose: the axes permuted by ``perm`` (default: reversed).
+
+    Example:
+        >>> import torch
+        >>> OnnxOp.create("Transpose", {"perm": [0, 2, 3, 1]}, opset=18)(torch.zeros(1, 3, 4, 5)).shape
+        torch.Size([1, 4, 5, 3])
+    """
+
     op_type = "Transpose"
 
     def forward(self, x):
@@ -234,6 +384,14 @@ class Transpose(OnnxOp):
 
 
 class Concat(OnnxOp):
+    """ONNX Concat: the inputs joined along ``axis``; omitted (``None``) inputs are left out.
+
+    Example:
+        >>> import torch
+        >>> OnnxOp.create("Concat", {"axis": 1}, opset=18)(torch.ones(1, 1), None, torch.zeros(1, 2))
+        tensor([[1., 0., 0.]])
+    """
+
     op_type = "Concat"
 
     def forward(self, *xs):
@@ -241,6 +399,19 @@ class Concat(OnnxOp):
 
 
 class Pad(OnnxOp):
+    """ONNX Pad: ``constant``, ``reflect``, ``edge`` or ``wrap`` padding. From opset 11 the pads
+    (all begins, then all ends), the fill value and the axes are inputs; before, attributes.
+
+    Example:
+        >>> import torch
+        >>> op = OnnxOp.create("Pad", {}, opset=18)
+        >>> op(torch.tensor([[1.0, 2.0]]), torch.tensor([0, 1, 0, 2]), torch.tensor(9.0))  # 1 before, 2 after
+        tensor([[9., 1., 2., 9., 9.]])
+        >>> OnnxOp.create("Pad", {"mode": b"edge"}, opset=18)(torch.tensor([[[[1.0, 2.0]]]]),
+        ...                                                   torch.tensor([0, 0, 0, 1, 0, 0, 0, 2]))
+        tensor([[[[1., 1., 2., 2., 2.]]]])
+    """
+
     op_type = "Pad"
     _modes = {"constant": "constant", "reflect": "reflect", "edge": "replicate", "wrap": "circular"}
 
@@ -270,6 +441,17 @@ class Pad(OnnxOp):
 
 
 class MaxPool(_Windowed):
+    """ONNX MaxPool over ``kernel_shape`` windows, with ``strides``, ``dilations``, ``pads`` or
+    ``auto_pad``, and ``ceil_mode``; padding never wins the maximum.
+
+    Example:
+        >>> import torch
+        >>> op = OnnxOp.create("MaxPool", {"kernel_shape": [2, 2], "strides": [2, 2]}, opset=18)
+        >>> op(torch.arange(16.0).reshape(1, 1, 4, 4))
+        tensor([[[[ 5.,  7.],
+                  [13., 15.]]]])
+    """
+
     op_type = "MaxPool"
 
     def forward(self, x):
@@ -286,7 +468,14 @@ class MaxPool(_Windowed):
 
 class AveragePool(_Windowed):
     """Window sums over the padded input divided by the count of pixels that ONNX counts
-    (real ones, plus the pads when ``count_include_pad``), which also covers ``ceil_mode``."""
+    (real ones, plus the pads when ``count_include_pad``), which also covers ``ceil_mode``.
+
+    Example:
+        >>> import torch
+        >>> op = OnnxOp.create("AveragePool", {"kernel_shape": [3], "pads": [1, 1]}, opset=18)
+        >>> op(torch.tensor([[[3.0, 6.0, 9.0]]]))  # the pads are not counted at the ends
+        tensor([[[4.5000, 6.0000, 7.5000]]])
+    """
 
     op_type = "AveragePool"
 
@@ -309,6 +498,14 @@ class AveragePool(_Windowed):
 
 
 class GlobalAveragePool(OnnxOp):
+    """ONNX GlobalAveragePool: the mean over every spatial axis, each kept with size 1.
+
+    Example:
+        >>> import torch
+        >>> OnnxOp.create("GlobalAveragePool", {}, opset=18)(torch.arange(16.0).reshape(1, 1, 4, 4))
+        tensor([[[[7.5000]]]])
+    """
+
     op_type = "GlobalAveragePool"
 
     def forward(self, x):
@@ -316,7 +513,14 @@ class GlobalAveragePool(OnnxOp):
 
 
 class Softmax(OnnxOp):
-    """Softmax over ``axis``; before opset 13 the input is coerced to 2-D at ``axis`` (default 1)."""
+    """Softmax over ``axis``; before opset 13 the input is coerced to 2-D at ``axis`` (default 1).
+
+    Example:
+        >>> import torch
+        >>> x = torch.zeros(1, 2, 2)
+        >>> OnnxOp.create("Softmax", {}, opset=13)(x)[0, 0], OnnxOp.create("Softmax", {}, opset=11)(x)[0, 0]
+        (tensor([0.5000, 0.5000]), tensor([0.2500, 0.2500]))
+    """
 
     op_type = "Softmax"
 
@@ -330,6 +534,14 @@ class Softmax(OnnxOp):
 
 
 class Identity(OnnxOp):
+    """ONNX Identity: its input, unchanged.
+
+    Example:
+        >>> import torch
+        >>> OnnxOp.create("Identity", {}, opset=18)(torch.tensor([1, 2]))
+        tensor([1, 2])
+    """
+
     op_type = "Identity"
 
     def forward(self, x):
@@ -337,7 +549,17 @@ class Identity(OnnxOp):
 
 
 class Constant(OnnxOp):
-    """Holds its value; the converter folds Constant nodes into the graph's buffers."""
+    """Holds its value; the converter folds Constant nodes into the graph's buffers.
+
+    Example:
+        >>> op = OnnxOp.create("Constant", {"value_float": 1.5}, opset=18)
+        >>> op
+        Constant(value_float=1.5)
+        >>> op()
+        Traceback (most recent call last):
+        ...
+        RuntimeError: Constant nodes are folded when the graph is converted
+    """
 
     op_type = "Constant"
 

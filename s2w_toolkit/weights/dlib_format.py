@@ -8,7 +8,7 @@ and skip layers store only their version, so the reader returns them as ``"tag_o
 and the caller checks the sequence against the architecture it expects.
 
 Example:
-    >>> from s2w_toolkit.faces.model_files import model_file
+    >>> from s2w_toolkit.weights.packaged import model_file
     >>> net = read_dlib_net(model_file("dlib_face_recognition_resnet_model_v1.dat"))
     >>> net.loss["kind"], net.layers[1]["kind"]
     ('loss_metric', 'con')
@@ -181,6 +181,12 @@ class DlibNet:
     ``layers[0]`` is the input layer; each later entry is a dict with a ``kind`` (``con``,
     ``affine``, ``relu``, ``max_pool``, ``avg_pool``, ``add_prev``, ``fc`` or ``tag_or_skip``)
     and its parameters as numpy arrays.
+
+    Example:
+        >>> from s2w_toolkit.weights.packaged import model_file
+        >>> net = read_dlib_net(model_file("dlib_face_recognition_resnet_model_v1.dat"))
+        >>> net.kinds()[:3], net.kinds()[-2:]
+        (['input', 'con', 'affine'], ['avg_pool', 'fc'])
     """
 
     loss: dict

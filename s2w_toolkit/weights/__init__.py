@@ -1,0 +1,21 @@
+"""Model weights: every file format the toolkit reads, read safely, in one room.
+
+* :mod:`~s2w_toolkit.weights.formats`: a file's format from its first bytes, so a loader given
+  the wrong kind of file says what it found;
+* :mod:`~s2w_toolkit.weights.checkpoints`: PyTorch state dicts, ``weights_only=True``;
+* :mod:`~s2w_toolkit.weights.safe_pickle`: pickles of numpy arrays (VGGFace2's), without
+  running pickled code;
+* :mod:`~s2w_toolkit.weights.dlib_format`: dlib's ``.dat`` networks;
+* :mod:`~s2w_toolkit.weights.onnx_graph`, :mod:`~s2w_toolkit.weights.onnx_ops`,
+  :mod:`~s2w_toolkit.weights.graph_plan`: ONNX graphs as differentiable PyTorch modules;
+* :mod:`~s2w_toolkit.weights.packaged`: where the model files of registry packages live.
+
+Backbones and attribute models build their networks and call these; nothing here knows a
+network's architecture. Importing this package imports none of its modules (so reading a
+file's format never loads torch).
+
+Example:
+    >>> from s2w_toolkit.weights.onnx_ops import SUPPORTED
+    >>> "PRelu" in SUPPORTED
+    True
+"""
