@@ -15,7 +15,8 @@ age-gender nets), :func:`find_cam_layer` is the one rule: the last module to fin
 forward pass of a zero face, whose output is a spatial map ``(N, C, h, w)`` with ``h * w > 1``.
 Modules that only rearrange axes (``nn.Flatten``, ``nn.Unflatten``, pixel and channel
 shuffles, ONNX ``Transpose`` and ``Reshape`` nodes) are skipped, and so is a container whose
-output is theirs.
+output is theirs. A module called more than once counts by its last call (what a hook on it
+keeps), and the pass runs in eval mode, the module's modes restored after it.
 
 Example:
     >>> import torch
@@ -34,6 +35,7 @@ Example:
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import torch
@@ -58,20 +60,27 @@ def find_cam_layer(module: nn.Module, input_size: tuple[int, int]) -> str | None
     An exception of the forward pass propagates."""
     reference = next(iter([*module.parameters(), *module.buffers()]), None)
     rearranged: list[torch.Tensor] = []  # kept alive, so that identity tests cannot alias
-    found: list[str] = []
+    last: dict[str, tuple[int, bool]] = {}  # each module's last call: (finish order, gives a map)
 
     def note(name: str, sub: nn.Module, inputs: tuple, out: Any) -> None:
-        if not isinstance(out, torch.Tensor):
-            return
-        if _rearranges(sub):
+        spatial = (isinstance(out, torch.Tensor) and not _rearranges(sub) and out.ndim == 4
+                   and out.shape[2] * out.shape[3] > 1 and not any(out is r for r in rearranged))
+        if isinstance(out, torch.Tensor) and _rearranges(sub):
             rearranged.append(out)
-        elif out.ndim == 4 and out.shape[2] * out.shape[3] > 1 and not any(out is r for r in rearranged):
-            found.append(name)
+        last[name] = (next(counter), spatial)  # a module called twice counts by its last call
 
+    counter = itertools.count()
+    modes = {sub: sub.training for sub in module.modules()}
     named = [(name, sub) for name, sub in module.named_modules() if name]
-    with hooked(named, note), torch.no_grad():
-        module(torch.zeros(1, 3, *input_size, device=reference.device if reference is not None else None))
-    return found[-1] if found else None
+    try:  # in eval mode, so that batch-norm statistics are not updated by the pass
+        module.eval()
+        with hooked(named, note), torch.no_grad():
+            module(torch.zeros(1, 3, *input_size, device=reference.device if reference is not None else None))
+    finally:
+        for sub, training in modes.items():
+            sub.training = training
+    spatial = [(order, name) for name, (order, is_map) in last.items() if is_map]
+    return max(spatial)[1] if spatial else None
 
 
 def normalise_maps(maps: torch.Tensor) -> torch.Tensor:

@@ -5,6 +5,7 @@ rule of ``s2w_toolkit.cam.find_cam_layer``) outputs a spatial map."""
 import numpy as np
 import onnx
 import pytest
+import torch
 from torch import nn
 
 from nets import randomise_batch_norm
@@ -117,6 +118,27 @@ def test_the_cam_layer_rule_skips_one_cell_maps_and_takes_the_last_activation():
                          nn.AdaptiveAvgPool2d(1), nn.Flatten())
     assert find_cam_layer(body, (16, 16)) == "3"
     assert wrap_module(body, input_size=(16, 16)).cam_layer is body[3]
+
+
+class _SharedActivation(nn.Module):
+    """One ReLU used on the feature map and again on the embedding: its last output is 2-D."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3)
+        self.bn = nn.BatchNorm2d(4)
+        self.act = nn.ReLU()
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x):
+        return self.act(self.fc(self.act(self.bn(self.conv(x))).mean(dim=(2, 3))))
+
+
+def test_a_module_called_twice_counts_by_its_last_call_and_modes_are_restored():
+    net = _SharedActivation().train()
+    before = net.bn.running_mean.clone()
+    assert find_cam_layer(net, (8, 8)) == "bn"  # not "act", whose last output is (N, 4)
+    assert net.training and net.bn.training and torch.equal(net.bn.running_mean, before)
 
 
 def test_a_module_without_a_spatial_map_has_no_cam_layer():

@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import itertools
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import ClassVar
@@ -159,7 +160,9 @@ class Backbone(nn.Module, ABC):
 
     @property
     def device(self) -> torch.device:
-        return next(self.parameters()).device
+        """Where the weights are (the first parameter, else the first buffer; CPU without either)."""
+        first = next(itertools.chain(self.parameters(), self.buffers()), None)
+        return first.device if first is not None else torch.device("cpu")
 
     def describe(self) -> dict:
         """Plain-data summary for tables and JSON."""

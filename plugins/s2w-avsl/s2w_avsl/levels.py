@@ -8,6 +8,7 @@ order the calls finish. :func:`auto_levels` then picks, generically:
    consecutive spatial outputs that keep its resolution (the deepest map at the CAM layer's
    resolution). The CAM layer is ``backbone.cam_layer``, or, for a backbone without a usable
    one, the core's one rule (:func:`s2w_toolkit.cam.find_cam_layer`), see :func:`cam_layer_name`;
+   when the named layer gives no spatial map in the pass, the last spatial output is used;
 2. among the outputs before it, the last output at each distinct resolution; walking back from
    the high level, each one whose area ``h * w`` is larger than that of the level kept before it
    is kept, until ``count`` levels are found (low, middle, high for ``count=3``).
@@ -106,9 +107,7 @@ def auto_levels(outputs: list[SpatialOutput], cam_name: str | None, count: int =
     if not spatial:
         raise ValueError("the backbone has no spatial feature map (no module returns (N, C, h, w) with h*w > 1)")
     at_cam = [i for i, o in enumerate(spatial) if o.name == cam_name]
-    if not at_cam:
-        raise ValueError(f"the CAM layer {cam_name!r} gives no spatial map in this pass; name the levels instead")
-    i = at_cam[-1]
+    i = at_cam[-1] if at_cam else len(spatial) - 1  # no usable CAM layer: the last spatial map
     while i + 1 < len(spatial) and spatial[i + 1].size == spatial[i].size:
         i += 1
     last_at: dict[tuple[int, int], SpatialOutput] = {}

@@ -83,6 +83,11 @@ class ArgumentGradients:
 def argument_gradients(backbone: Any, a: torch.Tensor, b: torch.Tensor) -> ArgumentGradients:
     """Backpropagate ``S+`` and ``S-`` of the pair ``(a, b)`` (preprocessed ``(N, 3, H, W)``
     batches) to both inputs, one backward pass per sign."""
+    sizes = {"a": len(a), "b": len(b)}
+    if len(a) != len(b):  # one face against several: the single one is repeated
+        if min(len(a), len(b)) != 1:
+            raise ValueError(f"argument_gradients needs batches of equal size or of one face, got {len(a)} and {len(b)}")
+        a, b = a.expand(len(b), *a.shape[1:]) if len(a) == 1 else a, b.expand(len(a), *b.shape[1:]) if len(b) == 1 else b
     n = len(a)
     x = torch.cat([a, b]).detach().requires_grad_(True)
     grads = {}
@@ -97,7 +102,8 @@ def argument_gradients(backbone: Any, a: torch.Tensor, b: torch.Tensor) -> Argum
             part = SimilarityTo(backbone.embed, other * signs[sign].repeat(2, 1)).of_embeddings(embedded)
             (grad,) = torch.autograd.grad(part.sum(), (x,), retain_graph=i == 0, allow_unused=True)
             grad = torch.zeros_like(x) if grad is None else grad
-            grads[sign] = {"a": grad[:n], "b": grad[n:]}
+            grads[sign] = {side: g.sum(dim=0, keepdim=True) if sizes[side] == 1 < n else g  # like the input
+                           for side, g in (("a", grad[:n]), ("b", grad[n:]))}
     return ArgumentGradients(args, sums["positive"], sums["negative"], grads)
 
 
