@@ -232,12 +232,10 @@ class PairWork:
     Example:
         >>> import pickle
         >>> from s2w_toolkit.testing import tiny_backbone
-        >>> work = PairWork(["centre"], {"centre": get_registry().explainer("centre")}, {"centre": {}},
-        ...                 {"centre": {}}, [], {}, {"steps": 2, "fill": "black", "seed": 0, "batch_size": 8},
-        ...                 False, 8, tiny_backbone())
-        >>> copy = pickle.loads(pickle.dumps(work))  # as it travels to a worker process
-        >>> copy.explainers, copy.classes["centre"].__name__, copy.run["steps"], copy.cache
-        (['centre'], 'CentreBlobExplainer', 2, None)
+        >>> work = PairWork(["centre"], {"centre": get_registry().explainer("centre")}, {"centre": {}}, {"centre": {}},
+        ...                 [], {}, {"steps": 2, "fill": "black", "seed": 0, "batch_size": 8}, False, 8, tiny_backbone())
+        >>> len(pickle.dumps(work)) > 0, work.classes["centre"].__name__, work.cache  # it pickles, for the workers
+        (True, 'CentreBlobExplainer', None)
     """
 
     explainers: list[str]
