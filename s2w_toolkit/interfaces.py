@@ -144,12 +144,13 @@ class Explainer(ABC):
         """The explanation's ranked words as a ``rich`` table for the console (``s2w explain``
         prints it); override to show an explainer's own numbers beside each word."""
         from rich.table import Table
+        from rich.text import Text
 
-        table = Table(title=f"{explanation.explainer}: ranked words")
+        table = Table(title=Text(f"{explanation.explainer}: ranked words"))  # Text: never read as markup
         for column in ("#", "word", "score"):
             table.add_column(column, justify="left" if column == "word" else "right")
         for rank, word in enumerate((explanation.words or [])[:10], start=1):
-            table.add_row(str(rank), word.text, f"{word.score:.4f}")
+            table.add_row(str(rank), Text(word.text), f"{word.score:.4f}")
         return table
 
     def render(self, explanation: Explanation, face_a: np.ndarray, face_b: np.ndarray, path: Any) -> str:

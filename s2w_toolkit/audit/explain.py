@@ -37,18 +37,22 @@ def word_rows(explanation: Any) -> list[dict] | None:
 
 def explain_pair(pair: Any, net: Any, name: str, cls: type, options: dict, attributes: Any,
                  folder: Path) -> dict[str, Any]:
-    """Explain ``pair`` with one explainer; write ``folder/<name>.png`` and ``.json``; return
+    """Explain ``pair`` with one explainer; write ``folder/<name>.png`` and ``.json`` (``name`` made
+    safe by :func:`~s2w_toolkit.io.names.safe_name`); return
     the row's fields (``similarity``, ``words``, ``figure``, ``json``, ``seconds``). Raises a
     one-line :class:`S2WError` on any failure of the explainer or its figure."""
     from ..io.atomic import replacing
+    from ..io.names import remove_outputs, safe_name
     from ..pipeline import build_explainer, call_plugin, run_explainer
 
     start = time.perf_counter()
+    stem = safe_name(name)  # file names stay inside the pair's folder
+    remove_outputs(folder, stem)  # an earlier run's files are not left beside a failure's
     explainer = build_explainer(cls, options)
     explanation = run_explainer(explainer, pair, net, attributes if cls.uses_attributes else None)
     folder.mkdir(parents=True, exist_ok=True)
-    explanation.save(folder / f"{name}.json")
-    figure = folder / f"{name}.png"
+    explanation.save(folder / f"{stem}.json")
+    figure = folder / f"{stem}.png"
     with replacing(figure) as tmp:
         drawn = call_plugin(f"explainer {name!r} render", explainer.render, explanation, pair.image_a.copy(),
                             pair.image_b.copy(), tmp)
@@ -57,4 +61,4 @@ def explain_pair(pair: Any, net: Any, name: str, cls: type, options: dict, attri
         if not tmp.is_file():
             raise PluginError(f"explainer {name!r} render wrote no figure")
     return {"similarity": explanation.score, "words": word_rows(explanation), "figure": str(figure),
-            "json": str(folder / f"{name}.json"), "seconds": time.perf_counter() - start}
+            "json": str(folder / f"{stem}.json"), "seconds": time.perf_counter() - start}

@@ -11,16 +11,16 @@ Example:
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from ..data import demo_image
 from ..io.atomic import write_text
 from ..io.json_data import dumps
 from ..io.folders import writable_folder
+from ..io.names import distinct_labels, distinct_stems
+from .console import out_console, styled
 from .options import model_options
 
 
@@ -73,17 +73,17 @@ def predict(images, spec, attribute_weights, out_dir, as_json, backbone, weights
     faces = np.stack([load_face(p, net, index, aligned)[0] for p in paths])
     prediction = model.predict(faces, net.template)
     report = []
-    console = Console()
-    for i, path in enumerate(paths):
+    console = out_console()
+    labels, stems = distinct_labels(paths), distinct_stems(paths)  # kit/1.jpg and biden/1.jpg both kept
+    for i, (path, label, stem) in enumerate(zip(paths, labels, stems)):
         rows = prediction.rows(i)
-        stem = Path(path).stem
         png = render_attributes(faces[i], rows, prediction.maps[i].cpu().numpy(), folder / f"attributes-{stem}.png",
-                                title=f"{Path(path).name}: {model.name}")
+                                title=f"{label}: {model.name}")
         write_text(folder / f"attributes-{stem}.json", dumps({"image": path, "model": model.name,
                                                                     "attributes": rows}, indent=2))
         report.append({"image": path, "png": png, "attributes": rows})
         if not as_json:
-            console.print(_table(Path(path).name, model.name, rows))
+            console.print(_table(label, model.name, rows))
             console.print(f"wrote {png}, {folder / f'attributes-{stem}.json'}", highlight=False, soft_wrap=True)
     if as_json:
         click.echo(json.dumps(report, indent=2))
@@ -97,7 +97,7 @@ def _table(image: str, model: str, rows: list[dict]) -> Table:
         measured = "" if row["value"] is None else f"{row['value']:.3g}"
         if measured and row["threshold"] is not None and row["threshold"] == row["threshold"]:
             measured += f" / {row['threshold']:.3g}"
-        present = "[green]yes[/]" if row["present"] else "no"
+        present = styled("yes", "green") if row["present"] else "no"
         table.add_row(row["attribute"], row["word"], f"{row['confidence']:.2f}", present, measured)
     return table
 

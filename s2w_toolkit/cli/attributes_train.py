@@ -16,7 +16,7 @@ import click
 from rich.table import Table
 
 from ..errors import LabelsError
-from .console import err_console
+from .console import err_console, progress_bar, report_warning
 
 
 def _sources(labels: str | None, images: str | None, celeba: str | None) -> tuple[Path, Path]:
@@ -63,7 +63,6 @@ def train(labels, images, celeba, out_path, holdout, seed, flip, min_per_class, 
     Prints each head's held-out accuracy beside always answering the most common class, and
     writes a file for --attribute-weights (s2w attributes / s2w explain).
     """
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from ..attributes.labels import read_labels
     from ..attributes.training import extract_features, train_heads
@@ -79,15 +78,13 @@ def train(labels, images, celeba, out_path, holdout, seed, flip, min_per_class, 
         raise LabelsError(f"{images_dir}: no such images folder (give --images DIR)")
     writable_folder(str(Path(out_path).parent))
     net = load_backbone(backbone, weights=weights, device=device)
-    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                        console=err_console, transient=True)
+    progress = progress_bar()
     with progress:
         task = progress.add_task("reading faces", total=len(table.faces))
         features = extract_features(table, images_dir, net, aligned, flip, batch_size,
                                     progress=lambda n: progress.advance(task, n))
     if features.failures:
-        err_console.print(f"[yellow]skipped {len(features.failures)} of {len(table.faces)} faces[/] "
-                          f"(first: {features.failures[0]})", markup=True, soft_wrap=True)
+        report_warning(f"skipped {len(features.failures)} of {len(table.faces)} faces (first: {features.failures[0]})")
     model, reports = train_heads(table, features, net, holdout, seed, min_per_class)
     model.save(out_path, backbone_weights=weights)
     err_console.print(_report(reports, labels_path.name, net.name))

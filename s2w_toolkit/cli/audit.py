@@ -10,12 +10,10 @@ Example:
 from __future__ import annotations
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ..errors import S2WError
-from .console import err_console
+from .console import out_console, progress_bar, report_failure, report_warning
 from ..io.folders import writable_folder
 from .options import threshold_option
 
@@ -94,8 +92,7 @@ def audit(pairs_source, root, names, raw_options, out_dir, resume, overwrite, th
 def _run(pairs, net, folder, names, options, attributes, **settings) -> dict:
     from ..audit.run import run_audit
 
-    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                        console=err_console, transient=True)
+    progress = progress_bar()
 
     def stage(name: str, total: int):
         task = progress.add_task(name, total=total)
@@ -103,11 +100,10 @@ def _run(pairs, net, folder, names, options, attributes, **settings) -> dict:
 
     def failed(row: dict) -> None:
         who = f", {row['explainer']}" if row.get("explainer") else ""
-        progress.console.print(f"[red]error:[/] pair {row['key']}{who} ({row['stage']}): {row['error']}",
-                               markup=True, soft_wrap=True, highlight=False)
+        report_failure(f"pair {row['key']}{who} ({row['stage']}): {row['error']}", progress.console)
 
     def warn(message: str) -> None:
-        progress.console.print(f"[yellow]warning:[/] {message}", markup=True, soft_wrap=True, highlight=False)
+        report_warning(message, progress.console)
 
     with progress:
         return run_audit(pairs, net, folder, explainers=names, options=options, attributes=attributes, lock=False,
@@ -115,7 +111,7 @@ def _run(pairs, net, folder, names, options, attributes, **settings) -> dict:
 
 
 def _print(summary: dict, folder) -> None:
-    console = Console()
+    console = out_console()
     c, t = summary["counts"], summary["threshold"]
     table = Table(title=f"s2w audit: {c['scored']} of {c['pairs']} pairs scored, threshold {t['threshold']:.4f}",
                   caption=t["source"])

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import click
 from rich import box
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from ..errors import S2WError
-from .console import err_console
+from .console import out_console, progress_bar, report_failure, report_note, styled
 from ..io.folders import writable_folder
 from .options import threshold_option
 
@@ -118,12 +117,10 @@ def _run(folder, pairs, pairs_id, names, classes, options, resume, overwrite, st
     net = load_backbone(backbone, weights=weights, device=device)
     apply_threshold(net, threshold)
     attributes = load_attributes(device=str(net.device)) if any(c.uses_attributes for c in classes.values()) else None
-    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                        console=err_console, transient=True)
+    progress = progress_bar()
 
     def failed(row: dict) -> None:
-        progress.console.print(f"[red]error:[/] pair {row['key']}, {row['explainer']} ({row['stage']}): {row['error']}",
-                               markup=True, soft_wrap=True)
+        report_failure(f"pair {row['key']}, {row['explainer']} ({row['stage']}): {row['error']}", progress.console)
 
     with progress:
         tasks = {name: progress.add_task(name, total=len(pairs)) for name in names}
@@ -131,7 +128,7 @@ def _run(folder, pairs, pairs_id, names, classes, options, resume, overwrite, st
                                steps=steps, batch_size=batch_size, seed=seed, pairs_id=pairs_id, attributes=attributes,
                                fill=fill, metrics=metrics, aligned=aligned, lock=False,
                                on_pair=lambda name, spec: progress.advance(tasks[name]), on_error=failed,
-                               on_event=lambda message: progress.console.print(message, style="dim", highlight=False),
+                               on_event=lambda message: report_note(message, progress.console),
                                **spread)
     summary = summarise(folder)
     _report(summary, folder, f"s2w benchmark: {len(pairs)} pairs, {net.name}")
@@ -194,7 +191,7 @@ def _report(summary: dict, folder, title: str) -> None:
     from ..bench.outputs import write_summary
 
     written = write_summary(summary, folder)
-    console = Console()
+    console = out_console()
     for table in _tables(summary, title):
         console.print(table)
     console.print(f"wrote {folder / 'results.jsonl'}, " + ", ".join(written), highlight=False, soft_wrap=True)
@@ -206,12 +203,12 @@ def _cell(cell: dict | None) -> str:
     return f"{cell['mean']:.3f}" + {"lower": "↓", "higher": "↑"}.get(cell.get("better"), " ")
 
 
-def _delta(cell: dict | None) -> str:
+def _delta(cell: dict | None) -> Text | str:
     versus = (cell or {}).get("versus")
     if not versus or versus.get("difference") is None:
         return ""
-    mark = "[green]✓[/]" if versus["beats"] else "[red]✗[/]"
-    return f"{versus['difference']:+.3f}{mark}"
+    mark = styled("✓", "green") if versus["beats"] else styled("✗", "red")
+    return Text.assemble(f"{versus['difference']:+.3f}", mark)
 
 
 def _tables(summary: dict, title: str) -> list[Table]:
@@ -229,7 +226,7 @@ def _tables(summary: dict, title: str) -> list[Table]:
         table = Table(title=f"{title}: {kind}s ({pairs} pairs)", box=box.SIMPLE_HEAD, pad_edge=False,
                       caption="↓/↑: better; Δ: minus the best control, ✓ beats both controls (95% interval "
                               "excludes 0); intervals and sides in summary.md")
-        table.add_column("explainer", no_wrap=True, max_width=16, overflow="ellipsis")
+        table.add_column("explainer", max_width=24, overflow="fold")
         for _, label in TABLE_SCORES:
             table.add_column(label, justify="right", no_wrap=True)
             table.add_column("Δ", justify="right", no_wrap=True)
@@ -240,7 +237,7 @@ def _tables(summary: dict, title: str) -> list[Table]:
             row = [name + (" (ctl)" if info["role"] == "control" else "")]
             for score, _ in TABLE_SCORES:
                 row += [_cell(cells.get(score)), _delta(cells.get(score))]
-            row.append(f"[red]{info['failed']}[/]" if info["failed"] else "0")
+            row.append(styled(info["failed"], "red") if info["failed"] else "0")
             table.add_row(*row)
         tables.append(table)
     sanity = {n: e["sanity"] for n, e in explainers.items() if e.get("sanity")}
@@ -261,7 +258,7 @@ def _sanity_table(sanity: dict) -> Table:
     for name, result in sanity.items():
         full = result["levels"][-1]
         table.add_row(name, str(full["spearman"]["n"]), f"{full['spearman']['mean']:.3f}", f"{full['ssim']['mean']:.3f}",
-                      "[red]yes[/]" if result["flagged"] else "no")
+                      styled("yes", "red") if result["flagged"] else "no")
     return table
 
 

@@ -21,12 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ..errors import S2WError
-from .console import err_console
+from .console import out_console, progress_bar, report_warning, styled
 
 #: What ``--threshold FILE`` checks that a file is.
 KIND = "s2w-threshold"
@@ -36,8 +34,7 @@ def _embed_images(specs: list, net: Any, aligned: bool, batch_size: int) -> tupl
     """Unit embeddings per ``(path, face index)`` and the errors, with a progress bar."""
     from ..faces.embedding import embed_faces, face_keys
 
-    progress = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                        console=err_console, transient=True)
+    progress = progress_bar()
     with progress:
         task = progress.add_task("loading faces", total=len(face_keys(specs)))
         return embed_faces(specs, net, aligned, batch_size, advance=lambda: progress.advance(task))
@@ -52,7 +49,7 @@ def _score_pairs(specs: list, net: Any, *, aligned: bool = False, batch_size: in
         error = failed.get((s.a, s.face_a)) or failed.get((s.b, s.face_b))
         if error:
             skipped.append((s.key, error))
-            err_console.print(f"[yellow]warning:[/] skipped pair {s.key}: {error}", highlight=False, soft_wrap=True)
+            report_warning(f"skipped pair {s.key}: {error}")
             continue
         scores.append(float((units[(s.a, s.face_a)] * units[(s.b, s.face_b)]).sum()))
         same.append(bool(s.same))
@@ -125,9 +122,9 @@ def calibrate(pairs_source, root, count, seed, backbone, weights, device, aligne
         from ..bench.roc import write_roc
 
         written.append(write_roc(scores, same, report["threshold"], roc_path))
-    console = Console()
+    console = out_console()
     console.print(_table(report))
-    console.print(f"wrote {', '.join(written)}", highlight=False, soft_wrap=True)
+    console.print(f"wrote {', '.join(written)}", soft_wrap=True)
 
 
 def _rate(value: float | None, count: int, total: int) -> str:
@@ -154,7 +151,7 @@ def _table(report: dict) -> Table:
         rows.append((f"TPR at FMR {row['fmr']:g}", value))
     if not report["reachable"]:
         needed = math.ceil(1 / report["target_fmr"] - 1e-9)
-        rows.append(("note", f"[yellow]FMR {report['target_fmr']:g} needs at least {needed} non-mates[/]"))
+        rows.append(("note", styled(f"FMR {report['target_fmr']:g} needs at least {needed} non-mates", "yellow")))
     for name, value in rows:
         table.add_row(name, value)
     return table

@@ -13,14 +13,12 @@ import os
 from pathlib import Path
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ..errors import PluginError, S2WError
 from ..interfaces import Explainer
 from ..io.folders import writable_folder
-from .console import err_console, report_failure
+from .console import out_console, progress_bar, report_failure, report_note, styled
 from .options import apply_threshold, model_options, prepare, resolve_threshold, threshold_option
 
 DEFAULT_EXPLAINER = "sim2word"
@@ -60,13 +58,13 @@ def explain(images, names, out_dir, attribute_spec, attribute_weights, batch_siz
         from .plugins import options_table
 
         for name, cls in classes.items():
-            Console().print(options_table(name, cls))
+            out_console().print(options_table(name, cls))
         return
     images, extra = _split_extra_options(images)
     _check_flags(extra, classes)
     if extra:
         listed = ", ".join(f"{k}={v}" for k, v in extra.items())
-        err_console.print(f"[dim]explainer options from flags: {listed}[/]", highlight=False, soft_wrap=True)
+        report_note(f"explainer options from flags: {listed}")
     options = {**extra, **parse_key_values(raw_options)}
     if batch_size is not None:
         options["batch_size"] = batch_size
@@ -92,22 +90,23 @@ def explain(images, names, out_dir, attribute_spec, attribute_weights, batch_siz
     for column in ("cosine", "verdict", "top words", "seconds"):
         table.add_column(column)
     failed, written = [], []
-    progress = Progress(SpinnerColumn(), TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                        TimeElapsedColumn(), console=err_console, transient=True)
+    progress = progress_bar(spinner=True)
     with progress:
         task = progress.add_task("explaining", total=len(classes))
         for name, cls in classes.items():
             progress.update(task, description=f"explaining with {name}")
             _explain_one(name, cls, options[name], attributes, pair, net, folder, table, failed, written)
             progress.advance(task)
-    console = Console()
+    console = out_console()
     console.print(table)
     for explanation in written_explanations(written):
         if explanation.words:
             console.print(classes.get(explanation.explainer, Explainer).words_table(explanation))
         else:
             console.print(f"{explanation.explainer}: {explanation.metadata.get('caption', '')}")
-    if len(written) > 1:
+    if len(written) < 2:
+        (folder / "compare.png").unlink(missing_ok=True)  # an earlier run's comparison is not this run's
+    else:
         from ..render import render_comparison
 
         from ..io.atomic import replacing
@@ -202,29 +201,35 @@ def parse_key_values(raw: tuple[str, ...]) -> dict[str, str]:
 def _explain_one(name: str, cls: type, options: dict, attributes, pair, net, folder: Path, table: Table,
                  failed: list, written: list) -> None:
     """Run one explainer on its own copy of the pair and write its JSON and PNG (atomically), add
-    its row; any failure of the plugin (``sys.exit()`` too) is reported, not raised."""
+    its row; any failure of the plugin (``sys.exit()`` too) is reported, not raised.
+
+    The files are named from a safe form of the explainer's name (always inside ``folder``), and
+    an earlier run's files of this explainer are removed first: what is left is this run's."""
     from ..io.atomic import replacing
+    from ..io.names import remove_outputs, safe_name
     from ..pipeline import build_explainer, call_plugin, run_explainer
 
+    stem = safe_name(name)
+    remove_outputs(folder, stem)
     try:
         explainer = build_explainer(cls, options)
         explanation = run_explainer(explainer, pair, net, attributes if cls.uses_attributes else None)
         explanation.metadata.setdefault("threshold_source", net.threshold_source)
-        json_path = folder / f"{name}.json"
+        json_path = folder / f"{stem}.json"
         explanation.save(json_path)  # JSON + .npz of the maps, kept even if the figure then fails
-        with replacing(folder / f"{name}.png") as tmp:
+        with replacing(folder / f"{stem}.png") as tmp:
             drawn = call_plugin(f"explainer {name!r} render", explainer.render, explanation, pair.image_a.copy(),
                                 pair.image_b.copy(), tmp)
             drawn = tmp if drawn is None else Path(drawn)
             if drawn == tmp and not tmp.is_file():
                 raise PluginError(f"explainer {name!r} render wrote no figure")
-        png_path = folder / f"{name}.png" if drawn == tmp else drawn
+        png_path = folder / f"{stem}.png" if drawn == tmp else drawn
     except (S2WError, OSError) as exc:
         failed.append(name)
         report_failure(exc)
-        table.add_row(name, "-", "[red]failed[/]", "", "")
+        table.add_row(name, "-", styled("failed", "red"), "", "")
         return
-    verdict = "[green]same person[/]" if explanation.same_person else "[red]different person[/]"
+    verdict = styled("same person", "green") if explanation.same_person else styled("different person", "red")
     words = ", ".join(w.text for w in (explanation.words or [])[:3])
     table.add_row(name, f"{explanation.score:.4f}", verdict, words, f"{explanation.metadata['seconds']:.2f}")
     written.append((f"{json_path} (maps in {json_path.with_suffix('.npz').name}), {png_path}", explanation))

@@ -12,14 +12,13 @@ import dataclasses
 from pathlib import Path
 
 import numpy as np
-from rich.console import Console
 from rich.table import Table
 
 from ..errors import S2WError
 from ..io.atomic import write_text
 from ..io.json_data import dumps
 from ..io.suffixes import is_image_name
-from .console import err_console
+from .console import out_console, report_warning
 
 
 
@@ -56,7 +55,7 @@ def run_group_mode(probe: str, gallery: str, net, attributes, settings, folder: 
             faces.append(load_face(path, net, gallery_index, aligned)[0])
             used.append(str(path))
         except S2WError as exc:
-            err_console.print(f"[yellow]skipped[/] {exc}", highlight=False, soft_wrap=True)
+            report_warning(f"skipped {exc}")
     if not faces:
         raise S2WError(f"{gallery}: no usable gallery face")
     result = run_group(net, probe_face, faces, attributes, settings, identity=identity)
@@ -72,9 +71,8 @@ def run_group_mode(probe: str, gallery: str, net, attributes, settings, folder: 
         caption += "no eligible attribute."
     matched = [path for path, score in zip(used, result.gallery_scores) if score >= net.threshold]
     if matched:  # the gallery should hold other identities
-        err_console.print(f"[yellow]warning:[/] {len(matched)} gallery face(s) pass the threshold "
-                          f"{net.threshold:.4f} as the probe's person: {', '.join(Path(p).name for p in matched)}",
-                          highlight=False, soft_wrap=True)
+        report_warning(f"{len(matched)} gallery face(s) pass the threshold {net.threshold:.4f} as the probe's "
+                       f"person: {', '.join(Path(p).name for p in matched)}")
     joint = {r["attribute"]: result.joint[j].numpy() for j, r in enumerate(result.rows)}
     png = render_group(probe_face, ranked, {"identity": result.identity.numpy(),
                                             "counterfactual": result.counterfactual.numpy(), "joint": joint},
@@ -98,6 +96,6 @@ def run_group_mode(probe: str, gallery: str, net, attributes, settings, folder: 
     for rank, r in enumerate(ranked, start=1):
         table.add_row(str(rank), r["attribute"], r["word"], f"{r['mean_angular']:.4f}", f"{r['mean_cosine']:.4f}",
                       f"{r['delta']:+.4f}", f"{100 * r['erased_fraction']:.1f}%")
-    console = Console()
+    console = out_console()
     console.print(table)
     console.print(f"wrote {folder / 'sim2word-group.json'}, {png}", highlight=False, soft_wrap=True)

@@ -19,11 +19,11 @@ import click
 
 from ..errors import S2WError
 
-from .console import err_console
+from .console import report_failure, report_warning
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
-    err_console.print(f"[yellow]warning:[/] {message}", markup=True, soft_wrap=True)
+    report_warning(message)
 
 
 class S2WGroup(click.Group):
@@ -72,15 +72,14 @@ class S2WGroup(click.Group):
         except S2WError as exc:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
-            err_console.print(f"[red]error:[/] {exc}", markup=True, soft_wrap=True)
+            report_failure(exc)
             ctx.exit(1)
         except (click.ClickException, click.exceptions.Exit, click.Abort, KeyboardInterrupt):
             raise
         except Exception as exc:
             if ctx.obj and ctx.obj.get("debug"):
                 raise
-            err_console.print(f"[red]error:[/] {type(exc).__name__}: {exc} (rerun with --debug for the traceback)",
-                              markup=True, soft_wrap=True)
+            report_failure(f"{type(exc).__name__}: {exc} (rerun with --debug for the traceback)")
             ctx.exit(1)
 
 

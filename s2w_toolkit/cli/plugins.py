@@ -8,8 +8,9 @@ import json
 
 import click
 from rich import box
-from rich.console import Console
 from rich.table import Table
+
+from .console import out_console, styled
 
 
 def options_table(name: str, cls: type) -> Table:
@@ -41,7 +42,7 @@ def _show_options(name: str, as_json: bool) -> None:
         rows = [{"name": s.name, "type": s.type, "default": s.default, "help": s.help} for s in option_specs(cls)]
         click.echo(json.dumps(rows, indent=2, default=str))
         return
-    Console().print(options_table(name, cls))
+    out_console().print(options_table(name, cls))
 
 
 @click.command()
@@ -68,7 +69,7 @@ def plugins(name: str | None, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    console = Console()
+    console = out_console()
     for kind in ("backbone", "attribute-model", "explainer", "metric"):
         of_kind = [row for row in rows if row["kind"] == kind]
         if not of_kind:
@@ -82,6 +83,6 @@ def plugins(name: str | None, as_json: bool) -> None:
             row = {**row, "dim": row.get("embedding", ""), "package": f"{row['distribution']} {row['version']}"}
             cells = [row.get(column, "") for column in columns]
             if row.get("conflict"):
-                cells[0] = f"[red]{row['name']} (conflict)[/]"
+                cells[0] = styled(f"{row['name']} (conflict)", "red")
             table.add_row(*cells)
         console.print(table)

@@ -10,12 +10,12 @@ Example:
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.table import Table
 
+from ..io.names import distinct_labels
+from .console import out_console, styled
 from .options import model_options, prepare, threshold_option
 
 
@@ -39,6 +39,7 @@ def verify(images, backbone, weights, device, face_index, aligned, threshold, as
                   caption=f"threshold: {net.threshold_source}" if net.threshold_source else None)
     for column in ("a", "b", "cosine", "threshold", "verdict"):
         table.add_column(column, justify="right" if column in ("cosine", "threshold") else "left")
-    verdict = "[green]same person[/]" if result["same_person"] else "[red]different person[/]"
-    table.add_row(Path(result["a"]).name, Path(result["b"]).name, f"{result['similarity']:.4f}", f"{result['threshold']:.4f}", verdict)
-    Console().print(table)
+    verdict = styled("same person", "green") if result["same_person"] else styled("different person", "red")
+    a, b = distinct_labels([result["a"], result["b"]])  # kit/1.jpg and biden/1.jpg, not 1.jpg twice
+    table.add_row(a, b, f"{result['similarity']:.4f}", f"{result['threshold']:.4f}", verdict)
+    out_console().print(table)

@@ -11,6 +11,7 @@ Example:
 from __future__ import annotations
 
 from rich.table import Table
+from rich.text import Text
 
 from ..explainers.explanation import Explanation
 
@@ -18,8 +19,9 @@ from ..explainers.explanation import Explanation
 def words_table(explanation: Explanation) -> Table:
     """The ranked words of one explanation: side, attribute, word, cosine s_j and its score."""
     case = explanation.metadata.get("case", "")
-    table = Table(title=f"{explanation.explainer}: ranked words" + (f" ({case} pair)" if case else ""),
-                  caption=explanation.metadata.get("caption"))
+    caption = explanation.metadata.get("caption")
+    table = Table(title=Text(f"{explanation.explainer}: ranked words" + (f" ({case} pair)" if case else "")),
+                  caption=Text(caption) if caption else None)  # outside text is never read as markup
     judged = bool(explanation.metadata.get("support"))
     columns = ["#", "face", "attribute", "word", "s_j (cosine)", "1-arccos/pi", "change", "erased"]
     columns += ["vs random", "p", "p (selection)"] if judged else []
@@ -27,7 +29,7 @@ def words_table(explanation: Explanation) -> Table:
         table.add_column(column, justify="right" if column not in ("face", "attribute", "word") else "left")
     for rank, w in enumerate(explanation.words[:10], start=1):
         d = w.details
-        cells = [str(rank), d.get("side", ""), d.get("attribute", ""), w.text,
+        cells = [str(rank), d.get("side", ""), Text(str(d.get("attribute", ""))), Text(w.text),
                  f"{d.get('cosine', float('nan')):.4f}", f"{w.score:.4f}", f"{d.get('delta', 0.0):+.4f}",
                  f"{100 * d.get('erased_fraction', 0.0):.1f}%"]
         if judged:
