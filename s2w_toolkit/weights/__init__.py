@@ -8,6 +8,9 @@
 * :mod:`~s2w_toolkit.weights.dlib_format`: dlib's ``.dat`` networks;
 * :mod:`~s2w_toolkit.weights.onnx_graph`, :mod:`~s2w_toolkit.weights.onnx_ops`,
   :mod:`~s2w_toolkit.weights.graph_plan`: ONNX graphs as differentiable PyTorch modules;
+  :mod:`~s2w_toolkit.weights.onnx_shapes` (with the rules of
+  :mod:`~s2w_toolkit.weights.onnx_shape_rules`): the size of every tensor such a module would
+  build, checked against limits before it runs;
 * :mod:`~s2w_toolkit.weights.packaged`: where the model files of registry packages live.
 
 Backbones and attribute models build their networks and call these; nothing here knows a
