@@ -202,3 +202,19 @@ def test_each_loader_names_the_format_it_was_given(r18, tmp_path):
     for name, path, message in cases:
         with pytest.raises(CheckpointError, match=message):
             load_backbone(name, weights=str(path), device="cpu")
+
+
+def test_names_of_module_attributes_are_valid_node_and_weight_names():
+    """An initializer named ``half`` and a node named ``to`` (names ``nn.Module`` uses itself)
+    convert and run like any other name."""
+    from s2w_toolkit.weights.onnx_graph import convert_onnx
+
+    weight = helper.make_tensor("half", TensorProto.FLOAT, [1, 3, 1, 1], [2.0, 3.0, 4.0])
+    nodes = [helper.make_node("Mul", ["x", "half"], ["m"], name="to"), helper.make_node("Flatten", ["m"], ["y"],
+                                                                                          name="keys")]
+    graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 2, 2])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 12])], initializer=[weight])
+    module = convert_onnx(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]))
+    out = module(torch.ones(1, 3, 2, 2))
+    assert out.tolist() == [[2.0] * 4 + [3.0] * 4 + [4.0] * 4]
+    assert module.node("to") is module.nodes["n_to"]

@@ -147,7 +147,8 @@ def _opset(model: onnx.ModelProto) -> int:
 
 def _key(name: str, taken: set[str]) -> str:
     key = re.sub(r"\W", "_", name).strip("_") or "node"
-    key = f"n_{key}" if key[0].isdigit() else key
+    clashes = hasattr(nn.ModuleDict, key) or hasattr(nn.ParameterDict, key)  # "half", "to", "keys"...
+    key = f"n_{key}" if key[0].isdigit() or clashes else key
     unique, i = key, 1
     while unique in taken:
         unique, i = f"{key}_{i}", i + 1
