@@ -37,19 +37,21 @@ def _row(key, explainer, same, a, b, role="explainer", evidence="similarity"):
 def test_the_split_by_pair_type_and_side_matches_a_hand_computation(tmp_path):
     x = {"m1": (0.10, 0.30), "m2": (0.20, 0.20), "m3": (0.40, 0.00), "n1": (0.50, 0.70), "n2": (0.90, 0.50)}
     ctl = {"m1": (0.50, 0.50), "m2": (0.60, 0.40), "m3": (0.30, 0.50), "n1": (0.50, 0.50), "n2": (0.50, 0.50)}
-    rows = [_row(k, "x", k.startswith("m"), *v) for k, v in x.items()]
-    rows += [_row(k, c, k.startswith("m"), *v, role="control") for k, v in ctl.items() for c in ("random", "centre")]
+    copies = 3  # each pair three times: the same means, and MIN_PAIRS_FOR_CLAIM (6) non-mates for the claims
+    rows = [_row(f"{k}.{i}", "x", k.startswith("m"), *v) for k, v in x.items() for i in range(copies)]
+    rows += [_row(f"{k}.{i}", c, k.startswith("m"), *v, role="control") for k, v in ctl.items()
+             for c in ("random", "centre") for i in range(copies)]
     rows += [_row("n3", "x", False, 0.0, 0.0) | {"error": "boom", "stage": "explain"}]
     (tmp_path / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     summary = summarise(tmp_path)["explainers"]
     mine = summary["x"]
-    assert (mine["pairs"], mine["failed"]) == (5, 1)
+    assert (mine["pairs"], mine["failed"]) == (5 * copies, 1)
     cells = mine["results"]
     assert cells["mate"]["a"]["deletion_auc"]["mean"] == pytest.approx((0.1 + 0.2 + 0.4) / 3)
     assert cells["mate"]["b"]["deletion_auc"]["mean"] == pytest.approx((0.3 + 0.2 + 0.0) / 3)
     assert cells["mate"]["both"]["deletion_auc"]["mean"] == pytest.approx(((0.2 + 0.2 + 0.2) / 3))
     assert cells["non-mate"]["both"]["deletion_auc"]["mean"] == pytest.approx((0.6 + 0.7) / 2)
-    assert cells["mate"]["both"]["deletion_auc"]["n"] == 3  # pairs, not sides
+    assert cells["mate"]["both"]["deletion_auc"]["n"] == 3 * copies  # pairs, not sides
     for kind in ("mate", "non-mate"):
         for side in ("a", "b", "both"):
             cell = cells[kind][side]["deletion_auc"]
@@ -64,12 +66,14 @@ def test_the_split_by_pair_type_and_side_matches_a_hand_computation(tmp_path):
     assert mine["beats_controls"]["non-mate"] == {"deletion_auc": False, "insertion_auc": False}  # ties do not beat
     assert "versus" not in summary["random"]["results"]["mate"]["both"]["deletion_auc"]  # controls are not judged
     # the interval is the percentile bootstrap over pairs, seeded
-    assert cells["mate"]["a"]["deletion_auc"]["low"] == pytest.approx(mean_ci([0.1, 0.2, 0.4], seed=0)["low"])
+    values = [v for v in (0.1, 0.2, 0.4) for _ in range(copies)]
+    assert cells["mate"]["a"]["deletion_auc"]["low"] == pytest.approx(mean_ci(values, seed=0)["low"])
 
 
 def test_a_dissimilarity_map_is_judged_the_other_way(tmp_path):
-    rows = [_row(k, "d", True, 0.9, 0.9, evidence="dissimilarity") for k in ("p", "q", "r")]
-    rows += [_row(k, c, True, 0.5, 0.5, role="control") for k in ("p", "q", "r") for c in ("random", "centre")]
+    keys = "pqrstu"  # MIN_PAIRS_FOR_CLAIM pairs: fewer make no claim
+    rows = [_row(k, "d", True, 0.9, 0.9, evidence="dissimilarity") for k in keys]
+    rows += [_row(k, c, True, 0.5, 0.5, role="control") for k in keys for c in ("random", "centre")]
     (tmp_path / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
     cell = summarise(tmp_path)["explainers"]["d"]["results"]["mate"]["both"]["deletion_auc"]
     assert cell["better"] == "higher" and cell["versus"]["beats"] is True  # removing it raised the similarity

@@ -10,6 +10,10 @@ difference explainer - control against each control, the ``control`` that is bes
 direction, the difference against it with its interval, and ``beats``: whether the
 difference against *every* control lies wholly on the good side of zero.
 
+Below :data:`~s2w_toolkit.bench.stats.MIN_PAIRS_FOR_CLAIM` pairs no claim is made: a cell gets
+``too_few`` (the reason, which ``summary.md`` shows instead of its interval; ``low`` and ``high``
+stay the bootstrap's, for the plots), and ``versus`` has no interval and ``beats`` None.
+
 Example:
     >>> from s2w_toolkit.bench.builtin_metrics import Cost
     >>> rows = [{"key": k, "explainer": e, "same": True, "role": r, "evidence": "similarity", "settings": {"seed": 0},
@@ -26,7 +30,7 @@ from typing import Any
 
 from .builtin_metrics import pair_type
 from .metric import Metric
-from .stats import excludes_zero, mean_ci, paired_difference
+from .stats import excludes_zero, mean_ci, paired_difference, too_few
 
 Values = dict[str, dict[str, dict[str, dict[str, float]]]]  # pair type -> side -> score -> pair key -> value
 
@@ -83,6 +87,8 @@ def aggregate(rows: list[dict], metrics: list[Metric], seed: int = 0) -> dict[st
                     score = scores[score_name]
                     better = score.direction(summary["evidence"], kind)
                     cell = {**mean_ci(list(per_pair.values()), seed), "better": better}
+                    if too_few(cell["n"]):
+                        cell["too_few"] = too_few(cell["n"])
                     if score.judged and better != "none" and summary["role"] != "control" and controls:
                         cell["versus"] = _versus(per_pair, {c: values[c].get(kind, {}).get(side, {}).get(score_name, {})
                                                             for c in controls}, better, seed)
@@ -102,7 +108,12 @@ def _versus(mine: dict[str, float], controls: dict[str, dict[str, float]], bette
         return {"control": None, "difference": None, "low": None, "high": None, "beats": None, "controls": {}}
     # the best control on the pairs both measured: the smallest difference when higher is better
     best = (min if better == "higher" else max)(each, key=lambda c: each[c]["mean"])
+    controls_out = {c: {"difference": d["mean"], "low": d["low"], "high": d["high"], "n": d["n"]}
+                    for c, d in each.items()}
+    reason = too_few(min(d["n"] for d in each.values()))
+    if reason:  # a mean, but no interval and no verdict
+        return {"control": best, "difference": each[best]["mean"], "low": None, "high": None, "beats": None,
+                "too_few": reason, "controls": {c: {**d, "low": None, "high": None} for c, d in controls_out.items()}}
     verdicts = [excludes_zero(d, better) for d in each.values()]
     return {"control": best, "difference": each[best]["mean"], "low": each[best]["low"], "high": each[best]["high"],
-            "beats": all(verdicts), "controls": {c: {"difference": d["mean"], "low": d["low"], "high": d["high"],
-                                                     "n": d["n"]} for c, d in each.items()}}
+            "beats": all(verdicts), "controls": controls_out}

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from ..plotting import plt, save_figure
 from .builtin_metrics import PAIR_TYPES
+from .stats import too_few
 
 SUMMARY_SCORES = (("deletion_auc", "deletion AUC (MoRF)"), ("insertion_auc", "insertion AUC (= LeRF)"))
 
@@ -96,15 +97,17 @@ def _summary(summary: dict, folder: Path) -> str:
                 cell = info["results"].get(kind, {}).get("both", {}).get(score)
                 if cell and cell["mean"] is not None:
                     colour = palette[(i + 3) % len(palette)]
-                    ax.axhspan(cell["low"], cell["high"], color=colour, alpha=0.18, label=f"{name} (control)")
+                    if not too_few(cell.get("n") or 0):  # below the minimum a band would be a claim
+                        ax.axhspan(cell["low"], cell["high"], color=colour, alpha=0.18, label=f"{name} (control)")
                     ax.axhline(cell["mean"], color=colour, linewidth=0.8)
             for x, (name, info) in enumerate(points):
                 cell = info["results"].get(kind, {}).get("both", {}).get(score)
                 if not cell or cell["mean"] is None:
                     continue
                 beats = (cell.get("versus") or {}).get("beats")
-                ax.errorbar([x], [cell["mean"]], yerr=[[cell["mean"] - cell["low"]], [cell["high"] - cell["mean"]]],
-                            fmt="o" if beats else "o", color="black" if beats else "grey", capsize=3,
+                spread = None if too_few(cell.get("n") or 0) else [[cell["mean"] - cell["low"]],
+                                                                    [cell["high"] - cell["mean"]]]
+                ax.errorbar([x], [cell["mean"]], yerr=spread, fmt="o", color="black" if beats else "grey", capsize=3,
                             markerfacecolor="black" if beats else "white")
                 arrow = {"lower": "↓", "higher": "↑"}.get(cell["better"], "")
                 ax.annotate(arrow, (x, cell["mean"]), textcoords="offset points", xytext=(7, -3), fontsize=8)

@@ -5,6 +5,10 @@ its difference against the best control and whether it beats both; the controls'
 then the per-side tables, the backbone's verification quality, the sanity check, Sim2Word's
 AUC drop with its control, the replacement error rates and the cost.
 
+Below :data:`~s2w_toolkit.bench.stats.MIN_PAIRS_FOR_CLAIM` pairs of a type a table shows means
+only: no interval, no "beats", and a line that says why (decided from each cell's ``n``, so a
+summary written before the rule reads the same).
+
 Example:
     >>> s = {"settings": {"backbone": "b", "fill": "road", "steps": 4, "seed": 0, "pairs": "p"}, "metrics": {},
     ...      "explainers": {}, "run": {}}
@@ -16,6 +20,13 @@ from __future__ import annotations
 
 from .builtin_metrics import PAIR_TYPES
 from .outputs import difference, interval, number
+from .stats import MIN_PAIRS_FOR_CLAIM, too_few
+
+#: Why a table of fewer pairs shows means only (the intro of ``summary.md``).
+FEW_PAIRS_RULE = (f"Intervals and \"beats\" need at least {MIN_PAIRS_FOR_CLAIM} pairs of a type; below that a table "
+                  "shows means only: differences of fewer pairs are not significant at the 5% level by an exact sign "
+                  f"test even when all have one sign (p = 2 x 0.5^n, 0.0625 at n = {MIN_PAIRS_FOR_CLAIM - 1}), yet "
+                  "their bootstrap interval would exclude 0 (of one pair it has zero width).")
 
 SIDE_NAMES = {"both": "both sides (mean of a and b per pair)", "a": "side a", "b": "side b"}
 
@@ -31,29 +42,53 @@ def _reported(summary: dict) -> list[tuple[str, str]]:
             for name, info in metric["scores"].items() if not info["judged"]]
 
 
+def _versus_pairs(versus: dict) -> int:
+    """The fewest pairs on which a difference against a control was measured."""
+    return min((c.get("n") or 0 for c in (versus.get("controls") or {}).values()), default=0)
+
+
+def _mean(cell: dict) -> str:
+    """``mean [low, high]``, or the mean alone below the minimum number of pairs."""
+    return number(cell.get("mean")) if too_few(cell.get("n") or 0) else interval(cell)
+
+
+def _difference(versus: dict | None) -> str:
+    """The difference against the best control with its verdict, or without one below the minimum."""
+    if not versus or versus.get("difference") is None or not too_few(_versus_pairs(versus)):
+        return difference(versus)
+    return f"{number(versus['difference'])} vs {versus['control']}, no claim"
+
+
 def _pair_table(summary: dict, kind: str, side: str) -> list[str]:
     judged = _judged(summary)
     explainers = {n: e for n, e in summary["explainers"].items() if kind in e["results"]}
     if not explainers:
         return []
     pairs = max((c["n"] for e in explainers.values() for c in e["results"][kind].get(side, {}).values()), default=0)
-    lines = [f"### {kind}s, {SIDE_NAMES[side]} ({pairs} pairs)", "",
-             "| explainer | claims | " + " | ".join(f"{label} | {label} minus best control" for _, label in judged)
+    reason = too_few(pairs)
+    lines = [f"### {kind}s, {SIDE_NAMES[side]} ({pairs} pairs)", ""]
+    if reason:
+        lines += [f"No intervals and no claims in this table: {reason}.", ""]
+    lines += ["| explainer | claims | " + " | ".join(f"{label} | {label} minus best control" for _, label in judged)
              + " | beats both controls on |", "|" + " --- |" * (3 + 2 * len(judged))]
     for name, info in explainers.items():
         cells = info["results"][kind].get(side, {})
         control = info["role"] == "control"
         row = [name + (" (control)" if control else ""), "-" if control else info["evidence"]]
-        beats = []
+        beats, unclaimed = [], False
         for score, label in judged:
             cell = cells.get(score)
             if cell is None:
                 row += ["-", "-"]
                 continue
-            row += [f"{interval(cell)} {cell['better']} is better", difference(cell.get("versus"))]
-            if (cell.get("versus") or {}).get("beats"):
+            versus = cell.get("versus") or {}
+            row += [f"{_mean(cell)} {cell['better']} is better", _difference(cell.get("versus"))]
+            if versus.get("difference") is not None and too_few(_versus_pairs(versus)):
+                unclaimed = True
+            elif versus.get("beats"):
                 beats.append(label)
-        row.append("-" if info["role"] == "control" else (", ".join(beats) or "none"))
+        verdict = ", ".join(beats) or ("no claim (too few pairs)" if unclaimed else "none")
+        row.append("-" if info["role"] == "control" else verdict)
         lines.append("| " + " | ".join(row) + " |")
     reported = [(s, label) for s, label in _reported(summary)
                 if any(s in e["results"][kind].get(side, {}) for e in explainers.values())]
@@ -62,7 +97,7 @@ def _pair_table(summary: dict, kind: str, side: str) -> list[str]:
                   "|" + " --- |" * (1 + len(reported))]
         for name, info in explainers.items():
             cells = info["results"][kind].get(side, {})
-            lines.append(f"| {name} | " + " | ".join(interval(cells[s]) if s in cells else "-" for s, _ in reported)
+            lines.append(f"| {name} | " + " | ".join(_mean(cells[s]) if s in cells else "-" for s, _ in reported)
                          + " |")
     return lines + [""]
 
@@ -157,8 +192,8 @@ def markdown(summary: dict) -> str:
     s = summary["settings"]
     lines = [f"# s2w benchmark: {s.get('backbone')}, fill {s.get('fill')}, {s.get('steps')} steps, seed {s.get('seed')}",
              "", f"Pairs: {s.get('pairs')}; threshold {s.get('threshold')}. Intervals are 95% bootstrap intervals "
-             "over pairs. \"beats\" means the difference against every control lies wholly on the better side of 0.",
-             ""]
+             "over pairs. \"beats\" means the difference against every control lies wholly on the better side of 0. "
+             + FEW_PAIRS_RULE, ""]
     failed = {n: e["failed"] for n, e in summary["explainers"].items() if e["failed"]}
     if failed:
         lines += ["Failed rows: " + ", ".join(f"{n} {k}" for n, k in failed.items()), ""]

@@ -24,6 +24,12 @@ import numpy as np
 
 RESAMPLES = 2000
 LEVEL = 0.95
+#: Fewest pairs (of one pair type) for which the benchmark shows an interval or claims that an
+#: explainer beats the controls. Below 6, even pairs whose differences all have one sign are not
+#: evidence: the exact two-sided sign test gives p = 2 * 0.5**n, 0.0625 at n = 5, and first falls
+#: below 0.05 at n = 6; yet a percentile bootstrap of such pairs excludes 0 (of one pair it is
+#: that pair's value: a zero-width "interval").
+MIN_PAIRS_FOR_CLAIM = 6
 
 
 def mean_ci(values: Sequence[float], seed: int = 0, resamples: int = RESAMPLES,
@@ -39,6 +45,17 @@ def mean_ci(values: Sequence[float], seed: int = 0, resamples: int = RESAMPLES,
     means = v[rng.integers(0, len(v), (resamples, len(v)))].mean(axis=1)
     low, high = np.quantile(means, [(1 - level) / 2, (1 + level) / 2])
     return {"mean": float(v.mean()), "low": float(low), "high": float(high), "n": int(len(v))}
+
+
+def too_few(n: int, minimum: int = MIN_PAIRS_FOR_CLAIM) -> str | None:
+    """Why ``n`` pairs are too few for an interval or a claim; None when they are enough.
+
+    >>> too_few(1), too_few(6)
+    ('1 pair, fewer than the 6 that an interval or a claim needs', None)
+    """
+    if n >= minimum:
+        return None
+    return f"{n} pair{'' if n == 1 else 's'}, fewer than the {minimum} that an interval or a claim needs"
 
 
 def paired_difference(x: Mapping[str, float], y: Mapping[str, float], seed: int = 0,

@@ -207,6 +207,8 @@ def _delta(cell: dict | None) -> Text | str:
     versus = (cell or {}).get("versus")
     if not versus or versus.get("difference") is None:
         return ""
+    if versus.get("beats") is None:  # too few pairs for a claim either way
+        return Text(f"{versus['difference']:+.3f}")
     mark = styled("✓", "green") if versus["beats"] else styled("✗", "red")
     return Text.assemble(f"{versus['difference']:+.3f}", mark)
 
@@ -215,6 +217,7 @@ def _tables(summary: dict, title: str) -> list[Table]:
     """One table per pair type (both sides pooled): each explainer's scores with their intervals,
     the difference against the best control, and whether it beats both."""
     from ..bench.builtin_metrics import PAIR_TYPES
+    from ..bench.stats import MIN_PAIRS_FOR_CLAIM
 
     tables = []
     explainers = summary["explainers"]
@@ -225,7 +228,8 @@ def _tables(summary: dict, title: str) -> list[Table]:
         pairs = max(c["n"] for e in present.values() for c in e["results"].get(kind, {}).get("both", {}).values())
         table = Table(title=f"{title}: {kind}s ({pairs} pairs)", box=box.SIMPLE_HEAD, pad_edge=False,
                       caption="↓/↑: better; Δ: minus the best control, ✓ beats both controls (95% interval "
-                              "excludes 0); intervals and sides in summary.md")
+                              f"excludes 0; no ✓ or ✗ below {MIN_PAIRS_FOR_CLAIM} pairs); intervals and sides in "
+                              "summary.md")
         table.add_column("explainer", max_width=24, overflow="fold")
         for _, label in TABLE_SCORES:
             table.add_column(label, justify="right", no_wrap=True)

@@ -5,6 +5,11 @@ score, words and metadata, naming ``NAME.npz``, a compressed NumPy archive of it
 (float32, keys ``maps/a``, ``extra/<name>/b``...). :meth:`Explanation.load` reads both back.
 ``to_json`` alone keeps the maps inline (lists rounded to 5 decimals), for APIs.
 
+:meth:`Explanation.load` trusts neither file: it reads only regular files, only a ``maps_file``
+beside the JSON, checks each map's size in the archive before decompressing it (the image size
+limit, :func:`~s2w_toolkit.io.limits.max_image_pixels`), and refuses what
+:meth:`Explanation.problems` finds, each with a one-line :class:`ExplanationError`.
+
 Example:
     >>> import numpy as np, os, tempfile
     >>> e = Explanation(score=0.9, maps={"a": np.eye(4), "b": np.ones((7, 7))}, explainer="demo")
@@ -20,10 +25,11 @@ from __future__ import annotations
 import io
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..errors import S2WError
 from ..io.json_data import dumps
 
 if TYPE_CHECKING:  # numpy is imported where it is used, so that defining a plugin does not load it
@@ -32,6 +38,59 @@ if TYPE_CHECKING:  # numpy is imported where it is used, so that defining a plug
 SIDES = ("a", "b")
 #: Rounding error allowed beyond [-1, 1] in a cosine score.
 COSINE_SLACK = 1e-4
+
+
+class ExplanationError(S2WError):
+    """An explanation file that cannot be loaded: not a regular file, not an explanation, its
+    maps outside its folder or too large, or values :meth:`Explanation.problems` refuses.
+
+    Example:
+        >>> import os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "e.json")
+        >>> _ = open(path, "w").write("[1, 2]")
+        >>> Explanation.load(path)
+        Traceback (most recent call last):
+        ...
+        s2w_toolkit.explainers.explanation.ExplanationError: .../e.json: an explanation is a JSON object, not a list
+    """
+
+
+#: Keys of an explanation's JSON besides the fields: ``same_person`` is derived from them,
+#: ``maps_file`` names the archive of the maps (:meth:`Explanation.save`).
+_DERIVED_KEYS = ("same_person", "maps_file")
+#: The JSON types each field may have.
+_TYPES = {"score": ("a number",), "threshold": ("a number", "null"), "explainer": ("a string",),
+          "backbone": ("a string",), "metadata": ("an object",), "maps": ("an object", "null"),
+          "extra_maps": ("an object", "null"), "words": ("a list", "null"), "same_person": ("a boolean", "null")}
+
+
+def _json_type(value: Any) -> str:
+    """How JSON calls ``value``'s type: ``an object``, ``a list``, ``a string``, ``a number``..."""
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    return {dict: "an object", list: "a list", str: "a string", type(None): "null"}.get(type(value),
+                                                                                     type(value).__name__)
+
+
+def _check_keys(cls: type, data: Any) -> None:
+    """ValueError, in words, for what ``cls(**data)`` would refuse with a raw TypeError or take
+    unchecked: not an object, an unknown key, no score or maps, a value of the wrong JSON type."""
+    if not isinstance(data, dict):
+        raise ValueError(f"an explanation is a JSON object, not {_json_type(data)}")
+    known = [f.name for f in fields(cls)]
+    unknown = sorted(set(data) - set(known) - set(_DERIVED_KEYS))
+    if unknown:
+        raise ValueError(f"unknown key{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
+                         f"known: {', '.join(known)}")
+    if "score" not in data:
+        raise ValueError("no 'score'")
+    if data.get("maps") is None and data.get("maps_file") is None:
+        raise ValueError("no 'maps' and no 'maps_file'")
+    for key, allowed in _TYPES.items():
+        if key in data and _json_type(data[key]) not in allowed:
+            raise ValueError(f"{key!r} is {_json_type(data[key])}, not {' or '.join(allowed)}")
 
 
 def as_map(value: Any) -> np.ndarray:
@@ -50,7 +109,13 @@ def as_map(value: Any) -> np.ndarray:
 def _side_maps(maps: dict, what: str) -> dict[str, np.ndarray]:
     if set(maps) != set(SIDES):
         raise ValueError(f"{what} must have exactly the keys 'a' and 'b', got {sorted(maps)}")
-    return {side: as_map(maps[side]) for side in SIDES}
+    out = {}
+    for side in SIDES:
+        try:
+            out[side] = as_map(maps[side])
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"{what} side {side!r}: {exc}") from None
+    return out
 
 
 @dataclass
@@ -93,6 +158,7 @@ class Explanation:
 
     def __post_init__(self) -> None:
         self.score = float(self.score)
+        self.threshold = None if self.threshold is None else float(self.threshold)
         self.maps = _side_maps(self.maps, "maps")
         self.extra_maps = {name: _side_maps(m, f"extra map {name!r}") for name, m in self.extra_maps.items()}
         if self.words is not None:
@@ -149,8 +215,18 @@ class Explanation:
 
     @classmethod
     def from_dict(cls, data: dict) -> "Explanation":
-        data = {k: v for k, v in data.items() if k != "same_person"}
-        return cls(**data)
+        """The explanation of :meth:`to_dict`'s data; ValueError for anything else (not an
+        object, an unknown key, a missing score or maps, a value of the wrong type)."""
+        _check_keys(cls, data)
+        data = {k: v for k, v in data.items() if k not in _DERIVED_KEYS}
+        data["extra_maps"] = data.get("extra_maps") or {}
+        bad = next((w for w in data.get("words") or [] if not isinstance(w, (dict, Word))), None)
+        if bad is not None:
+            raise ValueError(f"a word is {_json_type(bad)}, not an object with text, score and details")
+        try:
+            return cls(**data)
+        except TypeError as exc:  # e.g. a word that is not an object of text, score, details
+            raise ValueError(str(exc)) from None
 
     def to_json(self, indent: int | None = None) -> str:
         return dumps(self.to_dict(), indent=indent)
@@ -180,14 +256,40 @@ class Explanation:
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> "Explanation":
-        """An explanation written by :meth:`save` (or a JSON with inline maps)."""
-        import numpy as np
+        """An explanation written by :meth:`save` (or a JSON with inline maps), checked: see the
+        module docstring. Raises :class:`ExplanationError` (one line naming the file)."""
+        from ..io.files import inside, read_regular
+        from ..io.limits import max_image_pixels
+        from ..io.npz import read_arrays
+
         path = Path(path)
-        data = json.loads(path.read_text())
-        archive = data.pop("maps_file", None)
-        if archive is not None:
-            with np.load(path.parent / archive, allow_pickle=False) as npz:
-                data["maps"] = {side: npz[f"maps/{side}"] for side in SIDES}
-                data["extra_maps"] = {name: {side: npz[f"extra/{name}/{side}"] for side in SIDES}
-                                      for name in data.get("extra_maps") or []}
-        return cls.from_dict(data)
+        try:
+            data = json.loads(read_regular(path, what="an explanation file (.json)", error=ExplanationError))
+        except ValueError as exc:
+            raise ExplanationError(f"{path}: not JSON ({exc})") from None
+        limit = max_image_pixels()
+        try:
+            archive = data.pop("maps_file", None) if isinstance(data, dict) else None
+            if archive is not None:
+                if not isinstance(archive, str) or archive in ("", ".", "..") or Path(archive).name != archive:
+                    raise ValueError(f"maps_file {archive!r} is not the name of a file beside it")
+                extra = data.pop("extra_maps", None) or []
+                if not isinstance(extra, list) or not all(isinstance(name, str) for name in extra):
+                    raise ValueError("'extra_maps' is not a list of names (the maps are in maps_file)")
+                _check_keys(cls, {**data, "maps_file": archive})
+                inside(path.parent, archive, ExplanationError)  # a symlink out is refused too
+                keys = [f"maps/{side}" for side in SIDES] + [f"extra/{n}/{side}" for n in extra for side in SIDES]
+                arrays = read_arrays(path.parent / archive, keys, limit, ExplanationError)
+                data["maps"] = {side: arrays[f"maps/{side}"] for side in SIDES}
+                data["extra_maps"] = {name: {side: arrays[f"extra/{name}/{side}"] for side in SIDES} for name in extra}
+            explanation = cls.from_dict(data)
+        except (TypeError, ValueError) as exc:
+            raise ExplanationError(f"{path}: {exc}") from None
+        problems = explanation.problems()
+        maps = [explanation.maps[side] for side in SIDES] + [m[side] for m in explanation.extra_maps.values()
+                                                               for side in SIDES]
+        if limit is not None and any(m.size > limit for m in maps):  # inline maps
+            problems.append(f"a map has more than {limit:,} values, the image size limit")
+        if problems:
+            raise ExplanationError(f"{path}: {'; '.join(problems)}")
+        return explanation

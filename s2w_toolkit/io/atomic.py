@@ -24,9 +24,21 @@ from pathlib import Path
 from typing import Iterator
 
 
+#: Characters of the final name's stem kept in a temporary name, and the longest suffix kept: a
+#: temporary name stays far below NAME_MAX (255 bytes) whatever the final name's length.
+TEMPORARY_STEM = 24
+TEMPORARY_SUFFIX = 16
+
+
 def _temporary(path: Path) -> Path:
-    # same folder (rename stays on one file system), same suffix (matplotlib picks the format from it)
-    return path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
+    """``.<stem, cut>.tmp-<pid><suffix>`` beside ``path``: same folder (the rename stays on one
+    file system), same suffix (matplotlib picks the format from it), short.
+
+    >>> _temporary(Path("/out") / ("x" * 250 + ".html")).name == f".{'x' * 24}.tmp-{os.getpid()}.html"
+    True
+    """
+    suffix = path.suffix if len(path.suffix) <= TEMPORARY_SUFFIX else ""
+    return path.with_name(f".{path.stem[:TEMPORARY_STEM]}.tmp-{os.getpid()}{suffix}")
 
 
 def _sync(path: Path) -> None:

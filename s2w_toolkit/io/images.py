@@ -16,10 +16,9 @@ Example:
 
 from __future__ import annotations
 
-import errno
-import os
-import stat
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
@@ -27,37 +26,15 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import ImageError
+from .files import open_regular
 from .limits import MAX_IMAGE_PIXELS, MAX_PIXELS_ENV, max_image_pixels  # noqa: F401 - re-exported
 
 _PIL_LIMIT = threading.Lock()  # read_image swaps PIL's own global limit for the toolkit's
 
 
-_KINDS = {stat.S_ISFIFO: "a FIFO (named pipe)", stat.S_ISCHR: "a character device",
-          stat.S_ISBLK: "a block device", stat.S_ISSOCK: "a socket"}
-
-
 def _open_regular(path: Path) -> BinaryIO:
     """Open ``path`` for reading if it is a regular file (non-blocking: a FIFO cannot hang)."""
-    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
-    try:
-        fd = os.open(path, flags)
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise ImageError(f"{path}: symlink loop") from None
-        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
-            broken = os.path.islink(path)
-            raise ImageError(f"{path}: no such file{' (broken symlink)' if broken else ''}") from None
-        if exc.errno == errno.EISDIR:
-            raise ImageError(f"{path}: is a folder, not an image") from None
-        raise ImageError(f"{path}: cannot open ({exc.strerror or exc})") from None
-    mode = os.fstat(fd).st_mode
-    if not stat.S_ISREG(mode):
-        os.close(fd)
-        if stat.S_ISDIR(mode):
-            raise ImageError(f"{path}: is a folder, not an image")
-        kind = next((name for test, name in _KINDS.items() if test(mode)), "not a regular file")
-        raise ImageError(f"{path}: is {kind}, not an image file")
-    return os.fdopen(fd, "rb")
+    return open_regular(path, "an image file", ImageError, folder_what="an image")
 
 
 def _to_rgb8(img: Image.Image) -> np.ndarray:
@@ -84,28 +61,50 @@ def _rows_to_array(img: Image.Image) -> np.ndarray:
     return out
 
 
-def read_image(path: str | Path) -> np.ndarray:
-    """Read a photo as an RGB uint8 array ``(H, W, 3)``; transparent pixels become white."""
-    path = Path(path)
-    limit = max_image_pixels()
-    with _open_regular(path) as stream, _PIL_LIMIT:
+#: What a decompression-bomb refusal suggests: the two ways to raise the limit.
+RAISE_HINT = f"raise it with --max-image-pixels N or {MAX_PIXELS_ENV}=N (0: no limit)"
+
+
+@contextmanager
+def opened_image(stream: BinaryIO, path: str | Path, limit: int | None,
+                 hint: str = RAISE_HINT) -> Iterator[Image.Image]:
+    """``Image.open(stream)`` (only the header is read) with the toolkit's pixel ``limit`` in
+    place of PIL's own: :class:`ImageError` for an image over it, or one PIL cannot read (also
+    while the caller decodes it inside the ``with``).
+
+    Example:
+        >>> from s2w_toolkit.data import demo_image
+        >>> with open(demo_image("obama"), "rb") as f, opened_image(f, "obama.jpg", 10_000, "too big") as img:
+        ...     pass
+        Traceback (most recent call last):
+        ...
+        s2w_toolkit.errors.ImageError: obama.jpg: 910x1137 is 1,034,670 pixels, over the limit of 10,000 (...); too big
+    """
+    with _PIL_LIMIT:
         saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None  # the toolkit's limit applies instead
         try:
             with Image.open(stream) as img:
                 width, height = img.size
                 if limit is not None and width * height > limit:
                     raise ImageError(f"{path}: {width}x{height} is {width * height:,} pixels, over the limit of "
-                                     f"{limit:,} (a decompression bomb?); raise it with --max-image-pixels N "
-                                     f"or {MAX_PIXELS_ENV}=N (0: no limit)")
-                img.load()
-                ImageOps.exif_transpose(img, in_place=True)
-                rgb = _to_rgb8(img)
+                                     f"{limit:,} (a decompression bomb?); {hint}")
+                yield img
         except UnidentifiedImageError:
             raise ImageError(f"{path}: not an image, or corrupt") from None
         except (OSError, SyntaxError, ValueError) as exc:
             raise ImageError(f"{path}: cannot read image ({exc})") from None
         finally:
             Image.MAX_IMAGE_PIXELS = saved
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """Read a photo as an RGB uint8 array ``(H, W, 3)``; transparent pixels become white."""
+    path = Path(path)
+    limit = max_image_pixels()
+    with _open_regular(path) as stream, opened_image(stream, path, limit) as img:
+        img.load()
+        ImageOps.exif_transpose(img, in_place=True)
+        rgb = _to_rgb8(img)
     if rgb.ndim != 3 or rgb.shape[2] != 3 or min(rgb.shape[:2]) < 1:
         raise ImageError(f"{path}: unsupported image layout {rgb.shape}")
     return np.ascontiguousarray(rgb)

@@ -1,4 +1,5 @@
-"""The report's figures as ``data:image/png;base64,...`` URIs: nothing is fetched by the page.
+"""The report's charts, drawn from the numbers, as ``data:image/png;base64,...`` URIs: nothing is
+fetched by the page (the figures read from the result folder are :mod:`.figures`).
 
 Example:
     >>> uri = distribution_chart([0.9, 0.8, 0.7, 0.2, 0.3], [True, True, False, False, False], 0.5)
@@ -17,33 +18,6 @@ from pathlib import Path
 def data_uri(png: bytes) -> str:
     """PNG bytes as a data URI."""
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
-
-
-def file_uri(path: str | Path) -> str | None:
-    """A PNG file as a data URI (None when it is missing or unreadable)."""
-    try:
-        return data_uri(Path(path).read_bytes())
-    except OSError:
-        return None
-
-
-def figure_uri(path: str | Path, max_width: int = 1600, quality: int = 85) -> str | None:
-    """An explanation figure as a JPEG data URI, at most ``max_width`` px wide (a report holds
-    many; their PNGs are about 1 MB each). None when it is missing or not an image."""
-    import io
-
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with Image.open(path) as image:
-            image = image.convert("RGB")
-            if image.width > max_width:
-                image = image.resize((max_width, round(image.height * max_width / image.width)), Image.LANCZOS)
-            buffer = io.BytesIO()
-            image.save(buffer, format="JPEG", quality=quality)
-    except (OSError, UnidentifiedImageError):
-        return None
-    return "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def roc_chart(scores: Sequence[float], same: Sequence[bool], threshold: float) -> str:
