@@ -28,6 +28,7 @@ from .faces.cache import FaceCache
 from .faces.detect import FaceDetector
 from .interfaces import AttributeModel, Explainer, Pair
 from .io.images import read_image
+from .io.paths import usable_path
 from .registry import get_registry
 
 
@@ -56,7 +57,7 @@ def load_face(path: str | Path, backbone: Backbone, face_index: int = 0, aligned
     if isinstance(face_index, (tuple, list)):
         raise TypeError(f"load_face takes one face index, got {face_index!r} "
                         "(--face-index-a/--face-index-b are for pairs of images)")
-    image = read_image(path)
+    image = read_image(usable_path(path))  # a name no file can have is an ImageError naming it
     size = backbone.template.size
     if aligned:
         return resize_aligned(image, size, str(path)), {"source": str(path), "aligned": True}

@@ -94,6 +94,7 @@ def test_benchmark_runs_on_a_bin(crops, tmp_path, run_cli, monkeypatch):
         raise AssertionError("a .bin holds aligned faces: nothing may be detected")
 
     monkeypatch.setattr(FaceDetector, "detect", no_detection)
+    monkeypatch.delenv("S2W_CACHE_DIR", raising=False)  # conftest sets it; this test is about the default
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     path = _write(tmp_path / "tiny.bin", crops)
     out = tmp_path / "out"

@@ -21,12 +21,14 @@ Example:
 from __future__ import annotations
 
 import csv
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import LabelsError
+from ..io.text import read_text
 
 #: Cells that mean "no label".
 MISSING = frozenset({"", "unsure", "unknown", "?", "na", "n/a", "nan"})
@@ -103,57 +105,96 @@ def _table(faces: list[str], keys: list[str], rows: list[list[str]], partition=N
     return LabelTable(faces, columns, values, partition)
 
 
+def _checked_face(face: str, where: str) -> str:
+    """``face`` as a labels file names it; a ``#`` index that is not a whole number is an error at ``where``."""
+    _, sep, tail = face.rpartition("#")
+    if not face:
+        raise LabelsError(f"{where}: no face path in the 'face' column")
+    if sep and "." not in tail and "/" not in tail and not (tail.isascii() and tail.isdigit()):
+        raise LabelsError(f"{where}: face {face!r}: the index after # must be a whole number (0 = the leftmost face)")
+    return face
+
+
 def read_csv_labels(path: str | Path) -> LabelTable:
     """A labels CSV with a ``face`` column (see the module docs)."""
-    with open(path, newline="") as handle:
-        reader = csv.reader(handle)
+    reader = csv.reader(io.StringIO(read_text(path, LabelsError), newline=""))
+    try:
         header = next(reader, None)
         if not header or "face" not in [h.strip() for h in header]:
-            raise LabelsError(f"{path}: expected a CSV with a 'face' column and one column per attribute")
+            raise LabelsError(f"{path}:1: expected a CSV with a 'face' column and one column per attribute")
         header = [h.strip() for h in header]
-        rows = [row for row in reader if any(cell.strip() for cell in row)]
-    at = header.index("face")
+        at = header.index("face")
+        rows = [(reader.line_num, row) for row in reader if any(cell.strip() for cell in row)]
+    except csv.Error as exc:
+        raise LabelsError(f"{path}:{max(1, reader.line_num)}: not a readable CSV line ({exc})") from None
     keys = [h for i, h in enumerate(header) if i != at]
-    faces = [row[at].strip() for row in rows]
-    return _table(faces, keys, [[cell for i, cell in enumerate(row) if i != at] for row in rows])
+    faces = [_checked_face(row[at].strip() if at < len(row) else "", f"{path}:{line}") for line, row in rows]
+    return _table(faces, keys, [[cell for i, cell in enumerate(row) if i != at] for _, row in rows])
+
+
+def _read_partition(path: Path, faces: list[str]) -> np.ndarray:
+    """CelebA's split (0 train, 1 valid, 2 test) of each face, from ``list_eval_partition.txt``:
+    one ``image split`` line per image, every face of the attribute list among them."""
+    split: dict[str, int] = {}
+    lines = read_text(path, LabelsError).splitlines()
+    for number, line in enumerate(lines, 1):
+        fields = line.split()
+        if not fields:
+            continue
+        if len(fields) != 2 or fields[1] not in ("0", "1", "2"):
+            raise LabelsError(f"{path}:{number}: expected 'image split' with split 0 (train), 1 (valid) or 2 (test), "
+                              f"got {line.strip()[:80]!r}")
+        split[fields[0]] = int(fields[1])
+    missing = next((face for face in faces if face not in split), None)
+    if missing is not None:
+        raise LabelsError(f"{path}:{len(lines) + 1}: ends without a line for {missing} ({len(split)} images listed, "
+                          f"the attribute list has {len(faces)})")
+    return np.array([split[face] for face in faces])
 
 
 def read_celeba_labels(path: str | Path, partition: str | Path | None = None) -> LabelTable:
     """CelebA's ``list_attr_celeba.txt`` (and, when given, ``list_eval_partition.txt``)."""
-    lines = Path(path).read_text().splitlines()
-    try:
-        count = int(lines[0].strip())
-        keys = lines[1].split()
-        rows = [line.split() for line in lines[2:2 + count] if line.strip()]
-    except (IndexError, ValueError):
-        raise LabelsError(f"{path}: expected CelebA's list_attr_celeba.txt (a count line, a header of "
-                          "attribute names, then one 'image 1 -1 ...' line per image)") from None
-    if not rows or any(len(row) != len(keys) + 1 for row in rows):
-        raise LabelsError(f"{path}: a row does not have one value per header name ({len(keys)})")
+    lines = read_text(path, LabelsError).splitlines()
+    first = lines[0].strip() if lines else ""
+    if not (first.isascii() and first.isdigit()) or len(lines) < 2:
+        raise LabelsError(f"{path}:1: expected CelebA's list_attr_celeba.txt (a count line, a header of "
+                          "attribute names, then one 'image 1 -1 ...' line per image)")
+    count, keys = int(first), lines[1].split()
+    rows = []
+    for number, line in enumerate(lines[2:], 3):
+        if len(rows) == count or not line.strip():
+            continue
+        row = line.split()
+        if len(row) != len(keys) + 1:
+            raise LabelsError(f"{path}:{number}: {len(row) - 1} values, not one per header name ({len(keys)})")
+        rows.append(row)
+    if not rows or len(rows) < count:
+        raise LabelsError(f"{path}:{len(lines) + 1}: ends after {len(rows)} of the {count} images its count line "
+                          "announces")
     faces = [row[0] for row in rows]
     table = _table(faces, keys, [row[1:] for row in rows])
     if partition is not None and Path(partition).is_file():
-        split = dict(line.split()[:2] for line in Path(partition).read_text().splitlines() if line.strip())
-        table.partition = np.array([int(split.get(face, 0)) for face in faces])
+        table.partition = _read_partition(Path(partition), faces)
     return table
 
 
 def read_labels(path: str | Path) -> LabelTable:
     """A labels CSV, or CelebA's attribute list (recognised by its count line); a CelebA
-    ``list_eval_partition.txt`` beside it gives the official split."""
+    ``list_eval_partition.txt`` beside it gives the official split. Every problem with the
+    files is a one-line :class:`~s2w_toolkit.errors.LabelsError` naming the file and line."""
     path = Path(path)
     if not path.is_file():
         raise LabelsError(f"{path}: no such labels file")
-    first = path.read_text(errors="replace").split("\n", 1)[0].strip()
-    if first.isdigit():
+    first = read_text(path, LabelsError).split("\n", 1)[0].strip()
+    if first.isascii() and first.isdigit():
         return read_celeba_labels(path, path.parent / "list_eval_partition.txt")
     return read_csv_labels(path)
 
 
 def face_path(face: str) -> tuple[str, int | None]:
     """``"groups/a.jpg#1"`` -> ``("groups/a.jpg", 1)``; a plain path has no index."""
-    path, sep, index = face.partition("#")
-    return path, (int(index) if sep and index.isdigit() else None)
+    path, sep, index = face.rpartition("#")
+    return (path, int(index)) if sep and index.isascii() and index.isdigit() else (face, None)
 
 
 def group_of(face: str) -> str:

@@ -19,6 +19,8 @@ import random
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..errors import S2WError
+
 OUTCOMES = ("false match", "false non-match", "true match", "true non-match")
 #: The outcomes of errors, and the correct outcome each is compared with (same pair type).
 ERRORS = {"false match": "true non-match", "false non-match": "true match"}
@@ -45,13 +47,18 @@ def outcomes(rows: Sequence[Mapping[str, Any]], threshold: float) -> dict[str, s
 def choose_threshold(rows: Sequence[Mapping[str, Any]], backbone_threshold: float, source: str | None,
                      fmr: float | None = None) -> dict[str, Any]:
     """``{"threshold", "source"}``: the backbone's (or ``--threshold``'s, as ``source`` says),
-    or with ``fmr`` the one calibrated on these pairs, which then says so."""
+    or with ``fmr`` the one calibrated on these pairs, which then says so (a one-line
+    :class:`~s2w_toolkit.errors.S2WError` when no non-mate was scored)."""
     if fmr is None:
         return {"threshold": float(backbone_threshold), "source": source or "the backbone's default", "fmr": None}
     from ..bench.verification import threshold_for_fmr
 
     pairs = scored(rows)
     non_mates = sum(not r["same"] for r in pairs)
+    if not non_mates:
+        failed = sum("error" in r for r in rows)
+        raise S2WError(f"--fmr {fmr:g}: no non-mate pair was scored ({len(pairs)} pairs scored, "
+                       f"{failed} failed to load), so no threshold can be calibrated for a false match rate")
     threshold = threshold_for_fmr([r["similarity"] for r in pairs], [bool(r["same"]) for r in pairs], fmr)
     return {"threshold": float(threshold), "fmr": fmr,
             "source": f"calibrated on these {len(pairs)} pairs for FMR {fmr:g} ({non_mates} non-mates); the rates "

@@ -5,7 +5,9 @@ The folder holds ``scores.jsonl`` (one row per pair: its cosine and both faces' 
 groups, or an error row), ``explanations.jsonl`` (one row per explained pair and explainer, or
 an error row), ``pairs/<pair>/<explainer>.png|json`` and ``audit.json``. Rows are appended
 whole and flushed (:mod:`s2w_toolkit.bench.store`); the folder is locked for the run;
-``resume=True`` keeps the rows written and retries the error rows.
+``resume=True`` keeps the rows written and retries the error rows, and refuses rows whose images
+now hold other photos (:mod:`s2w_toolkit.bench.provenance`). An ``fmr`` that cannot be calibrated
+(no non-mate scored) still writes ``audit.json`` with the rows, then raises one line.
 
 Example:
     >>> import tempfile
@@ -25,6 +27,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..bench.provenance import check_resumed, image_hashes
 from ..errors import S2WError, row_message
 from .explain import explain_pair, pair_folder
 
@@ -88,6 +91,11 @@ def _score_rows(specs: Sequence[Any], net: Any, attributes: Any, settings: dict,
     for s in specs:
         row = {"key": s.key, "a": s.a, "b": s.b, "same": s.same, "fold": s.fold, "settings": settings}
         error = failed.get((s.a, s.face_a)) or failed.get((s.b, s.face_b))
+        if not error:
+            try:
+                row["images"] = image_hashes(cache, s.a, s.b)  # what the score is computed from
+            except S2WError as exc:  # changed or gone since it was embedded
+                error = str(exc)
         if error:
             rows.append({**row, "stage": "load", "error": error})
             continue
@@ -128,6 +136,8 @@ def run_audit(pairs: Sequence[Any], net: Any, out_dir: str | Path, *, explainers
     faces = FaceCache(cache)
     with locked(folder) if lock else contextlib.nullcontext():
         old_scores, old_explained = _prepare(folder, settings, resume, overwrite)
+        listed = {s.key for s in pairs}
+        check_resumed([r for r in old_scores + old_explained if r["key"] in listed], pairs, str(folder), faces.digest)
         done = {k: r for k, r in _latest(old_scores).items() if "error" not in r}
         todo = [s for s in pairs if (s.key, None) not in done]
         with open_results(folder, SCORES) as stream:
@@ -138,9 +148,15 @@ def run_audit(pairs: Sequence[Any], net: Any, out_dir: str | Path, *, explainers
                 done[(row["key"], None)] = row
                 if "error" in row and on_error:
                     on_error(row)
-        listed = {s.key for s in pairs}
         score_rows = [r for (k, _), r in done.items() if k in listed]
-        threshold = choose_threshold(score_rows, net.threshold, net.threshold_source, fmr)
+        selection = {"errors": errors, "near": near, "contrast": contrast, "seed": seed}
+        try:
+            threshold = choose_threshold(score_rows, net.threshold, net.threshold_source, fmr)
+        except S2WError as exc:  # nothing to explain at no threshold; the rows still reach audit.json
+            summarise_audit(folder, score_rows, [], {"threshold": float(net.threshold), "fmr": fmr, "error": str(exc),
+                                                     "source": f"not calibrated: {exc}"},
+                            settings=settings, selection=selection, explainers=list(explainers), listed=len(pairs))
+            raise S2WError(f"{exc}; the scores are in {folder / SUMMARY}") from None
         net.threshold, net.threshold_source = threshold["threshold"], threshold["source"]  # the explainers' verdicts
         chosen = select_pairs(score_rows, threshold["threshold"], errors=errors, near=near, contrast=contrast,
                               seed=seed)
@@ -166,6 +182,7 @@ def run_audit(pairs: Sequence[Any], net: Any, out_dir: str | Path, *, explainers
                     if key not in loaded:
                         loaded = {key: load_pair(spec.a, spec.b, net, face_index=(spec.face_a, spec.face_b),
                                                  aligned=aligned or spec.aligned, cache=faces)}
+                    row["images"] = image_hashes(faces, spec.a, spec.b)
                     fields = explain_pair(loaded[key], net, name, classes[name], options[name], attributes,
                                           folder / "pairs" / pair_folder(key))
                     fields["figure"] = str(Path(fields["figure"]).relative_to(folder))
@@ -182,6 +199,6 @@ def run_audit(pairs: Sequence[Any], net: Any, out_dir: str | Path, *, explainers
                 if advance:
                     advance()
         summary = summarise_audit(folder, score_rows, list(explained.values()), threshold, settings=settings,
-                                  selection={"errors": errors, "near": near, "contrast": contrast, "seed": seed},
+                                  selection=selection,
                                   explainers=list(explainers), listed=len(pairs))
     return summary

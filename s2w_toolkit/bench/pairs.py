@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import os
 import random
 from dataclasses import dataclass
@@ -37,6 +38,7 @@ from typing import Callable
 from ..data import FACES_DIR
 from ..errors import S2WError
 from ..io.suffixes import is_image_name
+from ..io.text import read_text
 
 #: The bundled pair set: 3 mate and 3 non-mate pairs over the demo portraits in ``data/faces``.
 BUNDLED = Path(__file__).resolve().parent.parent / "data" / "pairs.csv"
@@ -102,15 +104,19 @@ def read_pairs(source: str | os.PathLike[str] | None = None, root: str | os.Path
 
 def pair_list_id(source: str | os.PathLike[str] | None, *, root: str | os.PathLike[str] | None = None,
                  count: int | None = None, seed: int = 0) -> str:
-    """What identifies a pair list: a file by the hash of its content (and the image folder
-    ``root`` when one is given), a folder by its path, the seed and the count it was drawn with.
-    (``--count`` of a file and ``--shard`` take parts of the same list, so they keep its identity.)"""
-    where = "" if root is None else f":root={Path(root).resolve()}"
+    """What identifies a pair list: a file by the hash of its content and the resolved folder its
+    image paths are relative to (``root``, else the file's own folder; a ``.bin`` holds its
+    images), a folder by its path, the seed and the count it was drawn with. (``--count`` of a file
+    and ``--shard`` take parts of the same list, so they keep its identity.) What the images
+    themselves hold is recorded per result row (:mod:`~s2w_toolkit.bench.provenance`)."""
     if source is None:
+        where = "" if root is None else f":root={Path(root).resolve()}"
         return f"bundled:{hashlib.sha256(BUNDLED.read_bytes()).hexdigest()[:12]}{where}"
     path = Path(source)
     if path.is_dir():
         return f"folder:{path.resolve()}:seed={seed}:count={100 if count is None else count}"
+    images = path.parent if root is None else Path(root)
+    where = "" if path.suffix.lower() == ".bin" else f":root={images.resolve()}"
     try:
         return f"{path.name}:{hashlib.sha256(path.read_bytes()).hexdigest()[:12]}{where}"
     except OSError as exc:
@@ -160,10 +166,14 @@ def _unique(pairs: list[PairSpec]) -> list[PairSpec]:
     return out
 
 
+def _whole(text: str) -> bool:  # str.isdigit alone also takes "²", which int() refuses
+    return text.isascii() and text.isdigit()
+
+
 def _face_index(text: str, where: str) -> int:
     if not text:
         return 0
-    if not text.isdigit():
+    if not _whole(text):
         raise S2WError(f"{where} must be a face index (0 = the largest face), not {text!r}")
     return int(text)
 
@@ -174,8 +184,8 @@ def _keyed(path: str, face: int) -> str:
 
 def _read_csv(path: Path, base: Path) -> list[PairSpec]:
     pairs = []
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
+    reader = csv.DictReader(io.StringIO(read_text(path), newline=""))
+    try:
         missing = {"a", "b", "same"} - {c.strip().lower() for c in reader.fieldnames or []}
         if missing:
             raise S2WError(f"{path}:1: header must name the columns a,b,same (missing {','.join(sorted(missing))})")
@@ -191,13 +201,15 @@ def _read_csv(path: Path, base: Path) -> list[PairSpec]:
             faces = [_face_index(row.get(column, ""), f"{where}: {column}") for column in ("face_a", "face_b")]
             key = f"csv:{_keyed(row['a'], faces[0])}|{_keyed(row['b'], faces[1])}"
             pairs.append(PairSpec(_joined(base, row["a"]), _joined(base, row["b"]), same, 0, key, *faces))
+    except csv.Error as exc:  # e.g. a field over the csv module's size limit
+        raise S2WError(f"{path}:{max(1, reader.reader.line_num)}: not a readable CSV line ({exc})") from None
     if not pairs:
         raise S2WError(f"{path}: no pairs")
     return _unique(pairs)
 
 
 def _read_lfw(path: Path, base: Path) -> list[PairSpec]:
-    lines = [(n, line.split()) for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)]
+    lines = [(n, line.split()) for n, line in enumerate(read_text(path).splitlines(), 1)]
     lines = [(n, fields) for n, fields in lines if fields]
     if not lines:
         raise S2WError(f"{path}:1: empty pairs file")
@@ -219,7 +231,7 @@ def _read_lfw(path: Path, base: Path) -> list[PairSpec]:
             raise S2WError(f"{where}: expected {len(want.split())} fields '{want}' (fold {fold + 1}, "
                            f"{'mate' if same else 'non-mate'}), got {len(fields)}")
         name1, n1, name2, n2 = (fields[0], fields[1], fields[0], fields[2]) if same else fields
-        if not (n1.isdigit() and n2.isdigit()):
+        if not (_whole(n1) and _whole(n2)):
             raise S2WError(f"{where}: image numbers must be whole numbers, got {n1!r} and {n2!r}")
         s1, s2 = f"{name1}_{int(n1):04d}", f"{name2}_{int(n2):04d}"
         pairs.append(PairSpec(_joined(base, f"{name1}/{s1}.jpg"), _joined(base, f"{name2}/{s2}.jpg"),

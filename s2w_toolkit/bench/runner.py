@@ -8,8 +8,9 @@ shared by every explainer of a pair. Each explainer's first run is an untimed wa
 (an image that does not load, an explainer that raises, exits or returns NaN or empty maps, a
 metric that cannot be computed) becomes an error row for that (pair, explainer), and a metric
 that raises is recorded under ``metric_errors`` in a row that keeps every other metric's
-numbers; the run goes on either way. Every row records the run's settings and its explainer's options; ``resume=True``
-continues a run with the same settings, skipping its finished rows and retrying its error rows.
+numbers; the run goes on either way. Every row records the run's settings, its explainer's options and its images'
+content hashes; ``resume=True`` continues a run with the same settings over the same photos
+(:mod:`~s2w_toolkit.bench.provenance`), skipping its finished rows and retrying its error rows.
 The folder is locked for the run (:mod:`s2w_toolkit.bench.store`).
 
 Example:
@@ -40,6 +41,7 @@ from collections.abc import Mapping
 import torch
 
 from ..errors import PluginError, S2WError, row_message
+from ..faces.cache import FaceCache
 from ..options import build_options, format_value
 from ..pipeline import build_explainer, load_pair, run_explainer
 from ..registry import PluginWarning, get_registry
@@ -49,6 +51,7 @@ from ..capture import counting_images
 from .batching import MAX_PENDING_IMAGES, Pending, resolve, score_pending
 from .metric import Job, Metric
 from .pairs import PairSpec
+from .provenance import check_resumed, image_hashes
 from .store import RESULTS, append_row, differing_setting, locked, open_results, read_rows
 from .summary import row_settings, run_and_options
 
@@ -113,8 +116,10 @@ def _recorded(options: Any) -> dict[str, Any]:
             for k, v in sorted(dataclasses.asdict(options).items()) if k != "batch_size"}
 
 
-def _prepare_folder(folder: Path, settings: dict, options: dict[str, dict], resume: bool, overwrite: bool) -> set:
-    """Check the folder against this run; return the (key, explainer) already done."""
+def _prepare_folder(folder: Path, settings: dict, options: dict[str, dict], resume: bool, overwrite: bool,
+                    pairs: list[PairSpec] = (), digest: Callable[[str], str] | None = None) -> set:
+    """Check the folder against this run (with ``digest``, also that the images of its finished
+    rows are the ones they were computed from); return the (key, explainer) already done."""
     results = folder / RESULTS
     if not resume:
         if results.is_file() and results.stat().st_size and not overwrite:
@@ -135,6 +140,8 @@ def _prepare_folder(folder: Path, settings: dict, options: dict[str, dict], resu
         if key is not None:
             raise S2WError(f"--resume: {folder / RESULTS} was made with {key}={have.get(key)!r}, this run has "
                            f"{key}={want.get(key)!r}; use the same settings, another --out, or --overwrite")
+    if digest is not None:
+        check_resumed(rows, pairs, str(folder / RESULTS), digest)
     return {(r["key"], r["explainer"]) for r in rows if "error" not in r and "metric_errors" not in r}
 
 
@@ -177,15 +184,16 @@ def run_benchmark(pairs: list[PairSpec], explainers: list[str], backbone, out_di
                             aligned=aligned)
     recorded = {name: _recorded(build_options(classes[name], options[name], name=name)) for name in explainers}
     counts = {"written": 0, "failed": 0, "pairs_loaded": 0, "pairs": len(pairs)}
+    faces = FaceCache(cache)  # here, so that a cache folder that cannot be written is warned about once
     with locked(folder) if lock else contextlib.nullcontext():
-        done = _prepare_folder(folder, settings, recorded, resume, overwrite)
+        done = _prepare_folder(folder, settings, recorded, resume, overwrite, pairs, faces.digest)
         for metric in measures:
             metric.prepare(pairs, backbone)
         work = PairWork(explainers=explainers, classes=classes, options=options, recorded=recorded,
                         measures=measures, settings=settings,
                         run={"steps": steps, "fill": fill, "seed": seed, "batch_size": batch_size},
                         aligned=aligned, batch_size=batch_size, backbone=backbone, attributes=attributes,
-                        cache=str(cache) if cache is not None else None)
+                        cache=str(cache) if cache is not None else None, cache_writable=faces.writable)
         items = [(spec, todo) for spec in pairs if (todo := [n for n in explainers if (spec.key, n) not in done])]
         groups = [items[i:i + batch_pairs] for i in range(0, len(items), batch_pairs)]
         loaded: set[str] = set()
@@ -250,6 +258,7 @@ class PairWork:
     backbone: Any
     attributes: Any = None
     cache: str | None = None
+    cache_writable: bool | None = None  # None: find out (and warn) in the process
 
 
 class PairRunner:
@@ -269,12 +278,10 @@ class PairRunner:
     """
 
     def __init__(self, work: PairWork) -> None:
-        from ..faces.cache import FaceCache
-
         from ..attributes.cache import CachedAttributes
 
         self.work = work
-        self.faces = FaceCache(work.cache)
+        self.faces = FaceCache(work.cache, writable=work.cache_writable)
         self.attributes = CachedAttributes(work.attributes) if work.attributes is not None else None
         self.warmed: set[str] = set()
 
@@ -312,6 +319,7 @@ class PairRunner:
         try:
             pair = load_pair(spec.a, spec.b, w.backbone, face_index=(spec.face_a, spec.face_b),
                              aligned=w.aligned or spec.aligned, cache=self.faces)
+            base["images"] = image_hashes(self.faces, spec.a, spec.b)  # what the rows are computed from
         except S2WError as exc:
             for name in todo:
                 yield {**base, **_identity(name, w.classes[name], w.recorded[name]), "stage": "load",

@@ -164,6 +164,7 @@ def merge(folders, out_dir, overwrite) -> None:
     from pathlib import Path
 
     from ..bench.store import RESULTS, locked
+    from ..bench.provenance import check_merged_results
     from ..bench.summary import read_results, summarise
     from ..io.atomic import write_text
     from ..io.json_data import dumps
@@ -180,6 +181,7 @@ def merge(folders, out_dir, overwrite) -> None:
             raise S2WError(f"{folder} already holds benchmark results; use --overwrite to replace them, "
                            "or another --out")
         rows = read_results(files)  # refuses runs with different settings
+        check_merged_results(files)  # and rows made from different photos under one image path
         write_text(held, "".join(dumps(row) + "\n" for row in rows))
         summary = summarise(folder)
         pairs = len({row["key"] for row in rows})

@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ..errors import S2WError
+from .paths import shown
 
 _KINDS = {stat.S_ISFIFO: "a FIFO (named pipe)", stat.S_ISCHR: "a character device",
           stat.S_ISBLK: "a block device", stat.S_ISSOCK: "a socket"}
@@ -41,6 +42,8 @@ def open_regular(path: str | os.PathLike[str], what: str = "a regular file",
     """Open ``path`` for binary reading if it is a regular file, else raise ``error`` naming
     what it is instead of ``what`` (``folder_what`` for a folder; default ``what``). The open is
     non-blocking, so a FIFO is refused at once instead of waiting for a writer."""
+    if "\0" in os.fsdecode(os.fspath(path)):  # the OS would raise a bare ValueError
+        raise error(f"{shown(path)}: not a usable file name (it holds a NUL byte)")
     path = Path(path)
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
     try:

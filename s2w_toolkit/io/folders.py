@@ -4,6 +4,8 @@ Example:
     >>> import tempfile, pathlib
     >>> writable_folder(pathlib.Path(tempfile.mkdtemp()) / "new" / "out").is_dir()
     True
+    >>> write_problem(pathlib.Path(tempfile.mkdtemp())) is None
+    True
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ from pathlib import Path
 from ..errors import S2WError
 
 
-def writable_folder(path: str | os.PathLike[str]) -> Path:
-    """Create ``path`` if needed and check that files can be written in it; a one-line
-    :class:`~s2w_toolkit.errors.S2WError` otherwise."""
+def write_problem(path: str | os.PathLike[str]) -> str | None:
+    """Create ``path`` if needed and write (and remove) a file in it; ``None`` when that works,
+    else why not (``"Read-only file system"``). A real write: permission bits alone say nothing
+    to root, a read-only mount does."""
     folder = Path(path)
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -24,5 +27,14 @@ def writable_folder(path: str | os.PathLike[str]) -> Path:
         probe.write_bytes(b"")
         probe.unlink()
     except OSError as exc:
-        raise S2WError(f"{folder}: output folder cannot be written ({exc.strerror or exc})") from None
-    return folder
+        return exc.strerror or str(exc)
+    return None
+
+
+def writable_folder(path: str | os.PathLike[str]) -> Path:
+    """Create ``path`` if needed and check that files can be written in it; a one-line
+    :class:`~s2w_toolkit.errors.S2WError` otherwise."""
+    problem = write_problem(path)
+    if problem is not None:
+        raise S2WError(f"{path}: output folder cannot be written ({problem})")
+    return Path(path)
