@@ -259,12 +259,19 @@ def _draw(rng: random.Random, wanted: int, pool: Callable[[], list[tuple[Path, P
     return out
 
 
-def _sample_folder(folder: Path, count: int, seed: int) -> list[PairSpec]:
+def identity_folders(folder: Path) -> dict[str, list[Path]]:
+    """``{person: [image, ...]}`` of a folder of identity folders (sorted; hidden names and
+    folders without images left out)."""
     idents = {}
     for d in sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith(".")):
         images = sorted(p for p in d.iterdir() if is_image_name(p) and not p.name.startswith("."))
         if images:
             idents[d.name] = images
+    return idents
+
+
+def _sample_folder(folder: Path, count: int, seed: int) -> list[PairSpec]:
+    idents = identity_folders(folder)
     if len(idents) < 2:
         raise S2WError(f"{folder}: needs at least 2 identity folders with images, found {len(idents)}")
     names, multi = list(idents), [n for n, imgs in idents.items() if len(imgs) >= 2]
