@@ -53,6 +53,11 @@ class Pair:
     info: dict = field(default_factory=dict)
 
 
+#: The face regions an attribute's words can speak about. The swap game plants the first four
+#: (:mod:`s2w_toolkit.game.regions`); ``face`` is the whole face (gender, age).
+FACE_REGIONS = ("eyes", "eyebrows", "nose", "mouth", "cheeks", "jaw", "forehead", "hair", "face")
+
+
 class AttributeModel(ABC):
     """Predicts attributes of aligned faces ("Big Nose", "Senior", ...) with evidence maps.
 
@@ -81,6 +86,10 @@ class AttributeModel(ABC):
     name: ClassVar[str] = ""
     #: The attribute names predicted, in the order of the prediction's columns.
     attributes: ClassVar[tuple[str, ...]] = ()
+    #: For each attribute, the face regions (names of :data:`FACE_REGIONS`) its words speak
+    #: about: the swap game counts a planted nose as found when the top word's attribute speaks
+    #: about the nose. An attribute left out speaks about the whole ``face``.
+    regions: ClassVar[dict[str, tuple[str, ...]]] = {}
 
     @classmethod
     def load(cls, weights: str | None = None) -> "AttributeModel":
@@ -95,6 +104,10 @@ class AttributeModel(ABC):
     def to(self, device: Any) -> "AttributeModel":
         """Move to ``device`` (a no-op for models without tensors)."""
         return self
+
+    def word_regions(self) -> dict[str, tuple[str, ...]]:
+        """Each attribute's face regions (:attr:`regions`; ``("face",)`` where undeclared)."""
+        return {a: tuple(self.regions.get(a, ("face",))) for a in self.attributes}
 
 
 class Explainer(ABC):
@@ -119,6 +132,9 @@ class Explainer(ABC):
     #: the similarity) or ``"dissimilarity"`` (where they differ: removing it should raise it).
     #: The benchmark judges each metric in the direction this claim predicts.
     evidence: ClassVar[str] = "similarity"
+    #: Which map answers "where is face b unlike face a" (the swap game scores it against the
+    #: planted region): the name of one of its ``extra_maps``, or None for its main ``maps``.
+    dissimilarity_map: ClassVar[str | None] = None
     #: A content-free control (``random``, ``centre``): the benchmark compares explainers with it.
     control: ClassVar[bool] = False
     #: The options dataclass (a subclass of :class:`~s2w_toolkit.options.BaseOptions`).

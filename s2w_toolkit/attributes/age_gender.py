@@ -49,6 +49,7 @@ from ..cam import find_cam_layer, gradcam
 from ..capture import recording
 from ..targets import chosen_scores
 from .prediction import AttributePrediction
+from .word_regions import declare
 
 #: Expected age (years) below the first value is "Young", below the second "Middle Aged",
 #: otherwise "Senior". CelebA's "Young" and the usual 60-and-over meaning of "senior".
@@ -87,6 +88,7 @@ class AgeGender(nn.Module, AttributeModel):
 
     name = "age-gender"
     attributes = ("Gender", "Age")
+    regions = declare(attributes)
 
     def __init__(self, gender: _ChipNet, age: _ChipNet, gender_labels: list[str], age_weights: list[float]) -> None:
         super().__init__()

@@ -49,6 +49,7 @@ class CachedAttributes(AttributeModel):
         """Wrap ``model``; keep at most ``budget`` bytes of predictions."""
         self.model, self.budget = model, budget
         self.name, self.attributes = model.name, model.attributes
+        self.regions = model.word_regions()
         self._kept: OrderedDict[bytes, tuple[AttributePrediction, int]] = OrderedDict()
         self.nbytes = 0
         self.hits = self.misses = 0

@@ -38,6 +38,7 @@ class CompositeAttributes(AttributeModel):
         self.models = list(models)
         self.name = "+".join(m.name for m in self.models)
         self.attributes = tuple(a for m in self.models for a in m.attributes)
+        self.regions = {a: r for m in self.models for a, r in m.word_regions().items()}
 
     def predict(self, images: np.ndarray, template: Any = None) -> AttributePrediction:
         return AttributePrediction.concat([m.predict(images, template) for m in self.models])

@@ -49,6 +49,7 @@ from ..faces.aligned_landmarks import aligned_landmarks, default_template
 from ..interfaces import AttributeModel
 from .face_regions import EDGE_BLUR, FaceFrame, binary_masks, soften
 from .prediction import AttributePrediction
+from .word_regions import declare
 
 
 @dataclass(frozen=True)
@@ -347,6 +348,7 @@ class FaceParts(AttributeModel):
 
     name: ClassVar[str] = "face-parts"
     attributes: ClassVar[tuple[str, ...]] = tuple(_columns(THRESHOLDS))
+    regions: ClassVar[dict[str, tuple[str, ...]]] = declare(attributes)
 
     def __init__(self, rules: Sequence[Rule] = THRESHOLDS) -> None:
         if tuple(_columns(rules)) != self.attributes:

@@ -52,6 +52,7 @@ from ..io.atomic import replacing
 from ..cam import linear_head_cams
 from ..capture import output_of
 from .prediction import AttributePrediction, choose_classes
+from .word_regions import declare
 
 FORMAT = "s2w-linear-heads"
 META_KEY = "s2w_linear_heads.meta"
@@ -125,6 +126,7 @@ class LinearHeads(nn.Module, AttributeModel):
         self.backbone = backbone.eval().requires_grad_(False)
         self.heads = list(heads)
         self.attributes = tuple(h.name for h in heads)
+        self.regions = declare(self.attributes)  # by name: a "mustache" column speaks about the mouth
         self.offsets = np.cumsum([0] + sizes)
         self.register_buffer("weight", weight.float().clone())
         self.register_buffer("bias", bias.float().clone())

@@ -44,6 +44,7 @@ from ..faces.templates import AlignmentTemplate, dlib_chip_template
 from ..interfaces import AttributeModel
 from ..cam import linear_head_cams
 from .prediction import AttributePrediction, choose_classes
+from .word_regions import declare
 
 
 @dataclass(frozen=True)
@@ -92,6 +93,7 @@ class Sim2WordAttributes(nn.Module, AttributeModel):
 
     name = "sim2word-resnet50"
     attributes = tuple(h.name for h in HEADS)
+    regions = declare(attributes)
     #: The crop the body reads: VGGFace2's, as for the vggface2 backbones.
     chip: AlignmentTemplate = dlib_chip_template(224, 0.15)
 

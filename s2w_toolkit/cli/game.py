@@ -1,4 +1,4 @@
-"""``s2w game``: the swap game, a benchmark with ground truth (``s2w game build``).
+"""``s2w game``: the swap game, a benchmark with ground truth (``s2w game build``, ``s2w game score``).
 
 Example:
     >>> from click.testing import CliRunner
@@ -93,3 +93,85 @@ def _print(summary: dict, out_dir: str, backbone: str) -> None:
     console = out_console()
     console.print(table)
     console.print(f"wrote {out_dir}/game.json, {out_dir}/manifest.jsonl", soft_wrap=True)
+
+
+@game.command()
+@click.argument("game_dir", metavar="GAME", type=click.Path(file_okay=False))
+@click.option("--explainer", "-e", "names", multiple=True, default=("sim2word", "input-gradient"), show_default=True,
+              help="Registered explainer name; repeat to run several (random and centre always run).")
+@click.option("--option", "-o", "raw_options", multiple=True, metavar="KEY=VALUE",
+              help="An explainer option, sent to the explainers that declare it; repeatable.")
+@click.option("--forms", default="self,probe", show_default=True, help="Which forms of each case: self, probe.")
+@click.option("--count", type=click.IntRange(min=1), default=None, help="Score at most this many cases.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Seed of the pointing game's tie-break.")
+@click.option("--out", "out_dir", default="s2w-game-scores", show_default=True, type=click.Path(file_okay=False))
+@click.option("--resume", is_flag=True, help="Finish the scores in --out.")
+@click.option("--overwrite", is_flag=True, help="Replace the scores in --out.")
+@click.option("--weights", type=click.Path(dir_okay=False), default=None, help="Checkpoint of the game's backbone.")
+@click.option("--device", default="auto", show_default=True)
+def score(game_dir, names, raw_options, forms, count, seed, out_dir, resume, overwrite, weights, device) -> None:
+    """Score every explainer's map of each swapped face against the planted region: mass ratio,
+    pointing game and hit AUC per region, form and kind, against the random and centre controls.
+    Writes OUT/scores.jsonl (streamed), summary.json/md and game.png; prints the summary."""
+    from ..bench.runner import with_controls
+    from ..game.outputs import write_outputs
+    from ..game.score import FORMS, read_game, score_game
+    from ..game.summary import summarise
+    from ..options import route_options
+    from ..pipeline import load_backbone
+    from ..registry import get_registry
+    from .explain import parse_key_values
+
+    if resume and overwrite:
+        raise click.UsageError("--resume and --overwrite exclude each other")
+    chosen = [f.strip() for f in forms.split(",") if f.strip()]
+    if not chosen or any(f not in FORMS for f in chosen):
+        raise click.UsageError(f"--forms takes {' and/or '.join(FORMS)}, got {forms!r}")
+    names = with_controls(list(names))
+    classes = {name: get_registry().explainer(name) for name in names}  # unknown names fail before any work
+    options = route_options(classes, parse_key_values(raw_options))
+    settings, cases = read_game(game_dir)  # a folder that is not a game fails before the model loads
+    net = load_backbone(settings["settings"]["backbone"], weights=weights, device=device)
+    attributes = None
+    if any(cls.uses_attributes for cls in classes.values()):
+        from ..attributes.composite import load_attributes
+
+        attributes = load_attributes(device=str(net.device))
+    tasks = sum(1 for c in cases[:count] for f in chosen if f == "self" or c.get("probe_kept"))
+    progress = progress_bar()
+    with progress:
+        task = progress.add_task("scoring the game", total=tasks)
+        rows = score_game(game_dir, out_dir, names, classes, net, options, attributes, chosen, resume, overwrite,
+                          count, seed, on_case=lambda: progress.advance(task),
+                          on_error=lambda row: report_failure(f"case {row['case']} ({row['form']}), "
+                                                              f"{row['explainer']}: {row['error']}", progress.console))
+    summary = summarise(rows, word_regions=attributes.word_regions() if attributes is not None else None)
+    written = write_outputs(summary, out_dir, f"s2w game score: {game_dir} on {net.name}")
+    _print_scores(summary)
+    out_console().print(f"wrote {out_dir}/scores.jsonl, " + ", ".join(written), soft_wrap=True)
+    if summary["errors"]:
+        raise S2WError(f"{summary['errors']} rows failed; --resume retries them")
+
+
+def _print_scores(summary: dict) -> None:
+    from ..game.outputs import format_cell, format_versus
+    from ..game.summary import ALL_REGIONS
+
+    console = out_console()
+    for form in ("self", "probe"):
+        table = Table(title=f"swap game, {form} pairs, swap cases: mass ratio (1 = chance), all regions and per region",
+                      caption="hit AUC: 0.5 = chance; pointing: share of maxima inside the region; details in summary.md")
+        for column in ("explainer", "region", "cases", "mass ratio", "hit AUC", "pointing", "vs controls"):
+            table.add_column(column, justify="left" if column in ("explainer", "region", "vs controls") else "right")
+        shown = False
+        for explainer, by_region in summary["cells"].items():
+            regions = sorted(r for r in by_region if r != ALL_REGIONS) + [ALL_REGIONS]
+            for region in regions:
+                cells = by_region.get(region, {}).get(form, {}).get("swap")
+                if not cells:
+                    continue
+                shown = True
+                table.add_row(explainer, region, str(cells["mass_ratio"]["n"]), format_cell(cells["mass_ratio"]),
+                              format_cell(cells["hit_auc"]), format_cell(cells["pointing"]), format_versus(cells["mass_ratio"]))
+        if shown:
+            console.print(table)

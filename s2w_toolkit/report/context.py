@@ -1,5 +1,7 @@
-"""What the report page shows, read from a folder: an audit (``audit.json``) or a benchmark
-(``summary.json``, ``summary.md``, its figures and the error rows of ``results.jsonl``).
+"""What the report page shows, read from a folder: an audit (``audit.json``), a benchmark
+(``summary.json``, ``summary.md``, its figures and the error rows of ``results.jsonl``) or the
+scores of a swap game (``run.json``, ``summary.json``, ``game.png`` and the error rows of
+``scores.jsonl``).
 
 Every file is read only when it is a regular file inside the folder once resolved; a figure that
 is not, or is too large, is left out with a warning (``context["warnings"]``, shown in the page
@@ -30,6 +32,8 @@ MAX_SUMMARY_BYTES = 256 << 20
 #: Top-level entries (and their JSON types) without which a file is not what the report reads.
 AUDIT_KEYS = {"settings": dict, "threshold": dict, "counts": dict}
 BENCHMARK_KEYS = {"settings": dict, "metrics": dict, "explainers": dict, "run": dict}
+GAME_KEYS = {"cells": dict, "words": dict}
+GAME_RUN_KEYS = {"game": str, "backbone": str, "explainers": list}
 #: The benchmark's figures: file name and caption.
 BENCHMARK_FIGURES = (("summary.png", "Each explainer against the controls"),
                      ("curves.png", "Deletion and insertion curves"), ("replacement.png", "Pixel replacement"),
@@ -44,9 +48,12 @@ GALLERIES = (("false match", "False matches", "non-mates the matcher accepted, h
 
 
 def folder_kind(folder: Path) -> str:
-    """``"audit"`` or ``"benchmark"``; refuses a folder that is neither."""
+    """``"audit"``, ``"game"`` (the scores of a swap game) or ``"benchmark"``; refuses a folder
+    that is none of them."""
     if os.path.lexists(folder / "audit.json"):
         return "audit"
+    if os.path.lexists(folder / "summary.json") and os.path.lexists(folder / "run.json"):
+        return "game"
     if os.path.lexists(folder / "summary.json"):
         return "benchmark"
     raise S2WError(f"{folder} holds neither an audit (audit.json) nor a benchmark summary (summary.json); run "
@@ -189,6 +196,31 @@ def benchmark_context(folder: Path, warn: Warn) -> dict[str, Any]:
             "figures": [(t, uri) for t, uri in figures if uri], "errors": errors}
 
 
+def game_context(folder: Path, warn: Warn) -> dict[str, Any]:
+    """The page of a folder of swap-game scores (``s2w game score``)."""
+    from ..bench.store import read_rows
+    from ..game.outputs import markdown
+    from ..game.score import SCORES_FILE
+
+    summary = _load(folder, "summary.json", "a game's", GAME_KEYS)
+    run = _load(folder, "run.json", "a game's run", GAME_RUN_KEYS)
+    errors = []
+    if os.path.lexists(folder / SCORES_FILE):
+        try:
+            path = inside(folder, SCORES_FILE)
+            open_regular(path, "a scores file").close()
+            rows = read_rows(path, required=("case", "form", "explainer"))
+            errors = [{"key": f"{r['case']} ({r['form']})", "explainer": r["explainer"], "stage": r.get("stage"),
+                       "error": r["error"]} for r in rows if "error" in r]
+        except S2WError as exc:
+            warn(f"{exc}; its error rows are left out of the report")
+    figure = _figure(png_uri, folder, "game.png", warn)
+    return {"kind": "game", "title": f"s2w game score: {run.get('backbone', '?')}", "settings": run,
+            "explainers": {}, "blocks": markdown_blocks(markdown(summary, "The swap game")),
+            "figures": [("Each explainer's mass ratio in the planted region, per region (self pairs, swap cases), "
+                         "against the controls", figure)] if figure else [], "errors": errors}
+
+
 def report_context(folder: str | Path, warn: Warn | None = None) -> dict[str, Any]:
     """The page of an audit or a benchmark folder; ``warn`` gets each warning as it is found
     (they are also in ``context["warnings"]``, which the page shows)."""
@@ -204,10 +236,11 @@ def report_context(folder: str | Path, warn: Warn | None = None) -> dict[str, An
 
     kind = folder_kind(folder)
     try:
-        context = audit_context(folder, warned) if kind == "audit" else benchmark_context(folder, warned)
+        context = {"audit": audit_context, "game": game_context, "benchmark": benchmark_context}[kind](folder, warned)
     except (KeyError, IndexError, TypeError, AttributeError, ValueError) as exc:  # a value of the wrong type
-        raise S2WError(f"{source_file(folder)}: not what `s2w {kind}` writes ({type(exc).__name__}: {exc}); "
-                       f"rerun `s2w {kind}`") from exc
+        command = "game score" if kind == "game" else kind
+        raise S2WError(f"{source_file(folder)}: not what `s2w {command}` writes ({type(exc).__name__}: {exc}); "
+                       f"rerun `s2w {command}`") from exc
     return {**context, "warnings": warnings}
 
 

@@ -154,6 +154,7 @@ class XSSABExplainer(Explainer):
 
     name = "xssab"
     Options = XSSABOptions
+    dissimilarity_map = "negative"  # where a face lowers the similarity
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
