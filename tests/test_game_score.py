@@ -168,3 +168,21 @@ def test_game_score_cli_writes_summary_table_and_figure(synthetic_game, tmp_path
     assert "The swap game" in html and "data:image/png;base64," in html and "input-gradient" in html
     bad = run_cli("game", "score", tmp_path, "--out", tmp_path / "x")
     assert bad.exit_code == 1 and "game.json: no such file" in bad.stderr
+
+
+def test_benchmark_plays_the_game_and_its_report_shows_it(synthetic_game, tmp_path, run_cli, monkeypatch):
+    folder, net = synthetic_game
+    import s2w_toolkit.pipeline as pipeline
+
+    monkeypatch.setattr(pipeline, "load_backbone", lambda *a, **k: net)
+    out = tmp_path / "bench"
+    result = run_cli("benchmark", "-e", "input-gradient", "--count", "2", "--steps", "2", "--aligned", "--fill",
+                     "black", "--game", folder, "--out", out)
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in (out / "game" / "scores.jsonl").read_text().splitlines()]
+    assert len(rows) == 8 * 2 * 3 and (out / "game" / "game.png").is_file()
+    assert run_cli("report", out).exit_code == 0
+    html = (out / "report.html").read_text()
+    assert "The swap game" in html and "deletion" in html.lower()
+    bad = run_cli("benchmark", "-e", "centre", "--game", tmp_path / "nothing", "--out", tmp_path / "b2")
+    assert bad.exit_code == 1 and "game.json: no such file" in bad.stderr

@@ -57,6 +57,8 @@ TABLE_SCORES = (("deletion_auc", "del"), ("insertion_auc", "ins"), ("replacement
 @click.option("--engine", type=click.Choice(["local", "ray"]), default="local", show_default=True,
               help='Where the workers run: this machine, or Ray actors (pip install "s2w-toolkit[ray]").')
 @click.option("--address", default=None, help="With --engine ray: the cluster (auto or HOST:PORT; default: a new local one).")
+@click.option("--game", "game_dir", default=None, type=click.Path(file_okay=False),
+              help="Also play this swap game (from `s2w game build` on the same backbone): scores in OUT/game/.")
 @click.option("--backbone", default="dlib-resnet", show_default=True)
 @click.option("--weights", type=click.Path(dir_okay=False), default=None)
 @click.option("--device", default="auto", show_default=True)
@@ -64,7 +66,7 @@ TABLE_SCORES = (("deletion_auc", "del"), ("insertion_auc", "ins"), ("replacement
 @click.pass_context
 def benchmark(ctx, pairs_source, root, names, raw_options, out_dir, resume, overwrite, steps, fill, sanity,
               sanity_pairs, sanity_levels, extra_metrics, aligned, threshold, batch_size, batch_pairs, count, seed, shard,
-              cache_dir, workers, engine, address, backbone, weights, device) -> None:
+              cache_dir, workers, engine, address, game_dir, backbone, weights, device) -> None:
     """Compare explainers on a pair list, per pair type, against the content-free controls
     ``random`` and ``centre`` (always run): deletion/insertion AUC with ROAD removal, xSSAB
     pixel replacement, Sim2Word's AUC drop with its control, the backbone's ROC/DET, cost, and
@@ -99,15 +101,20 @@ def benchmark(ctx, pairs_source, root, names, raw_options, out_dir, resume, over
     select_metrics(metrics)  # an unknown metric fails before any work
     if threshold is not None:
         resolve_threshold(threshold, backbone)  # and so does a bad --threshold
+    if game_dir is not None:
+        from ..game.score import read_game
+
+        read_game(game_dir)  # and so does a folder that is not a game
     folder = writable_folder(out_dir)
     with locked(folder):  # from before the model loads until the summary is written
         _run(folder, pairs, pairs_id, names, classes, options, resume, overwrite, steps, batch_size, seed, backbone,
              weights, device, fill, metrics, threshold, aligned,
-             {"cache": cache_dir, "workers": workers, "engine": engine, "address": address, "batch_pairs": batch_pairs})
+             {"cache": cache_dir, "workers": workers, "engine": engine, "address": address, "batch_pairs": batch_pairs},
+             game_dir)
 
 
 def _run(folder, pairs, pairs_id, names, classes, options, resume, overwrite, steps, batch_size, seed, backbone,
-         weights, device, fill, metrics, threshold, aligned, spread) -> None:
+         weights, device, fill, metrics, threshold, aligned, spread, game_dir=None) -> None:
     from ..attributes.composite import load_attributes
     from ..bench.runner import run_benchmark
     from ..bench.summary import summarise
@@ -132,7 +139,16 @@ def _run(folder, pairs, pairs_id, names, classes, options, resume, overwrite, st
                                **spread)
     summary = summarise(folder)
     _report(summary, folder, f"s2w benchmark: {len(pairs)} pairs, {net.name}")
+    game_errors = 0
+    if game_dir is not None:
+        from .game import play_game
+
+        game_errors = play_game(game_dir, folder / "game", names, classes, net, options, attributes, resume=resume,
+                                overwrite=overwrite)
     _exit_status(summary, counts)
+    if game_errors:
+        raise S2WError(f"{game_errors} swap-game rows failed (in {folder / 'game' / 'scores.jsonl'}); --resume "
+                       "retries them")
 
 
 def _exit_status(summary: dict, counts: dict | None = None) -> None:

@@ -114,9 +114,7 @@ def score(game_dir, names, raw_options, forms, count, seed, out_dir, resume, ove
     pointing game and hit AUC per region, form and kind, against the random and centre controls.
     Writes OUT/scores.jsonl (streamed), summary.json/md and game.png; prints the summary."""
     from ..bench.runner import with_controls
-    from ..game.outputs import write_outputs
-    from ..game.score import FORMS, read_game, score_game
-    from ..game.summary import summarise
+    from ..game.score import FORMS, read_game
     from ..options import route_options
     from ..pipeline import load_backbone
     from ..registry import get_registry
@@ -137,11 +135,29 @@ def score(game_dir, names, raw_options, forms, count, seed, out_dir, resume, ove
         from ..attributes.composite import load_attributes
 
         attributes = load_attributes(device=str(net.device))
-    tasks = sum(1 for c in cases[:count] for f in chosen if f == "self" or c.get("probe_kept"))
+    errors = play_game(game_dir, out_dir, names, classes, net, options, attributes, chosen, resume=resume,
+                       overwrite=overwrite, count=count, seed=seed, cases=cases)
+    if errors:
+        raise S2WError(f"{errors} rows failed; --resume retries them")
+
+
+def play_game(game_dir, out_dir, names: list[str], classes: dict, net, options: dict, attributes=None,
+              forms=("self", "probe"), *, resume: bool = False, overwrite: bool = False, count: int | None = None,
+              seed: int = 0, cases: list | None = None) -> int:
+    """Score the game in ``game_dir`` into ``out_dir`` with a progress bar, write its summary,
+    table and figure, print them, and return how many rows failed (``s2w game score`` and
+    ``s2w benchmark --game``)."""
+    from ..game.outputs import write_outputs
+    from ..game.score import read_game, score_game
+    from ..game.summary import summarise
+
+    if cases is None:
+        cases = read_game(game_dir)[1]
+    tasks = sum(1 for c in cases[:count] for f in forms if f == "self" or c.get("probe_kept"))
     progress = progress_bar()
     with progress:
         task = progress.add_task("scoring the game", total=tasks)
-        rows = score_game(game_dir, out_dir, names, classes, net, options, attributes, chosen, resume, overwrite,
+        rows = score_game(game_dir, out_dir, names, classes, net, options, attributes, forms, resume, overwrite,
                           count, seed, on_case=lambda: progress.advance(task),
                           on_error=lambda row: report_failure(f"case {row['case']} ({row['form']}), "
                                                               f"{row['explainer']}: {row['error']}", progress.console))
@@ -149,8 +165,7 @@ def score(game_dir, names, raw_options, forms, count, seed, out_dir, resume, ove
     written = write_outputs(summary, out_dir, f"s2w game score: {game_dir} on {net.name}")
     _print_scores(summary)
     out_console().print(f"wrote {out_dir}/scores.jsonl, " + ", ".join(written), soft_wrap=True)
-    if summary["errors"]:
-        raise S2WError(f"{summary['errors']} rows failed; --resume retries them")
+    return summary["errors"]
 
 
 def _print_scores(summary: dict) -> None:

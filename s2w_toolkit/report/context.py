@@ -191,9 +191,14 @@ def benchmark_context(folder: Path, warn: Warn) -> dict[str, Any]:
                for r in rows for m, message in r.get("metric_errors", {}).items()]
     figures = [(title, _figure(png_uri, folder, name, warn)) for name, title in BENCHMARK_FIGURES]
     s = summary["settings"]
-    return {"kind": "benchmark", "title": f"s2w benchmark: {s.get('backbone', '?')}", "settings": s,
-            "explainers": summary.get("explainers", {}), "blocks": markdown_blocks(markdown(summary)),
-            "figures": [(t, uri) for t, uri in figures if uri], "errors": errors}
+    context = {"kind": "benchmark", "title": f"s2w benchmark: {s.get('backbone', '?')}", "settings": s,
+               "explainers": summary.get("explainers", {}), "blocks": markdown_blocks(markdown(summary)),
+               "figures": [(t, uri) for t, uri in figures if uri], "errors": errors}
+    if os.path.lexists(folder / "game" / "summary.json"):  # s2w benchmark --game
+        game = game_context(folder / "game", warn)
+        for key in ("blocks", "figures", "errors"):
+            context[key] = context[key] + game[key]
+    return context
 
 
 def game_context(folder: Path, warn: Warn) -> dict[str, Any]:
