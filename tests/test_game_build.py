@@ -180,3 +180,17 @@ def test_bad_input_is_one_line_each_and_nothing_else_is_lost(identities, demo, t
 def test_a_planned_case_names_itself_safely():
     case = PlannedCase("../x", "a.jpg", "b.jpg", "nose", "y z", "c.jpg", "swap")
     assert "/" not in case.case_id and case.case_id.startswith("x-")
+
+
+def test_build_from_a_pair_list(tmp_path, run_cli):
+    from s2w_toolkit.bench.pairs import BUNDLED
+    from s2w_toolkit.data import FACES_DIR
+
+    out = tmp_path / "game"
+    result = run_cli("game", "build", "--pairs", BUNDLED, "--root", FACES_DIR, "--regions", "eyes", "--donors", "1",
+                     "--out", out, "--device", "cpu")
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
+    assert {(r["kind"], r["donor_person"] == r["person"]) for r in rows} == {("swap", False), ("null", True)}
+    both = run_cli("game", "build", "--pairs", BUNDLED, "--identities", tmp_path, "--out", tmp_path / "g2")
+    assert both.exit_code == 2 and "give one of --identities DIR or --pairs FILE" in both.output

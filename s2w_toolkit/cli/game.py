@@ -75,7 +75,7 @@ def build(identities, pairs_source, root, regions, donors, seed, margin, blend, 
                              batch_size=batch_size, resume=resume, overwrite=overwrite,
                              on_person=lambda person: progress.advance(task))
     for row in summary["photo_errors"]:
-        report_failure(f"{row['photo']}: {row['error']}" if "photo" in row else row["error"])
+        report_failure(row["error"])  # it names the photo
     _print(summary, out_dir, net.name)
     if summary["photo_errors"] or any(c["errors"] for c in summary["counts"].values()):
         raise S2WError(f"some photos or cases failed (listed in {out_dir}/manifest.jsonl); the rest of the game is "

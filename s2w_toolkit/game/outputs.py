@@ -104,8 +104,8 @@ def plot(summary: dict[str, Any], path: str | Path, form: str = "self", kind: st
             if cell and cell.get("mean") is not None:
                 colour = palette[(i + 3) % len(palette)]
                 if cell.get("low") is not None:
-                    ax.axhspan(cell["low"], cell["high"], color=colour, alpha=0.2, label=control)
-                ax.axhline(cell["mean"], color=colour, linewidth=0.8)
+                    ax.axhspan(cell["low"], cell["high"], color=colour, alpha=0.2)
+                ax.axhline(cell["mean"], color=colour, linewidth=0.8, label=control)
         ax.axhline(1.0, color="black", linewidth=0.6, linestyle=":")
         for x, name in enumerate(explainers):
             cell = summary["cells"][name].get(region, {}).get(form, {}).get(kind, {}).get("mass_ratio")
