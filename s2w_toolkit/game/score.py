@@ -54,7 +54,9 @@ def difference_map(cls: Any, explanation: Any) -> np.ndarray:
 
 
 def read_game(folder: str | Path) -> tuple[dict, list[dict]]:
-    """A game folder's ``game.json`` and its made cases (the latest row of each case)."""
+    """A game folder's ``game.json`` and its made cases (the latest row of each case), in an order
+    that spreads any first few over people and regions (round-robin over (person, region), each
+    group's cases by name): ``--count N`` takes a sample, not one person's eyes."""
     from ..bench.store import read_rows
     from ..io.files import read_regular
     from .build import MANIFEST, SETTINGS
@@ -72,7 +74,12 @@ def read_game(folder: str | Path) -> tuple[dict, list[dict]]:
             cases[row["case"]] = row
     if not cases:
         raise S2WError(f"{folder}: the game holds no case")
-    return settings, list(cases.values())
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for name in sorted(cases):
+        groups.setdefault((cases[name]["person"], cases[name]["region"]), []).append(cases[name])
+    ordered = [group[k] for k in range(max(map(len, groups.values()))) for _, group in sorted(groups.items())
+               if k < len(group)]
+    return settings, ordered
 
 
 def _face(folder: Path, name: str) -> np.ndarray:
@@ -126,7 +133,7 @@ def score_game(game: str | Path, out: str | Path, names: Sequence[str], classes:
     if settings["settings"].get("backbone") != net.name:
         raise S2WError(f"{game} was built with backbone {settings['settings'].get('backbone')!r}, not {net.name!r}; "
                        "score it with the same backbone")
-    cases = sorted(cases, key=lambda c: c["case"])[:count]
+    cases = cases[:count]
     folder = writable_folder(out)
     run = {"game": str(game.resolve()), "game_settings": settings["settings"], "backbone": net.name,
            "explainers": list(names), "options": options, "forms": list(forms), "seed": seed}
