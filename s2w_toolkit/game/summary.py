@@ -28,7 +28,8 @@ CONTROLS = ("random", "centre")
 ALL_REGIONS = "all"
 
 
-def _cell(values: dict[str, float], controls: dict[str, dict[str, float]], direction: str) -> dict[str, Any]:
+def _cell(values: dict[str, float], controls: dict[str, dict[str, float]], direction: str,
+          is_control: bool = False) -> dict[str, Any]:
     ci = mean_ci(list(values.values()))
     reason = too_few(ci["n"])
     cell: dict[str, Any] = {"mean": ci["mean"], "n": ci["n"], "low": None if reason else ci["low"],
@@ -43,8 +44,8 @@ def _cell(values: dict[str, float], controls: dict[str, dict[str, float]], direc
         low_high = {"low": None, "high": None} if too_few(diff["n"]) else {"low": diff["low"], "high": diff["high"]}
         cell["versus"][name] = {"difference": diff["mean"], **low_high}
         verdicts.append(excludes_zero(low_high, direction))
-    if verdicts and len(verdicts) == len(controls) and None not in verdicts:
-        cell["beats"] = all(verdicts)
+    if verdicts and len(verdicts) == len(controls) and None not in verdicts and not is_control:
+        cell["beats"] = all(verdicts)  # a control is compared with the other, but judged by nobody
     return cell
 
 
@@ -79,7 +80,7 @@ def summarise(rows: Sequence[dict], controls: Sequence[str] = CONTROLS,
         for score, values in by_score.items():
             direction = SCORES.get(score, ("higher", None))[0]
             versus = {c: grouped.get((c, region, form, kind), {}).get(score, {}) for c in controls if c != explainer}
-            out[score] = _cell(values, {c: v for c, v in versus.items() if v}, direction)
+            out[score] = _cell(values, {c: v for c, v in versus.items() if v}, direction, explainer in controls)
         if any(r.get("words") for r in word_rows[(explainer, region, form, kind)]) or explainer not in controls:
             words.setdefault(explainer, {}).setdefault(region, {}).setdefault(form, {})[kind] = _word_cell(
                 word_rows[(explainer, region, form, kind)], word_regions)
