@@ -27,6 +27,7 @@ PYTORCH = "a PyTorch checkpoint"
 PICKLE = "a pickle"
 ONNX = "an ONNX model"
 DLIB = "a dlib model"
+TFLITE = "a TFLite model"
 
 
 def require_weights(weights: str | None, owner: str, needs: str) -> str:
@@ -105,11 +106,13 @@ def describe_content(path: str | Path) -> str:
 
 
 def sniff_format(path: str | Path) -> str | None:
-    """One of :data:`PYTORCH`, :data:`PICKLE`, :data:`ONNX`, :data:`DLIB`, or None when the
+    """One of :data:`PYTORCH`, :data:`PICKLE`, :data:`ONNX`, :data:`DLIB`, :data:`TFLITE`, or None when the
     bytes match none of them (or the file cannot be read, or is not a regular file)."""
     head = _head(path)
     if head is None:
         return None
+    if head[4:8] == b"TFL3":
+        return TFLITE  # a flatbuffer: a 4-byte root offset, then the file identifier "TFL3"
     if head.startswith(b"PK\x03\x04"):
         return PYTORCH  # torch.save writes a zip archive
     if head[:2] == b"\x80\x02" and b"\x8a\x0al\xfc\x9cF\xf9 j\xa8P\x19" in head[:16]:
