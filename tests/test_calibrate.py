@@ -83,7 +83,7 @@ def bundled_scores(net, faces):
 
 def test_calibrate_writes_the_threshold_for_the_target_fmr(calibrated, bundled_scores, net):
     from s2w_toolkit.bench.pairs import pair_list_id
-    from s2w_toolkit.bench.runner import weights_fingerprint
+    from s2w_toolkit.weights.fingerprint import weights_fingerprint
 
     out, result = calibrated
     data = json.loads(out.read_text())

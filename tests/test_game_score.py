@@ -101,7 +101,7 @@ def synthetic_game(tmp_path):
 
 
 def _play(folder, net, out, names=("input-gradient",), **kwargs):
-    from s2w_toolkit.bench.runner import with_controls
+    from s2w_toolkit.explainers.control_names import with_controls
     from s2w_toolkit.game.score import score_game
     from s2w_toolkit.registry import get_registry
 

@@ -118,7 +118,7 @@ def run_audit(pairs: Sequence[Any], net: Any, out_dir: str | Path, *, explainers
     may have set); ``errors``, ``near``, ``contrast``, ``seed``: which pairs are explained
     (:func:`~s2w_toolkit.audit.outcomes.select_pairs`); ``on_stage(name, total)`` returns the
     callback to advance a progress bar; ``on_error(row)`` hears of each error row."""
-    from ..bench.runner import weights_fingerprint
+    from ..weights.fingerprint import weights_fingerprint
     from ..bench.store import append_row, locked, open_results
     from ..faces.cache import FaceCache
     from ..pipeline import load_pair

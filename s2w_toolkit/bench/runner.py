@@ -1,7 +1,7 @@
 """Running explainers and their controls over a pair list, one pair at a time, streaming results.
 
 Each (pair, explainer) becomes one line of ``results.jsonl`` as soon as it is done, so memory
-stays flat however many pairs there are. The content-free :data:`CONTROLS` run beside the
+stays flat however many pairs there are. The content-free controls (:data:`~s2w_toolkit.explainers.control_names.CONTROLS`) run beside the
 explainers; every :class:`~s2w_toolkit.bench.metric.Metric` that applies measures each result
 (its value under ``row["metrics"][name]``), and work that does not depend on the explainer is
 shared by every explainer of a pair. Each explainer's first run is an untimed warm-up. A failure
@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
 import time
 from pathlib import Path
 from typing import Any, Callable
@@ -54,27 +53,17 @@ from .pairs import PairSpec
 from .provenance import check_resumed, image_hashes
 from .store import RESULTS, append_row, differing_setting, locked, open_results, read_rows
 from .summary import row_settings, run_and_options
+from ..weights.fingerprint import weights_fingerprint
+from ..explainers.control_names import with_controls
 
 #: Files a fresh run replaces; they describe the results that were there before.
 OUTPUTS = (RESULTS, "summary.csv", "summary.md", "summary.json", "curves.png", "replacement.png", "summary.png",
            "roc.png")
-#: Content-free controls that every benchmark runs beside the explainers.
-CONTROLS = ("random", "centre")
 FILL = "road"  # how the metrics remove pixels by default
 #: How pairs are spread: this machine's processes (``workers``), or a Ray cluster.
 ENGINES = ("local", "ray")
 #: Pairs whose metric images share batches by default (``--batch-pairs``).
 GROUP = 4
-
-
-def weights_fingerprint(module: torch.nn.Module) -> str:
-    """A short hash of every parameter and buffer (names, dtypes, shapes and values)."""
-    digest = hashlib.sha256()
-    for name, tensor in sorted(module.state_dict().items()):
-        t = tensor.detach().cpu().contiguous()
-        digest.update(f"{name}:{t.dtype}:{tuple(t.shape)};".encode())
-        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
-    return digest.hexdigest()[:16]
 
 
 def select_metrics(requested: Mapping[str, Mapping[str, Any]] | None = None) -> list[Metric]:
@@ -154,7 +143,7 @@ def run_benchmark(pairs: list[PairSpec], explainers: list[str], backbone, out_di
                   on_pair: Callable[[str, PairSpec], None] | None = None,
                   on_error: Callable[[dict], None] | None = None,
                   on_event: Callable[[str], None] | None = None) -> dict[str, int]:
-    """Explain and measure every pair with every explainer and the :data:`CONTROLS` (``options``:
+    """Explain and measure every pair with every explainer and the controls (``options``:
     keyword options per explainer name; ``metrics``: optional metrics to add, with settings,
     see :func:`select_metrics`; ``aligned``: the images are already aligned faces, only resized);
     return counts of rows written, rows failed and pairs loaded.
@@ -339,12 +328,6 @@ def _identity(name: str, cls: type, recorded: dict) -> dict:
     """What every row of an explainer says about it: name, options, role and what its maps claim."""
     return {"explainer": name, "options": recorded, "role": "control" if cls.control else "explainer",
             "evidence": cls.evidence}
-
-
-def with_controls(explainers: list[str]) -> list[str]:
-    """The explainers followed by each of :data:`CONTROLS` not already among them."""
-    names = list(dict.fromkeys(explainers))
-    return names + [c for c in CONTROLS if c not in names]
 
 
 @dataclasses.dataclass

@@ -77,7 +77,8 @@ def benchmark(ctx, pairs_source, root, names, raw_options, out_dir, resume, over
     if ctx.invoked_subcommand:
         return
     from ..bench.pairs import pair_list_id, parse_shard, read_pairs, shard as take_shard
-    from ..bench.runner import select_metrics, with_controls
+    from ..bench.runner import select_metrics
+    from ..explainers.control_names import with_controls
     from ..bench.store import locked
     from ..options import route_options
     from ..registry import get_registry

@@ -98,7 +98,7 @@ def calibrate(pairs_source, root, count, seed, backbone, weights, device, aligne
     if not 0.0 < fmr < 1.0:
         raise S2WError(f"--fmr must lie strictly between 0 and 1, got {fmr}")
     from ..bench.pairs import pair_list_id, read_pairs
-    from ..bench.runner import weights_fingerprint
+    from ..weights.fingerprint import weights_fingerprint
     from ..io.atomic import write_text
     from ..io.json_data import dumps
     from ..pipeline import load_backbone

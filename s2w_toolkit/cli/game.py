@@ -113,7 +113,7 @@ def score(game_dir, names, raw_options, forms, count, seed, out_dir, resume, ove
     """Score every explainer's map of each swapped face against the planted region: mass ratio,
     pointing game and hit AUC per region, form and kind, against the random and centre controls.
     Writes OUT/scores.jsonl (streamed), summary.json/md and game.png; prints the summary."""
-    from ..bench.runner import with_controls
+    from ..explainers.control_names import with_controls
     from ..game.score import FORMS, read_game
     from ..options import route_options
     from ..pipeline import load_backbone

@@ -139,7 +139,7 @@ def resolve_threshold(value: str, backbone: Any) -> tuple[float, str]:
         raise S2WError(f"--threshold {path}: calibrated for backbone {data['backbone']!r}, not {name!r}; "
                        f"run s2w calibrate --backbone {name}")
     if not isinstance(backbone, str) and data.get("weights"):
-        from ..bench.runner import weights_fingerprint
+        from ..weights.fingerprint import weights_fingerprint
 
         if data["weights"] != weights_fingerprint(backbone):
             warnings.warn(f"{path} was calibrated on other {name} weights (fingerprint {data['weights']}); "

@@ -146,7 +146,7 @@ def build_game(people: dict[str, list[str]], net: Any, out: str | os.PathLike[st
                on_person: Callable[[str], None] | None = None) -> dict[str, Any]:
     """Build the game of ``people`` (``{person: [photo, ...]}``) on ``net`` into ``out`` and return
     ``game.json``'s content. Settings that differ from a folder's own refuse ``resume``."""
-    from ..bench.runner import weights_fingerprint
+    from ..weights.fingerprint import weights_fingerprint
     from ..bench.store import locked
     from ..io.folders import writable_folder
 

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from .scores import SCORES
-from .summary import ALL_REGIONS, CONTROLS
+from ..explainers.control_names import CONTROLS
+from .summary import ALL_REGIONS
 
 #: Short column names of the scores.
 LABELS = {"mass_ratio": "mass ratio", "pointing": "pointing", "hit_auc": "hit AUC"}

@@ -21,10 +21,10 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..explainers.control_names import CONTROLS
 from ..bench.stats import excludes_zero, mean_ci, paired_difference, too_few, wilson
 from .scores import SCORES
 
-CONTROLS = ("random", "centre")
 ALL_REGIONS = "all"
 
 
