@@ -101,10 +101,11 @@ from .audit import audit  # noqa: E402
 from .report import report  # noqa: E402
 from .explain import explain  # noqa: E402
 from .game import game  # noqa: E402
+from .models import models  # noqa: E402
 from .plugins import plugins  # noqa: E402
 from .verify import verify  # noqa: E402
 
-for _command in (verify, explain, attributes, benchmark, calibrate, audit, report, game, plugins):
+for _command in (verify, explain, attributes, benchmark, calibrate, audit, report, game, models, plugins):
     cli.add_command(_command)
 
 
