@@ -43,6 +43,7 @@ def s2w_register_attribute_models():
         ClassRef("s2w_toolkit.attributes.sim2word_net:Sim2WordAttributes", name="sim2word-resnet50"),
         ClassRef("s2w_toolkit.attributes.age_gender:AgeGender", name="age-gender"),
         ClassRef("s2w_toolkit.attributes.face_parts:FaceParts", name="face-parts"),
+        ClassRef("s2w_toolkit.attributes.face_geometry:FaceGeometry", name="face-geometry"),
         ClassRef("s2w_toolkit.attributes.linear_heads:LinearHeads", name="linear-heads"),
     ]
 

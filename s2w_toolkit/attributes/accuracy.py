@@ -7,7 +7,9 @@ Label columns and the words they are read from:
 * ``hair_color`` (black/brown/blond/gray): Hair Color (``other``, red, has no word and is left out);
 * ``facial_hair`` (beard/stubble/none): beard when Beard is present, stubble when 5 o'Clock
   Shadow or Mustache is (and Beard is not), none otherwise;
-* ``smiling`` (yes/no): Smiling; ``mouth_open`` (yes/no): not Mouth Closed.
+* ``smiling`` (yes/no): Smiling; ``mouth_open`` (yes/no): Mouth Open, else not Mouth Closed.
+
+A hair word marked as a heuristic ("Black Hair (heuristic)") is read as the word.
 
 ``unsure`` labels are left out. Where the model abstains (a category it does not call present,
 a face-parts word it could not measure) the face is labelled but not answered.
@@ -44,13 +46,16 @@ def predicted_labels(row: dict) -> dict[str, str | None]:
     if "Age" in word:
         out["age_band"] = AGE.get(word["Age"], word["Age"].lower()) if present["Age"] else None
     if "Hair Color" in word:
-        out["hair_color"] = HAIR.get(word["Hair Color"], word["Hair Color"].lower()) if present["Hair Color"] else None
+        hair = word["Hair Color"].removesuffix(" (heuristic)")
+        out["hair_color"] = HAIR.get(hair, hair.lower()) if present["Hair Color"] else None
     if "Beard" in present:
         out["facial_hair"] = (None if not measured["Beard"] else "beard" if present["Beard"] else
                               "stubble" if present.get("5 o'Clock Shadow") or present.get("Mustache") else "none")
     if "Smiling" in present:
         out["smiling"] = ("yes" if present["Smiling"] else "no") if measured["Smiling"] else None
-    if "Mouth Closed" in present:
+    if "Mouth Open" in present:
+        out["mouth_open"] = ("yes" if present["Mouth Open"] else "no") if measured["Mouth Open"] else None
+    elif "Mouth Closed" in present:
         out["mouth_open"] = ("no" if present["Mouth Closed"] else "yes") if measured["Mouth Closed"] else None
     return out
 

@@ -361,6 +361,10 @@ class FaceParts(AttributeModel):
         return ["category" if len(chain) > 1 or chain[0].otherwise else "binary"
                 for chain in _columns(self.rules).values()]
 
+    def decide_words(self, measures: dict[str, float]) -> dict[str, dict[str, Any]]:
+        """Each column's word from one face's measures (:func:`decide` with :attr:`rules`)."""
+        return decide(measures, self.rules)
+
     def predict(self, images: np.ndarray, template: Any = None) -> AttributePrediction:
         """Attributes of aligned RGB uint8 faces ``(N, H, W, 3)`` or ``(H, W, 3)`` aligned to
         ``template`` (default: dlib's chip, padding 0.25, at their size); maps ``(N, A, H, W)``."""
@@ -375,7 +379,7 @@ class FaceParts(AttributeModel):
         thresholds: list[float | None] = [chain[0].threshold for chain in chains.values()]
         for image, landmarks in zip(images, points):
             masks = binary_masks(landmarks, size)
-            decided = decide(measure(image, landmarks, masks), self.rules)
+            decided = self.decide_words(measure(image, landmarks, masks))
             sigma = EDGE_BLUR * FaceFrame(landmarks).iod
             soft: dict[str, np.ndarray] = {}
             face_maps = []
