@@ -19,7 +19,9 @@ from collections.abc import Iterable
 ATTRIBUTE_REGIONS: dict[str, tuple[str, ...]] = {
     "Gender": ("face",), "Age": ("face",), "Race": ("face",),
     "Big Nose": ("nose",), "Pointy Nose": ("nose",),
-    "Big Lips": ("mouth",), "Mouth Closed": ("mouth",), "Smiling": ("mouth", "cheeks"),
+    "Big Lips": ("mouth",), "Mouth Closed": ("mouth",), "Mouth Open": ("mouth",), "Smiling": ("mouth", "cheeks"),
+    "Frowning": ("mouth", "jaw"), "Eyes Closed": ("eyes",), "Brows Raised": ("eyebrows", "forehead"),
+    "Brows Lowered": ("eyebrows",),
     "Narrow Eyes": ("eyes",), "Brown Eyes": ("eyes",), "Bags Under Eyes": ("eyes",),
     "Arched Eyebrows": ("eyebrows",), "Bushy Eyebrows": ("eyebrows",),
     "Mustache": ("mouth",), "Goatee": ("mouth", "jaw"), "Beard": ("jaw", "cheeks", "mouth"),
