@@ -33,6 +33,7 @@ def s2w_register_backbones():
             cls = f"VGGFace2{_class_name(family)}{suffix.title().replace('_', '')}"
             refs.append(_backbone(f"vggface2:{cls}", f"vggface2-{family}{suffix}", "224x224", "2048"))
     refs.append(_backbone("edl:EDLIResNet50", "edl-iresnet50", "112x112", "512"))
+    refs.append(_backbone("faceres:FaceResBackbone", "faceres", "224x224", "1024"))
     refs.append(_backbone("onnx_model:OnnxBackbone", "onnx", "per file", "per file"))
     return refs
 
@@ -45,6 +46,7 @@ def s2w_register_attribute_models():
         ClassRef("s2w_toolkit.attributes.face_parts:FaceParts", name="face-parts"),
         ClassRef("s2w_toolkit.attributes.face_geometry:FaceGeometry", name="face-geometry"),
         ClassRef("s2w_toolkit.attributes.mediapipe:MediaPipeAttributes", name="mediapipe"),
+        ClassRef("s2w_toolkit.attributes.faceres:FaceResAttributes", name="faceres"),
         ClassRef("s2w_toolkit.attributes.linear_heads:LinearHeads", name="linear-heads"),
     ]
 

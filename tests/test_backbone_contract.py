@@ -27,6 +27,13 @@ def _onnx(tmp_path_factory):
     return load_backbone("onnx", weights=str(path), device="cpu")
 
 
+def _faceres(tmp_path_factory):
+    try:
+        return load_backbone("faceres", device="cpu")
+    except CheckpointError as exc:  # its files come from `s2w models fetch` (the README's set-up)
+        pytest.skip(str(exc))
+
+
 KINDS = {
     "dlib-resnet": lambda f: load_backbone("dlib-resnet", device="cpu"),
     "iresnet": lambda f: randomise_batch_norm(IResNetBackbone.build("arcface-r18")).eval(),
@@ -34,6 +41,7 @@ KINDS = {
     "edl": lambda f: randomise_batch_norm(EDLIResNet50(num_classes=4)).eval(),
     "wrapped": lambda f: tiny_backbone(),
     "onnx": _onnx,
+    "faceres": _faceres,
 }
 
 
@@ -47,6 +55,7 @@ def test_every_backbone_kind_keeps_the_contract(kind, tmp_path_factory):
     ("iresnet", PreprocessParams(mean=(127.5,) * 3, scale=(127.5,) * 3)),
     ("vggface2", PreprocessParams(mean=(91.4953, 103.8827, 131.0912), scale=(1.0,) * 3, bgr=True)),
     ("wrapped", PreprocessParams(mean=(127.5,) * 3, scale=(127.5,) * 3)),
+    ("faceres", PreprocessParams(mean=(103.939, 116.779, 123.68), scale=(1.0,) * 3, bgr=True)),
 ])
 def test_preprocess_params_state_each_backbones_normalisation(kind, params, tmp_path_factory):
     net = KINDS[kind](tmp_path_factory)

@@ -12,7 +12,7 @@ from s2w_toolkit.attributes.word_regions import ATTRIBUTE_REGIONS
 from s2w_toolkit.interfaces import FACE_REGIONS, AttributeModel
 from s2w_toolkit.registry import get_registry
 
-BUILTIN = ("age-gender", "face-parts", "face-geometry", "mediapipe", "sim2word-resnet50")
+BUILTIN = ("age-gender", "face-parts", "face-geometry", "mediapipe", "faceres", "sim2word-resnet50")
 
 
 @pytest.mark.parametrize("name", BUILTIN)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import stat
 from pathlib import Path
 
@@ -28,6 +29,11 @@ PICKLE = "a pickle"
 ONNX = "an ONNX model"
 DLIB = "a dlib model"
 TFLITE = "a TFLite model"
+TFJS = "a TFJS graph model"
+TFJS_LAYERS = "a TFJS layers model"
+
+# A TFJS model.json: a JSON object whose first key is one tensorflowjs_converter writes first.
+_TFJS_HEAD = re.compile(rb'\A\s*\{\s*"(format|modelTopology|weightsManifest|generatedBy|convertedBy)"\s*:')
 
 
 def require_weights(weights: str | None, owner: str, needs: str) -> str:
@@ -106,11 +112,31 @@ def describe_content(path: str | Path) -> str:
 
 
 def sniff_format(path: str | Path) -> str | None:
-    """One of :data:`PYTORCH`, :data:`PICKLE`, :data:`ONNX`, :data:`DLIB`, :data:`TFLITE`, or None when the
-    bytes match none of them (or the file cannot be read, or is not a regular file)."""
+    """One of :data:`PYTORCH`, :data:`PICKLE`, :data:`ONNX`, :data:`DLIB`, :data:`TFLITE`, :data:`TFJS`,
+    :data:`TFJS_LAYERS`, or None when the bytes match none of them (or the file cannot be read, or
+    is not a regular file).
+
+    Example:
+        >>> import os, tempfile
+        >>> path = os.path.join(tempfile.mkdtemp(), "model.json")
+        >>> with open(path, "w") as f:
+        ...     _ = f.write('{\\n  "format": "graph-model",\\n  "generatedBy": "2.3.0"}')
+        >>> sniff_format(path)
+        'a TFJS graph model'
+        >>> with open(path, "w") as f:
+        ...     _ = f.write('{"format": "layers-model", "modelTopology": {"class_name": "Model"}}')
+        >>> sniff_format(path)
+        'a TFJS layers model'
+    """
     head = _head(path)
     if head is None:
         return None
+    tfjs = _TFJS_HEAD.match(head)
+    if tfjs:  # a layers model says so in its first bytes: its format, or the Keras topology's class_name
+        if b'"layers-model"' in head or b'"class_name"' in head:
+            return TFJS_LAYERS
+        if b'"graph-model"' in head or tfjs.group(1) != b"format":
+            return TFJS
     if head[4:8] == b"TFL3":
         return TFLITE  # a flatbuffer: a 4-byte root offset, then the file identifier "TFL3"
     if head.startswith(b"PK\x03\x04"):
