@@ -57,9 +57,8 @@ class Rule:
     """One threshold: ``column`` (the attribute) says ``word`` when ``measure`` lies beyond
     ``threshold`` in ``direction`` (+1: above, -1: below); ``spread`` sets how fast the
     confidence goes from 0.5 to 1 (a logistic of ``(value - threshold) / spread``); ``region``
-    names the region(s) whose mask is the evidence map; ``note`` says how it was chosen.
-    In a category's chain, ``otherwise`` on the last rule names the word left when no rule says
-    yes.
+    names the region(s) whose mask is the evidence map; ``note`` says how it was chosen. In a
+    category's chain, ``otherwise`` on the last rule names the word left when no rule says yes.
 
     Example:
         >>> rule = Rule("Smiling", "smile", 0.0, 0.03, +1, ("mouth_corners",), "mouth-corner lift")
@@ -161,10 +160,7 @@ THRESHOLDS: tuple[Rule, ...] = (
 
 
 def _columns(rules: Sequence[Rule]) -> dict[str, list[Rule]]:
-    out: dict[str, list[Rule]] = {}
-    for rule in rules:
-        out.setdefault(rule.column, []).append(rule)
-    return out
+    return {column: [r for r in rules if r.column == column] for column in dict.fromkeys(r.column for r in rules)}
 
 
 def _dist(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -365,33 +361,35 @@ class FaceParts(AttributeModel):
         """Each column's word from one face's measures (:func:`decide` with :attr:`rules`)."""
         return decide(measures, self.rules)
 
+    def landmarks_for(self, images: np.ndarray, template: Any) -> np.ndarray:
+        """``(N, 68, 2)`` dlib-scheme points of the aligned faces (here dlib's predictor)."""
+        return aligned_landmarks(images, template, "dlib68")
+
+    def evidence_for(self, index: int, landmarks: np.ndarray, masks: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """Face ``index``'s evidence masks by region name (here the measured ``masks``)."""
+        return masks
+
     def predict(self, images: np.ndarray, template: Any = None) -> AttributePrediction:
         """Attributes of aligned RGB uint8 faces ``(N, H, W, 3)`` or ``(H, W, 3)`` aligned to
         ``template`` (default: dlib's chip, padding 0.25, at their size); maps ``(N, A, H, W)``."""
         images = np.asarray(images, dtype=np.uint8)
-        if images.ndim == 3:
-            images = images[None]
+        images = images[None] if images.ndim == 3 else images
         template = template or default_template(images)
-        points = aligned_landmarks(images, template, "dlib68")
+        points = self.landmarks_for(images, template)
         size = images.shape[1:3]
         chains = _columns(self.rules)
+        regions = dict.fromkeys(r for chain in chains.values() for r in chain[0].region)
         words, confidences, present, values, maps = [], [], [], [], []
         thresholds: list[float | None] = [chain[0].threshold for chain in chains.values()]
-        for image, landmarks in zip(images, points):
+        for i, (image, landmarks) in enumerate(zip(images, points)):
             masks = binary_masks(landmarks, size)
             decided = self.decide_words(measure(image, landmarks, masks))
+            evidence = self.evidence_for(i, landmarks, masks)
             sigma = EDGE_BLUR * FaceFrame(landmarks).iod
-            soft: dict[str, np.ndarray] = {}
-            face_maps = []
-            for column, chain in chains.items():
-                for region in chain[0].region:
-                    if region not in soft:
-                        soft[region] = soften(masks[region], sigma)
-                face_maps.append(np.max([soft[r] for r in chain[0].region], axis=0))
-            words.append([decided[c]["word"] for c in chains])
-            confidences.append([decided[c]["confidence"] for c in chains])
-            present.append([decided[c]["present"] for c in chains])
-            values.append([decided[c]["value"] for c in chains])
+            soft = {r: soften(evidence[r], sigma) for r in regions}
+            face_maps = [np.max([soft[r] for r in chain[0].region], axis=0) for chain in chains.values()]
+            for out, key in ((words, "word"), (confidences, "confidence"), (present, "present"), (values, "value")):
+                out.append([decided[c][key] for c in chains])
             maps.append(np.stack(face_maps))
         n, a = len(images), len(chains)
         return AttributePrediction.build(
