@@ -13,6 +13,7 @@ from s2w_toolkit.attributes.age_gender import AgeGender
 from s2w_toolkit.weights.packaged import age_gender_folder
 from s2w_toolkit.cam import gradcam, linear_head_cams
 from s2w_toolkit.attributes.composite import load_attributes
+from s2w_toolkit.errors import CheckpointError
 from s2w_toolkit.attributes.sim2word_net import HEADS, Sim2WordAttributes
 from s2w_toolkit.backbones.caffe_resnet import caffe_trunk_features
 from s2w_toolkit.errors import CheckpointError
@@ -174,18 +175,34 @@ def test_cli_table_and_unknown_model(run_cli, demo, tmp_path):
     assert bad.exit_code == 1 and "unknown attribute-model 'no-such-model'" in bad.output
 
 
-def test_default_is_the_age_gender_and_face_parts_composite(run_cli, demo, tmp_path, net, faces):
+def test_default_is_the_learned_models_and_face_geometry(run_cli, demo, tmp_path, net, faces):
+    from s2w_toolkit.weights.registry_files import registry_file
+
+    try:
+        registry_file("face_landmarker.task"), registry_file("faceres.bin")
+    except CheckpointError as exc:
+        pytest.skip(str(exc))
     result = run_cli("attributes", demo["obama"], demo["biden"], "--out", tmp_path, "--json")
     assert result.exit_code == 0, result.output
     report = json.loads(result.stdout)
     for entry in report:
-        rows = entry["attributes"]
-        assert [r["attribute"] for r in rows[:2]] == ["Gender", "Age"] and len(rows) == 15
-        assert {r["model"] for r in rows} == {"age-gender", "face-parts"}
-        assert rows[0]["word"] == "Male"
+        rows = {r["attribute"]: r for r in entry["attributes"]}
+        assert list(rows)[:2] == ["Smiling", "Mouth Open"] and len(rows) == 15
+        assert {r["model"] for r in rows.values()} == {"mediapipe", "faceres", "face-geometry (mesh)"}
+        assert rows["Gender"]["word"] == "Male" and rows["Gender"]["model"] == "faceres"
+    assert [entry["attributes"][7]["word"] for entry in report] == ["Middle Aged", "Senior"]  # Obama, Biden
     composite = load_attributes(None, None, "cpu")
     p = composite.predict(faces[:2], net.template)
     assert p.maps.shape == (2, 15, 150, 150) and p.eligible.shape == (2, 15)
     bad = run_cli("attributes", demo["obama"], "--attributes", "age-gender,face-parts",
                   "--attribute-weights", "face-parts=x.pth,nope=y.pth", "--out", tmp_path)
     assert bad.exit_code == 1 and "--attribute-weights names 'nope'" in bad.output
+
+
+def test_without_the_fetched_files_the_default_falls_back_with_a_warning(monkeypatch, tmp_path, net, faces):
+    monkeypatch.setenv("S2W_MODELS_DIR", str(tmp_path))  # nothing fetched there
+    with pytest.warns(UserWarning, match=r"need their files .*s2w models fetch.*using age-gender,face-parts"):
+        model = load_attributes(None, None, "cpu")
+    assert model.name == "age-gender+face-parts"
+    with pytest.raises(CheckpointError, match="run `s2w models fetch`"):
+        load_attributes("mediapipe", None, "cpu")  # named explicitly: no fallback

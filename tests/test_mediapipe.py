@@ -180,15 +180,20 @@ def test_a_batch_equals_single_calls(model, faces, net):
         assert torch.allclose(batch.maps[i], single.maps[0], atol=1e-4)
 
 
-def test_a_face_the_mesh_cannot_place_is_a_one_line_error(model, faces, net):
+def test_a_face_the_mesh_cannot_place_abstains_and_no_face_at_all_is_a_one_line_error(model, faces, net):
     grey = np.full_like(faces[0], 128)
     noise = np.random.default_rng(0).integers(0, 256, faces[0].shape, dtype=np.uint8)
-    with pytest.raises(NoFaceError) as exc:
-        model.predict(np.stack([faces[0], grey, faces[1], noise]), net.template)
-    message = str(exc.value)
-    assert "\n" not in message and "images 1, 3" in message and "of 4" in message
-    with pytest.raises(NoFaceError, match="no face in image 0 "):
+    with pytest.warns(UserWarning, match=r"no face in images 1, 3 of the batch of 4 .*: its words abstain"):
+        p = model.predict(np.stack([faces[0], grey, faces[1], noise]), net.template)
+    assert not p.present[[1, 3]].any() and torch.isnan(p.values[[1, 3]]).all() and float(p.maps[[1, 3]].max()) == 0
+    assert torch.isfinite(p.values[[0, 2]]).all() and float(p.maps[[0, 2]].max()) > 0.5
+    alone = model.predict(faces[0], net.template)  # the placed faces read as they read alone
+    assert torch.allclose(p.values[0], alone.values[0], atol=1e-4)
+    with pytest.raises(NoFaceError, match="no face in image 0 ") as exc:
         model.predict(grey, net.template)
+    assert "\n" not in str(exc.value)
+    with pytest.raises(NoFaceError, match="images 0, 1 of the batch of 2"):
+        model.run(np.stack([grey, noise]), net.template)
 
 
 def test_prediction_words_regions_and_maps(model, faces, net):

@@ -4,7 +4,7 @@ Example:
     >>> parse_attribute_names("age-gender, face-parts")
     ['age-gender', 'face-parts']
     >>> default_attribute_names(weights=None), default_attribute_names(weights="net.pth")
-    (['age-gender', 'face-parts'], ['sim2word-resnet50'])
+    (['mediapipe', 'faceres', 'face-geometry'], ['sim2word-resnet50'])
 """
 
 from __future__ import annotations
@@ -16,8 +16,11 @@ import numpy as np
 from ..interfaces import AttributeModel
 from .prediction import AttributePrediction
 
-#: The attribute models used when none are named and no checkpoint is given.
-DEFAULT_ATTRIBUTES = ("age-gender", "face-parts")
+#: The attribute models used when none are named and no checkpoint is given: the learned face
+#: models fetched by ``s2w models fetch`` and face-parts' geometric words.
+DEFAULT_ATTRIBUTES = ("mediapipe", "faceres", "face-geometry")
+#: The defaults where those model files are not installed (with a warning naming the command).
+FALLBACK_ATTRIBUTES = ("age-gender", "face-parts")
 #: The model used when none are named but ``--attribute-weights`` is given.
 CHECKPOINT_ATTRIBUTES = ("sim2word-resnet50",)
 
@@ -87,9 +90,20 @@ def load_attributes(spec: str | Sequence[str] | None = None, weights: str | None
     from ..devices import resolve_device
     from ..registry import get_registry
 
+    from ..errors import CheckpointError
+
     names = parse_attribute_names(spec) or default_attribute_names(weights)
     paths = _split_weights(weights, names)
     target = resolve_device(device)
     registry = get_registry()
-    models = [registry.attribute_model(name).load(paths.get(name)).to(target) for name in names]
+    try:
+        models = [registry.attribute_model(name).load(paths.get(name)).to(target) for name in names]
+    except CheckpointError as exc:
+        if names != list(DEFAULT_ATTRIBUTES) or "s2w models fetch" not in str(exc):
+            raise
+        import warnings
+
+        warnings.warn(f"the default attribute models need their files ({exc}); using "
+                      f"{','.join(FALLBACK_ATTRIBUTES)} instead", stacklevel=2)
+        return load_attributes(FALLBACK_ATTRIBUTES, None, device)
     return models[0] if len(models) == 1 else CompositeAttributes(models)

@@ -33,11 +33,16 @@ best; and the chain is global: the smile's input gradient on the demo faces is o
 denser on the mouth than on the face as a whole. A blendshape is a function of landmark
 positions, so the region of those landmarks is where its evidence is, exactly and cheaply, as
 in ``face-parts``. Each word has its own region (Smiling: lips and cheeks; Mouth Open: the
-lips' meeting line and any opening; Eyes Closed: eyes and lids; Brows Raised: brows and
+lips and the opening between them, the parts that opening the mouth moves (the meeting line
+alone is a few pixels for a closed mouth, too small to erase); Eyes Closed: eyes and lids; Brows Raised: brows and
 forehead; Brows Lowered: brows and the skin between them; Frowning: lips and chin).
 
-A face the mesh cannot place (face-presence below 0.5: a grey image, noise) is a one-line
-:class:`~s2w_toolkit.errors.NoFaceError` naming the image's index in the batch.
+A face the mesh cannot place (face-presence below 0.5: a grey image, noise, a face turned away)
+abstains: its words are not present, their values NaN and their maps empty, with a one-line
+warning naming its index in the batch, so that one unreadable face among others (a constant
+face in a conformance check, one of Sim2Word's perturbed copies) does not take an explanation
+down. A call in which no face can be placed is a one-line
+:class:`~s2w_toolkit.errors.NoFaceError`.
 
 Example:
     >>> from s2w_toolkit import load_backbone, load_face
@@ -110,7 +115,7 @@ class Word:
 
 WORDS: tuple[Word, ...] = (
     Word("Smiling", "smile", SMILE_THRESHOLD, 0.1, ("mouth", "cheeks"), regions_for("Smiling")),
-    Word("Mouth Open", "mouth_gap", MOUTH_GAP_THRESHOLD, 0.02, ("mouth_gap",), regions_for("Mouth Open")),
+    Word("Mouth Open", "mouth_gap", MOUTH_GAP_THRESHOLD, 0.02, ("mouth",), regions_for("Mouth Open")),
     Word("Eyes Closed", "blink", BLENDSHAPE_THRESHOLD, 0.1, ("eye_areas",), regions_for("Eyes Closed")),
     Word("Brows Raised", "brows_up", BLENDSHAPE_THRESHOLD, 0.1, ("eyebrows", "forehead"), regions_for("Brows Raised")),
     Word("Brows Lowered", "brows_down", BLENDSHAPE_THRESHOLD, 0.1, ("eyebrows", "glabella"),
@@ -173,24 +178,40 @@ class MediaPipeAttributes(nn.Module, AttributeModel):
         """From a ``face_landmarker.task`` bundle (default: the installed one, ``s2w models fetch``)."""
         return cls(FaceMesh.load(Path(weights) if weights else None)).eval()
 
-    def run(self, images: np.ndarray, template: AlignmentTemplate | None = None) -> MeshResult:
+    def run(self, images: np.ndarray, template: AlignmentTemplate | None = None,
+            partial: bool = False) -> MeshResult:
         """The mesh of aligned RGB uint8 faces ``(N, H, W, 3)`` (or one), without gradients;
-        NoFaceError (naming the image) where the mesh finds no face."""
+        NoFaceError (naming the images) where the mesh finds no face, or with ``partial`` only
+        when it finds none at all (:meth:`missing` names the others)."""
         images = np.asarray(images, dtype=np.uint8)
         images = images[None] if images.ndim == 3 else images
         with torch.no_grad():
             result = self.mesh(faces_to_tensor(images, self.mesh.anchors.device),
                                template or default_template(images))
-        missing = (result.presence < MIN_CONFIDENCE).nonzero().flatten().tolist()
-        if missing:
-            scores = ", ".join(f"{result.presence[i]:.2f}" for i in missing)
-            where = f"image {missing[0]}" if len(missing) == 1 else f"images {', '.join(map(str, missing))}"
-            raise NoFaceError(f"mediapipe: no face in {where} of the batch of {len(images)} (MediaPipe's "
-                              f"face-presence score {scores} < {MIN_CONFIDENCE}); pass aligned faces")
+        missing = self.missing(result)
+        if missing and (not partial or len(missing) == len(images)):
+            raise NoFaceError(f"mediapipe: no face in {self._where(result, missing)}; pass aligned faces")
         return result
 
+    @staticmethod
+    def missing(result: MeshResult) -> list[int]:
+        """Indices of the faces the mesh could not place (face-presence below 0.5)."""
+        return (result.presence < MIN_CONFIDENCE).nonzero().flatten().tolist()
+
+    @staticmethod
+    def _where(result: MeshResult, missing: list[int]) -> str:
+        scores = ", ".join(f"{result.presence[i]:.2f}" for i in missing)
+        where = f"image {missing[0]}" if len(missing) == 1 else f"images {', '.join(map(str, missing))}"
+        return (f"{where} of the batch of {len(result.presence)} (MediaPipe's face-presence score {scores} "
+                f"< {MIN_CONFIDENCE})")
+
     def predict(self, images: np.ndarray, template: AlignmentTemplate | None = None) -> AttributePrediction:
-        result = self.run(images, template)
+        result = self.run(images, template, partial=True)
+        missing = self.missing(result)
+        if missing:
+            import warnings
+
+            warnings.warn(f"mediapipe: no face in {self._where(result, missing)}: its words abstain", stacklevel=2)
         values = measures(result)
         value = torch.stack([values[w.measure] for w in WORDS], dim=1).float()
         confidence = torch.stack([w.confidence(value[:, j]) for j, w in enumerate(WORDS)], dim=1)
@@ -199,6 +220,8 @@ class MediaPipeAttributes(nn.Module, AttributeModel):
         names = sorted({r for w in WORDS for r in w.maps})
         masks = mesh_region_masks(points, size, names, blur=(EDGE_BLUR * interocular(points)).tolist())
         maps = torch.stack([masks[:, [names.index(r) for r in w.maps]].amax(dim=1) for w in WORDS], dim=1)
+        if missing:  # abstain: not present, no value, no map
+            value[missing], confidence[missing], maps[missing] = float("nan"), 0.5, 0.0
         present = confidence > 0.5
         words = [[w.name for w in WORDS] for _ in range(value.shape[0])]
         return AttributePrediction.build(self.attributes, words, confidence.cpu(), present.cpu(), maps.cpu(),

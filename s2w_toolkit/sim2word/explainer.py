@@ -54,7 +54,7 @@ class Sim2WordOptions(Settings):
     """
 
     attributes: tuple[str, ...] = field(default=(), metadata={
-        "help": "attribute models when none is passed in (default: age-gender,face-parts; also --attributes)"})
+        "help": "attribute models when none is passed in (default: mediapipe,faceres,face-geometry; also --attributes)"})
     attribute_weights: str | None = field(default=None, metadata={
         "help": "attribute checkpoint: PATH or NAME=PATH[,NAME=PATH] (also --attribute-weights)"})
     identity_model: str | None = field(default=None, metadata={
