@@ -2,9 +2,13 @@
 
 For each labelled word (Smiling from ``smiling``, Mouth Open from ``mouth_open``; ``unsure``
 labels left out) it prints every face's value, then the per-threshold table (each midpoint
-between consecutive sorted values: right, balanced accuracy) and the chosen threshold by the one
-rule used: **the midpoint between the two classes' medians** (simple, and no single face moves
-it much). Accuracy at that threshold comes with its 95% Wilson interval. For the unlabelled
+between consecutive sorted values: right, balanced accuracy) and the chosen threshold by one
+rule: **the midpoint between the two classes' medians** (simple, and no single face moves it
+much), taken on the scale of the measure: arithmetic for Smiling's blendshape score (bounded, 0
+to 1), geometric for Mouth Open's lip gap (a positive length ratio whose closed and open values
+differ by a factor of 30: the arithmetic midpoint sits at five times the typical open-lip gap of
+a slightly parted mouth). The geometric rule for the gap was adopted after the arithmetic one
+(0.085, 18/21) had been printed; both are printed. Accuracy at that threshold comes with its 95% Wilson interval. For the unlabelled
 words it prints the spread of the measure and how often it is present at its threshold (0.5 on
 the blendshape score), also for the measure of the dropped word (squint). The chosen values are copied by hand into ``s2w_toolkit/attributes/
 mediapipe.py``; faces-dev is never read at run time.
@@ -85,7 +89,8 @@ def main() -> None:
         x, truth = [v for v, _ in kept], [y for _, y in kept]
         yes = statistics.median([v for v, y in kept if y])
         no = statistics.median([v for v, y in kept if not y])
-        chosen = (yes + no) / 2
+        arithmetic = (yes + no) / 2
+        chosen = float(np.sqrt(yes * no)) if word.name == "Mouth Open" else arithmetic
         table = Table(title=f"{word.name} ({word.measure}) against '{column}': {sum(truth)} yes, "
                             f"{len(truth) - sum(truth)} no")
         for c in ("threshold", "right", "yes right", "no right", "balanced accuracy"):
@@ -96,6 +101,9 @@ def main() -> None:
         console.print(table)
         right = sum((v > chosen) == y for v, y in kept)
         low, high = wilson(right, len(kept))
+        if chosen != arithmetic:
+            other = sum((v > arithmetic) == y for v, y in kept)
+            console.print(f"{word.name}: the arithmetic midpoint {arithmetic:.3f} gets {other}/{len(kept)}")
         console.print(f"{word.name}: class medians yes {yes:.3f}, no {no:.3f} -> threshold {chosen:.3f}; "
                       f"accuracy {right}/{len(kept)} = {right / len(kept):.0%} [95% CI {low:.0%}, {high:.0%}]; "
                       f"in mediapipe.py now {word.threshold}")

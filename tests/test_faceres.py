@@ -120,3 +120,18 @@ def test_verify_on_the_command_line():
     assert result.exit_code == 0, result.output
     out = json.loads(result.output)
     assert out["backbone"] == "faceres" and out["same_person"] is True and out["similarity"] > 0.55
+
+
+def test_explain_runs_sim2word_and_gradcam_on_faceres(tmp_path):
+    """`s2w explain --backbone faceres -e sim2word -e gradcam` (Sim2Word with few placements, to
+    keep the test short): both explanations written, their maps in FaceRes's 224 px frame."""
+    pytest.importorskip("s2w_gradcam")
+    result = CliRunner().invoke(cli, ["explain", "--backbone", "faceres", "--device", "cpu", "-e", "sim2word",
+                                      "-o", "placements=3", "-o", "stability=0", "-e", "gradcam", "--out",
+                                      str(tmp_path), str(demo_image("obama")), str(demo_image("biden"))])
+    assert result.exit_code == 0, result.output
+    for name in ("sim2word", "gradcam"):
+        explanation = json.loads((tmp_path / f"{name}.json").read_text())
+        assert explanation["backbone"] == "faceres" and (tmp_path / f"{name}.png").stat().st_size > 10_000
+        with np.load(tmp_path / f"{name}.npz") as maps:
+            assert maps["maps/a"].shape == (224, 224) and float(maps["maps/a"].max()) > 0

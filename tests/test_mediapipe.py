@@ -153,7 +153,9 @@ def test_brows_and_mouth_words(model, faces, result, net):
     assert up[1] > up[0] + 0.3
     words = model.predict(faces, net.template)
     open_mouth = words.present[:, words.index("Mouth Open")].tolist()
-    assert open_mouth == [True, True, False, False]  # Obama twice open-mouthed; his closed lips; Biden's
+    # Obama open-mouthed twice, then slightly parted lips (obama3 is faces-dev's obama/4, labelled open:
+    # gap 0.058 against 0.033); Biden's closed lips (0.006)
+    assert open_mouth == [True, True, True, False]
 
 
 def test_gradients_reach_the_pixels_where_the_action_is(model, faces, net):

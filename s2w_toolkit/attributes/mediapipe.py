@@ -22,8 +22,9 @@ labelled not smiling its median is 0.50 (up to 0.73), so at 0.5 it would call ev
 neutral face squinting, and with no squint labels there is no better threshold to defend.
 
 Smiling and Mouth Open, labelled in faces-dev, have thresholds chosen there by one simple rule
-(the midpoint between the two classes' medians; ``benchmarks/mediapipe_thresholds.py`` prints
-the table); the others, unlabelled, use 0.5 on the blendshape score, MediaPipe's natural
+(the midpoint between the two classes' medians, on each measure's scale: arithmetic for the
+smile score, geometric for the lip-gap ratio; ``benchmarks/mediapipe_thresholds.py`` prints the
+table); the others, unlabelled, use 0.5 on the blendshape score, MediaPipe's natural
 midpoint. Confidence: ``sigmoid((value - threshold) / spread)``, present above 0.5.
 
 Maps: the mesh region the action moves, rasterised in the aligned face's frame
@@ -78,10 +79,11 @@ from .word_regions import regions_for
 #: faces-dev's smiling labels (yes 0.929, no 0.000: 0.465; 16/18 right), printed by
 #: ``benchmarks/mediapipe_thresholds.py`` on 2026-12-07. faces-dev is never read at run time.
 SMILE_THRESHOLD = 0.465
-#: Mouth Open threshold on the inner-lip gap / IOD, by the same rule on faces-dev's mouth_open
-#: labels (yes 0.164, no 0.006: 0.085; 18/21 right, the three misses slightly parted lips at
-#: 0.053-0.063; same script and date).
-MOUTH_GAP_THRESHOLD = 0.085
+#: Mouth Open threshold on the inner-lip gap / IOD: the midpoint of faces-dev's class medians on
+#: the gap's own (ratio) scale, the geometric mean (yes 0.164, no 0.006: 0.033, about 2 mm of lip
+#: separation; 21/21 right in-sample). The arithmetic midpoint, 0.085 (18/21: slightly parted lips
+#: at 0.053-0.063 read as closed), was printed first; same script and date.
+MOUTH_GAP_THRESHOLD = 0.033
 #: The unlabelled words' threshold on their blendshape score: MediaPipe's coefficients run 0..1
 #: with 0.5 halfway through the action.
 BLENDSHAPE_THRESHOLD = 0.5
