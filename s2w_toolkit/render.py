@@ -79,14 +79,15 @@ def render_attributes(face: np.ndarray, rows: list[dict], maps: np.ndarray, path
     count = len(rows) + 1
     cols = min(6, count)
     lines = -(-count // cols)
-    fig, axes = plt.subplots(lines, cols, figsize=(2.2 * cols, 2.45 * lines), squeeze=False)
+    fig, axes = plt.subplots(lines, cols, figsize=(2.2 * cols, 2.6 * lines), squeeze=False)
     axes[0, 0].imshow(face)
     axes[0, 0].set_title("aligned face", fontsize=8)
     for ax, row, heat in zip(axes.flat[1:], rows, maps):
         ax.imshow(face)
         ax.imshow(np.clip(np.asarray(heat, dtype=np.float64), 0, 1), cmap="jet", alpha=0.5, vmin=0, vmax=1)
         mark = "" if row["present"] else " (absent)"
-        ax.set_title(f"{row['attribute']}\n{row['word']}{mark} {row['confidence']:.2f}", fontsize=7)
+        word = "" if row["word"] == row["attribute"] else f"{row['word']} "
+        ax.set_title(f"{row['attribute']}\n{word}{row['confidence']:.2f}{mark}", fontsize=7)
     for ax in axes.flat:
         ax.axis("off")
     if title:
