@@ -132,6 +132,8 @@ class Direction:
         words, selection = self.words(), self.summary.get("selection") or []
         if not words or not selection or not self.summary.get("judged"):
             return None
+        if "selection_z" in self.summary:  # max-T: in units of each word's own controls
+            return float(np.mean(float(words[0]["z"]) > np.asarray(self.summary["selection_z"])))
         key = "u" if self.key in ("u", "delta_u") else self.key
         return float(np.mean(self.sign * (float(words[0][key]) - np.asarray(selection)) > 0))
 
@@ -276,7 +278,8 @@ def explain_directions(backbone: Backbone, x: torch.Tensor, faces: np.ndarray, a
                 row["delta_u"] = row["u"] - float(baseline_u[d])
                 row["control_u"] = control_u[d, j].tolist() if row["eligible"] else []
         control_key = "control_u" if key == "u" else "control_s"
-        summary = judge_direction(rows, sign, settings.support_level, key if key != "delta_u" else "u", control_key)
+        summary = judge_direction(rows, sign, settings.support_level, key if key != "delta_u" else "u", control_key,
+                                  settings.selection)
         summary["judged"] = k > 0
         directions.append(Direction(names[d], own[d].cpu(), other[d].cpu(), h_d[d].cpu(), joint[d].cpu(), rows,
                                     masks=masks[d].cpu(), key=key, sign=sign, by_excess=by_excess, summary=summary))

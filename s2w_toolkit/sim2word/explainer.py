@@ -144,7 +144,7 @@ def _label(row: dict, side: str) -> str:
     return f"{row['word'].lower()} ({row['attribute'].lower()}, face {side})"
 
 
-_JUDGED = ("excess", "control_mean", "control_std", "p_value", "p_selection", "supported", "stable_supported",
+_JUDGED = ("excess", "control_mean", "control_std", "z", "p_value", "p_selection", "supported", "stable_supported",
            "stable_top5", "stable")
 
 
@@ -256,7 +256,10 @@ def _direction(d, judged: bool) -> dict:
         out.update({"supported": d.summary["supported"], "top_supported": d.summary["top"],
                     "named": named[0]["attribute"] if named else None,
                     "selection_control": d.summary["selection"], "selection_win_rate": win,
-                    "beats_selection": None if win is None else win > 0.5})
+                    "beats_selection": None if win is None else win > 0.5,
+                    "selection_rule": "max-t" if "selection_z" in d.summary else "raw"})
+        if "selection_z" in d.summary:
+            out["selection_control_z"] = d.summary["selection_z"]
     return out
 
 
@@ -290,6 +293,8 @@ def _caption(result: Sim2WordResult, threshold: float, mate: bool, ranked: list,
     if "stable_supported" in row:
         k = result.settings.stability
         stable = f"; supported in {round(row['stable_supported'] * k)} of {k} slightly perturbed copies"
+    against = ("the best of every attribute's placements, each in units of its own" if "z" in row
+               else "the best of every attribute's placements")
     return (f"{head}; {what} is {_label(row, side)}: erasing it {move} the cosine by {abs(row['delta']):.4f}, "
             f"{abs(row['excess']):.4f} more than the same region placed at random (p = {row['p_value']:.2f}; "
-            f"{row['p_selection']:.2f} against the best of every attribute's placements{stable}).")
+            f"{row['p_selection']:.2f} against {against}{stable}).")

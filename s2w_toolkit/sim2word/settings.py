@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from ..options import BaseOptions
 from ..fills import FILLS
-from .support import LEVEL
+from .support import LEVEL, SELECTION_RULES
 
 #: Default number of random placements per eligible mask (see docs/sim2word.md for the choice).
 PLACEMENTS = 19
@@ -68,6 +68,10 @@ class Settings(BaseOptions):
     stability_level: float = field(default=0.75, metadata={
         "help": "a word is stable when it stays supported in at least this fraction of the perturbed runs",
         "min": 0.0, "max": 1.0})
+    selection: Literal["raw", "max-t"] = field(default="raw", metadata={
+        "help": "the selection-matched control: raw = the best raw value over every word's k-th placement; "
+                "max-t = the best z-score of each word against its own controls (Westfall-Young max-T: like "
+                "with like, family-wise error controlled)"})
     support_level: float = field(default=LEVEL, metadata={
         "help": "a word is supported when its rank p-values against its own and the selection-matched "
                 "controls are at most this", "min": 0.0, "max": 1.0})
@@ -81,6 +85,8 @@ class Settings(BaseOptions):
             raise ValueError(f"unknown counterfactual {self.counterfactual!r}; use contrastive or official")
         if self.mask_rule not in ("region", "absolute"):
             raise ValueError(f"unknown mask_rule {self.mask_rule!r}; use region or absolute")
+        if self.selection not in SELECTION_RULES:
+            raise ValueError(f"unknown selection {self.selection!r}; use one of {SELECTION_RULES}")
         if self.rank_by not in RANK_BY:
             raise ValueError(f"unknown rank_by {self.rank_by!r}; use one of {RANK_BY}")
         if self.batch_size < 1 or self.top_k < 1:
