@@ -108,7 +108,7 @@ def judge_direction(rows: list[dict], sign: int, level: float = LEVEL, key: str 
     z, z_controls = standardised(values, controls, sign)
     max_t = z_controls.max(axis=0)  # the best standardised control, per placement
     for j, (r, c) in enumerate(zip(judged, controls)):
-        value = values[j]
+        value = float(values[j])
         r["control_mean"] = float(c.mean())
         r["control_std"] = float(c.std(ddof=1)) if k > 1 else 0.0
         r["excess"] = value - r["control_mean"]
