@@ -1,6 +1,7 @@
-"""The two selection-matched controls of Sim2Word side by side on the same erasures: ``raw`` (the
-best raw value over every word's k-th placement) and ``max-t`` (each word standardised by its own
-controls, Westfall-Young max-T), on the labelled pairs of a pairs CSV.
+"""The selection-matched controls of Sim2Word side by side on the same erasures: ``raw`` (the
+best raw value over every word's k-th placement), ``max-t`` (each word standardised by its own
+controls, Westfall-Young max-T) and ``scaled`` (max-T, each word's spread fitted from its mask
+size across the words), on the labelled pairs of a pairs CSV.
 
 Each pair is explained once with the default settings but no stability re-runs
 (``stability=0``: the rules judge the same values, so one run serves both) and the rows of each
@@ -50,12 +51,8 @@ def record(result, fresh, settings: Settings) -> list[dict]:
             top = summary["top"]
             entry[f"{rule}/named"] = top is not None
             if top is not None:
-                if rule == "max-t":
-                    z = next(r["z"] for r in fresh_rows if r["attribute"] == top)
-                    win = float(np.mean(z > np.asarray(fresh_summary["selection_z"])))
-                else:
-                    s = next(r["s"] for r in rows if r["attribute"] == top)
-                    win = float(np.mean(d.sign * (s - np.asarray(fresh_summary["selection"])) > 0))
+                statistic = next(r["statistic"] for r in fresh_rows if r["attribute"] == top)
+                win = float(np.mean(statistic > np.asarray(fresh_summary["selection_statistic"])))
                 entry[f"{rule}/beats"] = win > 0.5
             best = min((r for r in rows if "p_value" in r), key=lambda r: r["p_value"], default=None)
             floor = 1.0 / (settings.placements + 1)

@@ -5,9 +5,11 @@ Per non-mate direction (two per pair):
 
 * **named**: the explanation names a word (default: the top *supported* word; official: the
   top-ranked eligible word, always named when one is eligible);
-* **beats the selection-matched control**: the named word's s_j beats more than half of the
-  best-of-all-eligible-masks random placements, drawn *independently* of the run that chose it
-  (the same settings with another seed, so the choice and the test do not share draws);
+* **beats the selection-matched control**: the named word's statistic beats more than half of
+  the selection-matched controls (by the default run's ``selection`` rule: for ``raw`` the best
+  s_j over every eligible mask's k-th random placement), drawn *independently* of the run that
+  chose it (the same settings with another seed and no copies, so the choice and the test do
+  not share draws);
 * **survives JPEG q90 / a 2 px shift**: the same attribute is named after re-saving the photo
   as JPEG at quality 90, or after shifting the photo 2 px right before detection and alignment
   (counted over the directions that name a word; naming none afterwards counts as changed).
@@ -96,9 +98,10 @@ def measure(pairs, faces, net, attributes, settings: Settings, official: bool) -
         words = {name: named(run[name], official) for name in VARIANTS}
         for i, row in enumerate(words["original"]):
             entry = {"named": row is not None, "word": None if row is None else row["word"]}
-            if row is not None:
-                selection = np.asarray(fresh.directions[i].summary["selection"])
-                entry["win_rate"] = float(np.mean(row["s"] > selection))
+            if row is not None:  # the word's statistic against the selection control, both from the fresh run
+                d = fresh.directions[i]
+                statistic = next(r["statistic"] for r in d.rows if r["attribute"] == row["attribute"])
+                entry["win_rate"] = float(np.mean(statistic > np.asarray(d.summary["selection_statistic"])))
                 entry["beats"] = entry["win_rate"] > 0.5
                 for name in VARIANTS[1:]:
                     other = words[name][i]

@@ -12,9 +12,14 @@ from s2w_toolkit.sim2word.support import judge_direction, standardised
 K = 19
 
 
-def _rows(values, controls) -> list[dict]:
-    return [{"attribute": f"w{j}", "eligible": True, "s": float(v), "control_s": [float(c) for c in cs]}
-            for j, (v, cs) in enumerate(zip(values, controls))]
+BASE = 0.78  # the cosine with nothing erased
+
+
+def _rows(values, controls, areas=None) -> list[dict]:
+    areas = areas if areas is not None else [0.1] * len(values)
+    return [{"attribute": f"w{j}", "eligible": True, "s": float(v), "delta": float(v) - BASE,
+             "erased_fraction": float(area), "control_s": [float(c) for c in cs]}
+            for j, (v, cs, area) in enumerate(zip(values, controls, areas))]
 
 
 def test_a_small_word_in_the_right_place_beats_a_large_mask_placed_anywhere_only_under_max_t():
@@ -32,6 +37,9 @@ def test_a_small_word_in_the_right_place_beats_a_large_mask_placed_anywhere_only
     assert new[0]["p_selection"] == pytest.approx(0.05) and new[0]["supported"] and summary["top"] == "w0"
     assert not new[1]["supported"] and summary["selection_win_rate"] == 1.0
     assert len(summary["selection_z"]) == K and new[0]["z"] > max(summary["selection_z"])
+    scaled = _rows(values, [male, age], areas=[0.055, 0.21])  # Male's region is 4x smaller
+    summary = judge_direction(scaled, sign=1, level=0.1, selection_rule="scaled")
+    assert scaled[0]["supported"] and summary["top"] == "w0" and not scaled[1]["supported"]
 
 
 def _simulate(rule: str, effect: float, seed: int, n: int = 600) -> tuple[float, float]:
@@ -40,22 +48,24 @@ def _simulate(rule: str, effect: float, seed: int, n: int = 600) -> tuple[float,
     erasure lies ``effect`` of its own spreads above its controls' mean (0: the null)."""
     rng = np.random.default_rng(seed)
     scales = np.array([0.005, 0.01, 0.02, 0.04, 0.07, 0.1])
+    areas = scales / 0.2  # a mask's typical change grows with its size
     any_named = first_named = 0
     for _ in range(n):
         controls = 0.8 + scales[:, None] * rng.standard_normal((6, K))
         values = 0.8 + scales * rng.standard_normal(6)
         values[0] = 0.8 + scales[0] * effect if effect else values[0]
-        rows = _rows(values, controls)
+        rows = _rows(values, controls, areas)
         summary = judge_direction(rows, sign=1, level=0.1, selection_rule=rule)
         any_named += bool(summary["supported"])
         first_named += rows[0]["supported"]
     return any_named / n, first_named / n
 
 
-def test_max_t_keeps_the_family_wise_error_at_the_level_and_finds_a_small_word():
-    null_any, _ = _simulate("max-t", effect=0.0, seed=1)
+@pytest.mark.parametrize("rule", ["max-t", "scaled"])
+def test_max_t_keeps_the_family_wise_error_at_the_level_and_finds_a_small_word(rule):
+    null_any, _ = _simulate(rule, effect=0.0, seed=1)
     assert null_any <= 0.1 + 3 * np.sqrt(0.1 * 0.9 / 600)  # family-wise error at most the level
-    _, found_new = _simulate("max-t", effect=4.0, seed=2)
+    _, found_new = _simulate(rule, effect=4.0, seed=2)
     _, found_raw = _simulate("raw", effect=4.0, seed=2)
     assert found_new >= 0.9 and found_raw <= 0.2, (found_new, found_raw)
 

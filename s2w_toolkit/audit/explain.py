@@ -18,7 +18,7 @@ from ..errors import PluginError
 
 #: Word details kept in a row: the numbers that say why a word is supported.
 WORD_DETAILS = ("supported", "attribute", "direction", "excess", "control_mean", "control_std", "p_value",
-                "p_selection", "stable_supported")
+                "p_selection", "agreement")
 
 
 def pair_folder(key: str) -> str:

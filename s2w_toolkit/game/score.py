@@ -34,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from ..explainers.explanation import Word
 from ..errors import S2WError, row_message
 from .scores import map_scores
 
@@ -98,8 +99,14 @@ def game_pair(net: Any, other: np.ndarray, swapped: np.ndarray, source_a: str = 
 
 
 def _words(explanation: Any) -> list[dict]:
+    """The words for the swapped face b: the distinguishing ranking where the explainer makes
+    both (Sim2Word), else its words."""
+    words = explanation.words or []
+    ranked = (explanation.metadata or {}).get("rankings", {}).get("distinguishing")
+    if ranked is not None:
+        words = [Word(**w) for w in ranked]
     return [{"text": w.text, "attribute": w.details.get("attribute", w.text)}
-            for w in (explanation.words or []) if w.details.get("side", "b") == "b"]
+            for w in words if w.details.get("side", "b") == "b"]
 
 
 def score_case(pair: Any, mask: np.ndarray, net: Any, name: str, cls: type, options: dict, attributes: Any,

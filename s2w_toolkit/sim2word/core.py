@@ -23,10 +23,12 @@ For the target T and the counter face F (T = a, F = b, then T = b, F = a):
    batch; each row's ``control_s`` holds the K cosines. Each word is then judged against its own
    controls and the selection-matched ones (:mod:`~s2w_toolkit.sim2word.support`): ``excess``,
    ``p_value``, ``p_selection``, ``supported``;
-7. stability (``stability`` = K > 0, with controls): the pair is explained again on K
-   perturbed copies (JPEG q90, 2 px shifts of the photos), in the same batches; a word is
-   shown only when it is also ``stable``: supported in at least ``stability_level`` of them
-   (:mod:`~s2w_toolkit.sim2word.stability`);
+7. pooled evidence (``stability`` = K > 0, with controls): the pair is explained again on K
+   perturbed copies (JPEG q90, 2 px shifts of the photos), in the same batches, each copy's
+   controls placed at the same fractions of the allowed offsets as the photo's; each word is then
+   judged by one test over the photo and its copies (its statistic averaged over them,
+   :func:`~s2w_toolkit.sim2word.support.judge_runs`), and ``agreement`` says in how many of them
+   it tops the ranking (reported, not a gate);
 8. ranking (the case is the pair's: mate when the similarity reaches ``threshold``, by default
    the backbone's): ``rank_by="excess"`` (the default) by the excess over the controls,
    ``"similarity"`` by s_j (the official ranking: descending for a non-mate, ascending for a
@@ -67,7 +69,7 @@ from .identity import counterfactual_map, identity_cams
 from .placements import face_region, placement_masks
 from .rescore import score_masks
 from .settings import ABLATIONS, MASK_FRACTION, PLACEMENTS, RANK_BY, STABILITY, Settings
-from .support import judge_direction
+from .rankings import RANKINGS, judge_rankings
 
 __all__ = ["ABLATIONS", "MASK_FRACTION", "PLACEMENTS", "RANK_BY", "STABILITY", "Direction", "Directions", "Settings",
            "Sim2WordResult", "angular", "attribute_masks", "explain_directions", "ranking_order", "run_sim2word"]
@@ -87,7 +89,7 @@ def angular(cosine: Any) -> Any:
 class Direction:
     """One direction of the explanation: T is ``target``, F the other side. Rows are ranked by
     ``sign * row[key]`` (``by_excess`` False) or ``sign * row["excess"]``, highest first;
-    ``summary`` is :func:`~s2w_toolkit.sim2word.support.judge_direction`'s.
+    ``summary`` is :func:`~s2w_toolkit.sim2word.rankings.judge_rankings`'s.
 
     Example:
         >>> import torch
@@ -118,24 +120,28 @@ class Direction:
                           reverse=True)
         return sorted(eligible, key=lambda r: self.sign * r[self.key], reverse=True)
 
-    def words(self) -> list[dict]:
-        """The rows a caption may name: the supported (and, when measured, stable) ones with
-        controls, every eligible one without (the official algorithm), in ranking order."""
-        ranked = self.ranked()
+    def words(self, ranking: str | None = None) -> list[dict]:
+        """The rows a caption may name: the supported ones with controls, every eligible one
+        without (the official algorithm), in ranking order. ``ranking`` None is the direction's
+        own (the lead); ``"distinguishing"`` or ``"shared"`` picks one of the two rankings
+        (:mod:`~s2w_toolkit.sim2word.rankings`)."""
+        if ranking is None:
+            ranked = self.ranked()
+            return [r for r in ranked if r.get("supported")] if self.summary.get("judged") else ranked
+        sign = RANKINGS[ranking]
+        eligible = [r for r in self.rows if r["eligible"]]
         if not self.summary.get("judged"):
-            return ranked
-        return [r for r in ranked if r.get("supported") and r.get("stable", True)]
+            return sorted(eligible, key=lambda r: sign * r["s"], reverse=True)
+        supported = [r for r in eligible if r.get("rankings", {}).get(ranking, {}).get("supported")]
+        return sorted(supported, key=lambda r: sign * r["excess"], reverse=True)
 
     def named_win_rate(self) -> float | None:
         """The fraction of the selection-matched controls that the named (top shown) word beats;
         None when the direction names no word or has no controls."""
-        words, selection = self.words(), self.summary.get("selection") or []
-        if not words or not selection or not self.summary.get("judged"):
+        words, best = self.words(), self.summary.get("selection_statistic") or []
+        if not words or not best or not self.summary.get("judged"):
             return None
-        if "selection_z" in self.summary:  # max-T: in units of each word's own controls
-            return float(np.mean(float(words[0]["z"]) > np.asarray(self.summary["selection_z"])))
-        key = "u" if self.key in ("u", "delta_u") else self.key
-        return float(np.mean(self.sign * (float(words[0][key]) - np.asarray(selection)) > 0))
+        return float(np.mean(float(words[0]["statistic"]) > np.asarray(best)))
 
 
 @dataclass
@@ -208,7 +214,8 @@ def explain_directions(backbone: Backbone, x: torch.Tensor, faces: np.ndarray, a
                        settings: Settings, threshold: float, others: torch.Tensor | None = None,
                        pairs: list[tuple[int, int]] | None = None,
                        names: list[str] | None = None, identity: Backbone | None = None,
-                       identity_others: torch.Tensor | None = None) -> Directions:
+                       identity_others: torch.Tensor | None = None,
+                       placement_keys: list[int] | None = None) -> Directions:
     """The Sim2Word pipeline for any set of directions, one core for pair and group mode.
 
     ``x`` ``(n, 3, H, W)`` are the preprocessed targets, ``faces`` their aligned RGB images;
@@ -217,8 +224,9 @@ def explain_directions(backbone: Backbone, x: torch.Tensor, faces: np.ndarray, a
     pair of ``x``'s faces); ``names`` the directions' targets' labels. ``identity``, another
     backbone, makes the identity maps instead of the explained one (the faces are warped to its
     template and the maps back, :mod:`~s2w_toolkit.sim2word.identity_model`; ``identity_others``
-    are then the further faces' embeddings by it). Every erased image of every direction, and
-    every control, goes through the backbone in the same chunks."""
+    are then the further faces' embeddings by it). ``placement_keys`` seed each direction's
+    control placements (default: its index; equal keys draw matched placements). Every erased
+    image of every direction, and every control, goes through the backbone in the same chunks."""
     x = x.detach()
     n = len(x)
     pairs = pairs if pairs is not None else [(i, k) for i in range(n) for k in range(n) if i != k]
@@ -260,7 +268,8 @@ def explain_directions(backbone: Backbone, x: torch.Tensor, faces: np.ndarray, a
         baseline_u = backbone.uncertainty_from_embedding(embeddings).detach()[targets]
     a, k = masks.shape[1], settings.placements
     region = face_region(backbone.template, tuple(x.shape[2:]))
-    controls = placement_masks(masks & eligible.to(masks.device)[:, :, None, None], region, k, settings.seed)
+    controls = placement_masks(masks & eligible.to(masks.device)[:, :, None, None], region, k, settings.seed,
+                               placement_keys)
     scored = score_masks(backbone, x[targets], fills, torch.cat([masks, controls.flatten(1, 2)], dim=1),
                          units[counters], similarity.detach(), settings.batch_size, baseline_u, impute)
     control_s = scored.cosine[:, a:].reshape(len(pairs), a, k)
@@ -278,8 +287,8 @@ def explain_directions(backbone: Backbone, x: torch.Tensor, faces: np.ndarray, a
                 row["delta_u"] = row["u"] - float(baseline_u[d])
                 row["control_u"] = control_u[d, j].tolist() if row["eligible"] else []
         control_key = "control_u" if key == "u" else "control_s"
-        summary = judge_direction(rows, sign, settings.support_level, key if key != "delta_u" else "u", control_key,
-                                  settings.selection)
+        summary = judge_rankings(rows, sign, settings.support_level, key if key != "delta_u" else "u", control_key,
+                                 settings.selection)
         summary["judged"] = k > 0
         directions.append(Direction(names[d], own[d].cpu(), other[d].cpu(), h_d[d].cpu(), joint[d].cpu(), rows,
                                     masks=masks[d].cpu(), key=key, sign=sign, by_excess=by_excess, summary=summary))
@@ -325,13 +334,16 @@ def run_sim2word(backbone: Backbone, pair: Pair, attributes: AttributeModel,
         runs += len(perturbations)
     pairs = [(2 * r + i, 2 * r + 1 - i) for r in range(runs) for i in (0, 1)]
     out = explain_directions(backbone, x, faces, attributes, settings, threshold, pairs=pairs,
-                             names=["a", "b"] * runs, identity=identity)
+                             names=["a", "b"] * runs, identity=identity, placement_keys=[0, 1] * runs)
     directions = out.directions[:2]
     extra_info = {"classes": out.classes[:2]}
     if perturbations:
-        from .stability import stability_of
-
-        stability_of(directions, [out.directions[2 * r:2 * r + 2] for r in range(1, runs)], settings.stability_level)
+        for i, direction in enumerate(directions):  # one test per word over the photo and its copies
+            copies = [out.directions[2 * r + i].rows for r in range(1, runs)]
+            key = "u" if direction.key in ("u", "delta_u") else direction.key
+            direction.summary = {**judge_rankings(direction.rows, direction.sign, settings.support_level, key,
+                                                  "control_u" if key == "u" else "control_s", settings.selection,
+                                                  copies=copies), "judged": True}
         extra_info["perturbations"] = [{"name": name, "from": how, "similarity": out.similarities[2 * r]}
                                        for r, (name, _, how) in enumerate(perturbations, start=1)]
     if out.classes:

@@ -39,6 +39,7 @@ from ..explainers.explanation import Explanation, Word
 from ..interfaces import AttributeModel, Explainer, Pair
 from ..options import build_options
 from .core import Settings, Sim2WordResult, angular, run_sim2word
+from .rankings import RANKINGS
 
 TOP = 5
 
@@ -144,8 +145,8 @@ def _label(row: dict, side: str) -> str:
     return f"{row['word'].lower()} ({row['attribute'].lower()}, face {side})"
 
 
-_JUDGED = ("excess", "control_mean", "control_std", "z", "p_value", "p_selection", "supported", "stable_supported",
-           "stable_top5", "stable")
+_JUDGED = ("excess", "control_mean", "control_std", "statistic", "z", "p_value", "p_selection", "supported",
+           "agreement", "copies", "pooled_excess")
 
 
 def _word(side: str, row: dict, by_u: bool) -> Word:
@@ -202,6 +203,9 @@ def to_explanation(result: Sim2WordResult, threshold: float | None = None, attri
         extra[f"joint #{rank + 1}"] = maps
         top_names[f"joint #{rank + 1}"] = names
     caption = _caption(result, threshold, mate, ranked, by_u)
+    rankings = _rankings(result) if not by_u else {}
+    if judged and rankings:
+        caption += " " + _other_sentence(result, mate, rankings)
     metadata = {
         "case": "mate" if mate else "non-mate",
         "ranking": _ranking(result, mate),
@@ -219,21 +223,54 @@ def to_explanation(result: Sim2WordResult, threshold: float | None = None, attri
         "support": {"placements": result.settings.placements, "level": result.settings.support_level,
                     "value": "uncertainty u" if by_u else "cosine s_j",
                     "stability": result.settings.stability if judged else 0,
-                    "stability_level": result.settings.stability_level,
+                    "pooled_over": 1 + len(result.extra.get("perturbations", [])),
                     "perturbations": result.extra.get("perturbations", [])} if judged else None,
         "top_valid": {d.target: bool(d.ranked()[0]["valid"]) if d.ranked() else None for d in result.directions},
         "named": sum(bool(d.words()) for d in result.directions),
         "validity": _validity(result, mate, judged),
         "directions": [_direction(d, judged) for d in result.directions],
+        "rankings": {name: [dataclasses.asdict(w) for w in words] for name, words in rankings.items()},
+        "lead_ranking": "shared" if mate else "distinguishing",
     }
     return Explanation(score=result.similarity, maps={d.target: d.counterfactual for d in result.directions},
                        explainer=Sim2WordExplainer.name, words=words, extra_maps=extra, threshold=threshold,
                        metadata=metadata)
 
 
+def _rankings(result: Sim2WordResult) -> dict[str, list[Word]]:
+    """Both rankings' words over both directions, best first; each word's details carry that
+    ranking's p-values and ``supported``."""
+    out = {}
+    for name, sign in RANKINGS.items():
+        rows = [(d.target, r) for d in result.directions for r in d.words(name)]
+        rows.sort(key=lambda item: sign * (item[1].get("excess", item[1]["s"])), reverse=True)
+        words = []
+        for side, row in rows:
+            word = _word(side, row, False)
+            word.details.update({**row.get("rankings", {}).get(name, {}), "ranking": name})
+            words.append(word)
+        out[name] = words
+    return out
+
+
+def _other_sentence(result: Sim2WordResult, mate: bool, rankings: dict[str, list[Word]]) -> str:
+    """The caption's second sentence: the ranking that does not fit the verdict."""
+    name = "distinguishing" if mate else "shared"
+    words = rankings[name]
+    if not words:
+        return (f"No attribute is {'distinguishing' if mate else 'shared'} beyond a region of the same size "
+                f"(erasing none {'raises' if mate else 'lowers'} the cosine more than its random placements).")
+    w = words[0]
+    d = w.details
+    move = "raises" if name == "distinguishing" else "lowers"
+    return (f"{'Distinguishing' if mate else 'Shared'} nonetheless: {_label({'word': w.text, 'attribute': d['attribute']}, d['side'])}, whose erasing {move} "
+            f"the cosine by {abs(d['delta']):.4f} (p = {d['p_value']:.2f}; {d['p_selection']:.2f} against the "
+            "selection-matched control).")
+
+
 def _validity(result: Sim2WordResult, mate: bool, judged: bool) -> float | None:
-    """With controls: the fraction of directions whose named word (supported, and stable when
-    measured) beats the selection-matched controls (more than half of them). Official: the
+    """With controls: the fraction of directions whose named word (supported by the pooled test)
+    beats the selection-matched controls (more than half of them). Official: the
     fraction of non-mate directions whose top word raises the similarity (None for a mate)."""
     if judged:
         rates = [d.named_win_rate() for d in result.directions]
@@ -271,13 +308,6 @@ def _caption(result: Sim2WordResult, threshold: float, mate: bool, ranked: list,
     if not ranked:
         if judged and any(r["eligible"] for d in result.directions for r in d.rows):
             level = result.settings.support_level
-            unstable = [(d.target, r) for d in result.directions for r in d.ranked() if r.get("supported")]
-            if unstable:
-                side, row = unstable[0]
-                k = result.settings.stability
-                return (f"{head}; {_label(row, side)} beats its random placements on these photos but not stably "
-                        f"(supported in {round(row['stable_supported'] * k)} of {k} slightly perturbed copies), so "
-                        "no attribute is named.")
             return (f"{head}; no attribute explains this pair better than a region of the same size (no word beats "
                     f"its random placements at p <= {level:g}).")
         return head + "; no eligible attribute to explain it."
@@ -290,9 +320,9 @@ def _caption(result: Sim2WordResult, threshold: float, mate: bool, ranked: list,
         return f"{head}; {what} is {_label(row, side)}."
     move = "lowers" if mate else "raises"
     stable = ""
-    if "stable_supported" in row:
-        k = result.settings.stability
-        stable = f"; supported in {round(row['stable_supported'] * k)} of {k} slightly perturbed copies"
+    if "agreement" in row:
+        stable = (f"; pooled over the photo and {row['copies'] - 1} perturbed copies, it tops "
+                  f"{round(row['agreement'] * row['copies'])} of them")
     against = ("the best of every attribute's placements, each in units of its own" if "z" in row
                else "the best of every attribute's placements")
     return (f"{head}; {what} is {_label(row, side)}: erasing it {move} the cosine by {abs(row['delta']):.4f}, "

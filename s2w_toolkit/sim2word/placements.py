@@ -10,8 +10,10 @@ to the image), and erased there with the same fill. Nothing wraps around.
 * In a dimension where the mask's bounding box is larger than the region, the offsets are those
   that keep the box inside the image and cover the whole region in that dimension (the most
   overlap there is).
-* The positions are drawn uniformly from the allowed ones, without repetition while there are
-  at least ``count`` of them (so placements differ), with repetition otherwise. The original
+* The positions are drawn uniformly from the allowed ones, as fractions of the allowed range in
+  each dimension (so a mask one pixel larger, on a perturbed copy, lands in nearly the same
+  places with the same generator), without repetition while there are at least ``count`` of
+  them (so placements differ), with repetition otherwise. The original
   position is one of the allowed ones. An empty mask gives empty placements and draws nothing.
 
 Example:
@@ -73,6 +75,21 @@ def _starts(lo: int, hi: int, extent: int, size: int) -> tuple[int, int]:
     return max(0, hi - extent), min(lo, size - extent)
 
 
+def _positions(rows: int, cols: int, count: int, rng: np.random.Generator) -> np.ndarray:
+    """``count`` (row, column) indices of a ``rows`` x ``cols`` grid, drawn as uniform fractions of
+    it (so that the same draws on a grid one cell larger land in nearly the same places), redrawn
+    until distinct while the grid has at least ``count`` cells."""
+    picked = np.floor(rng.random((count, 2)) * (rows, cols)).astype(np.int64)
+    if count <= rows * cols:
+        for _ in range(1000):
+            _, first = np.unique(picked[:, 0] * cols + picked[:, 1], return_index=True)
+            repeated = np.setdiff1d(np.arange(count), first)
+            if len(repeated) == 0:
+                break
+            picked[repeated] = np.floor(rng.random((len(repeated), 2)) * (rows, cols)).astype(np.int64)
+    return picked
+
+
 def random_placements(mask: torch.Tensor, region: Box, count: int, rng: np.random.Generator) -> torch.Tensor:
     """``count`` translated copies of ``mask`` ``(H, W)`` (bool), each with exactly its pixels,
     at random offsets inside ``region`` (left, top, right, bottom): bool ``(count, H, W)`` on the
@@ -88,18 +105,21 @@ def random_placements(mask: torch.Tensor, region: Box, count: int, rng: np.rando
     row_lo, row_hi = _starts(y0, y1, int(ys.max()) - top + 1, h)
     col_lo, col_hi = _starts(x0, x1, int(xs.max()) - left + 1, w)
     rows, cols = row_hi - row_lo + 1, col_hi - col_lo + 1
-    picks = rng.choice(rows * cols, size=count, replace=count > rows * cols)
-    dy = torch.as_tensor(row_lo + picks // cols - top, device=mask.device)
-    dx = torch.as_tensor(col_lo + picks % cols - left, device=mask.device)
+    picked = _positions(rows, cols, count, rng)
+    dy = torch.as_tensor(row_lo + picked[:, 0] - top, device=mask.device)
+    dx = torch.as_tensor(col_lo + picked[:, 1] - left, device=mask.device)
     which = torch.arange(count, device=mask.device).repeat_interleave(len(ys))
     out[which, (ys[None] + dy[:, None]).flatten(), (xs[None] + dx[:, None]).flatten()] = True
     return out
 
 
-def placement_masks(masks: torch.Tensor, region: Box, count: int, seed: int = 0) -> torch.Tensor:
+def placement_masks(masks: torch.Tensor, region: Box, count: int, seed: int = 0,
+                    keys: Sequence[int] | None = None) -> torch.Tensor:
     """:func:`random_placements` of every mask of ``masks`` ``(N, A, H, W)``: bool
     ``(N, A, count, H, W)``. Mask (i, j) draws from its own generator, seeded with
-    ``(seed, i, j)``, so its placements depend on nothing but the seed, its row and its pixels;
+    ``(seed, keys[i], j)`` (``keys`` default: the row numbers), so its placements depend on nothing
+    but the seed, its key and its pixels: rows given the same key (a direction and its perturbed
+    copies) place their masks at the same fractions of the allowed offsets;
     a mask repeated within a row shares the placements of its first copy (as it shares its
     score), so a control has no more distinct draws than the real erasures have masks.
 
@@ -117,7 +137,8 @@ def placement_masks(masks: torch.Tensor, region: Box, count: int, seed: int = 0)
         first: dict[int, int] = {}
         for j, group in enumerate(groups.tolist()):
             first.setdefault(group, j)
-        drawn = {j: random_placements(masks[i, j], region, count, np.random.default_rng((seed, i, j)))
+        key = i if keys is None else int(keys[i])
+        drawn = {j: random_placements(masks[i, j], region, count, np.random.default_rng((seed, key, j)))
                  for j in sorted(set(first.values()))}
         rows.append(torch.stack([drawn[first[group]] for group in groups.tolist()]))
     return torch.stack(rows)

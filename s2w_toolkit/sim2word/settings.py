@@ -16,7 +16,7 @@ from .support import LEVEL, SELECTION_RULES
 
 #: Default number of random placements per eligible mask (see docs/sim2word.md for the choice).
 PLACEMENTS = 19
-#: Default number of perturbed re-runs for the stability of the words.
+#: Default number of perturbed copies whose evidence is pooled with the photo's.
 STABILITY = 4
 #: Default fraction of each attribute's region erased with ``mask_rule="region"``.
 MASK_FRACTION = 0.5
@@ -64,14 +64,12 @@ class Settings(BaseOptions):
         "help": "random placements of each eligible mask inside the face box, erased as controls (0: official)",
         "min": 0})
     stability: int = field(default=STABILITY, metadata={
-        "help": "re-run on this many perturbed copies (JPEG q90, 2 px shifts of the photo); 0: none", "min": 0})
-    stability_level: float = field(default=0.75, metadata={
-        "help": "a word is stable when it stays supported in at least this fraction of the perturbed runs",
-        "min": 0.0, "max": 1.0})
-    selection: Literal["raw", "max-t"] = field(default="raw", metadata={
+        "help": "pool each word's evidence over the photo and this many perturbed copies (JPEG q90, 2 px "
+                "shifts of the photo); 0: the photo alone", "min": 0})
+    selection: Literal["raw", "max-t", "scaled"] = field(default="scaled", metadata={
         "help": "the selection-matched control: raw = the best raw value over every word's k-th placement; "
-                "max-t = the best z-score of each word against its own controls (Westfall-Young max-T: like "
-                "with like, family-wise error controlled)"})
+                "max-t = the best z-score of each word against its own controls (Westfall-Young max-T); "
+                "scaled = max-T with each word's change in units of the typical change of a mask of its size"})
     support_level: float = field(default=LEVEL, metadata={
         "help": "a word is supported when its rank p-values against its own and the selection-matched "
                 "controls are at most this", "min": 0.0, "max": 1.0})

@@ -1,7 +1,7 @@
-"""Stability of Sim2Word's words under small changes of the photos that should not matter.
+"""Perturbed copies of a pair, whose evidence Sim2Word pools with the photo's.
 
-``stability`` = K re-runs the explanation on K perturbed copies of the pair, all in one batch
-with the original (one identity pass, one attribute pass, one stream of erased images):
+``stability`` = K explains the pair again on K perturbed copies, all in one batch with the
+original (one identity pass, one attribute pass, one stream of erased images):
 
 * perturbation 1 re-saves both photos as JPEG at quality 90; perturbations 2 .. K shift both
   photos by 2 px in a direction drawn (seeded, without repetition while there are directions
@@ -10,10 +10,9 @@ with the original (one identity pass, one attribute pass, one stream of erased i
   *before* detection and alignment, so the landmarks are found again; an aligned pair (or one
   whose photo cannot be read) has its aligned faces perturbed instead.
 
-Per word (attribute and word) of the original directions: ``stable_supported``, the fraction of
-the K runs in which the same word is supported in the same direction, and ``stable_top5``, the
-fraction in which it is among its direction's 5 best-ranked words; ``stable`` when
-``stable_supported`` reaches ``stability_level``.
+Each word is then judged by one test over the photo and its copies
+(:func:`~s2w_toolkit.sim2word.support.judge_runs`); its ``agreement`` is the fraction of them in
+which it tops its direction's ranking.
 
 Example:
     >>> import numpy as np
@@ -35,7 +34,6 @@ from ..interfaces import Pair
 
 #: The eight 2-px shifts (dy, dx) a perturbation draws from.
 SHIFTS = tuple((dy, dx) for dy in (-2, 0, 2) for dx in (-2, 0, 2) if dy or dx)
-TOP = 5
 
 
 def jpeg(image: np.ndarray, quality: int = 90) -> np.ndarray:
@@ -97,25 +95,3 @@ def perturbed_pairs(pair: Pair, backbone: Any, count: int, seed: int = 0) -> lis
         (a, how_a), (b, how_b) = (_perturbed_face(pair, side, name, backbone) for side in ("a", "b"))
         out.append((name, np.stack([a, b]), how_a if how_a == how_b else f"{how_a}/{how_b}"))
     return out
-
-
-def stability_of(directions: list, perturbed: list[list], level: float) -> None:
-    """Annotate the eligible rows of the original ``directions`` in place from the
-    corresponding directions of each perturbed run (``perturbed[k][i]`` is direction i of run k)."""
-    count = len(perturbed)
-    for i, direction in enumerate(directions):
-        for row in direction.rows:
-            if not row["eligible"]:
-                continue
-            supported = top = 0
-            for run in perturbed:
-                other = run[i]
-                same = [r for r in other.rows if r["attribute"] == row["attribute"] and r["word"] == row["word"]
-                        and r["eligible"]]
-                if not same:
-                    continue
-                supported += bool(same[0].get("supported"))
-                top += any(r is same[0] for r in other.ranked()[:TOP])
-            row["stable_supported"] = supported / count
-            row["stable_top5"] = top / count
-            row["stable"] = row["stable_supported"] >= level - 1e-12

@@ -58,7 +58,7 @@ import numpy as np
 #: The default support level: a word must beat its own and the selection-matched controls at it.
 LEVEL = 0.1
 #: How the selection-matched control is made (see the module docs).
-SELECTION_RULES = ("raw", "max-t")
+SELECTION_RULES = ("raw", "max-t", "scaled")
 
 
 def rank_p_value(value: float, controls: Sequence[float], sign: int) -> float:
@@ -88,44 +88,123 @@ def standardised(values: np.ndarray, controls: np.ndarray, sign: int) -> tuple[n
     return sign * (values - mean[:, 0]) / sd[:, 0], sign * (controls - mean) / sd
 
 
-def judge_direction(rows: list[dict], sign: int, level: float = LEVEL, key: str = "s",
-                    control_key: str = "control_s", selection_rule: str = "raw") -> dict[str, Any]:
-    """Annotate the eligible ``rows`` of one direction in place (see the module docs) and return
-    the direction's summary ``{"selection", "top", "selection_win_rate", "supported"}`` (with
-    ``selection_rule`` ``"max-t"`` also ``"selection_z"``).
+def size_scales(units: np.ndarray, areas: np.ndarray) -> np.ndarray:
+    """Each word's scale for the ``scaled`` rule: ``units`` ``(R, J, K + 1)`` are the values of
+    every word and placement in every run, each centred on its (run, word)'s mean, and ``areas``
+    ``(J,)`` the words' mask sizes. Each word's spread sd_j (root mean square of its units) is
+    fitted as ``log sd = a + b log area`` (b >= 0) across the words, and the fit at each word's
+    area is its scale: words of one size share one scale, and no word's own tail sets it.
 
-    Rows without controls (placements = 0) get no annotation; the summary is then empty-handed
-    (``top`` None, ``selection`` [])."""
+    >>> units = np.array([[[0.0, 0.01, -0.01], [0.0, 0.04, -0.04]]])
+    >>> size_scales(units, np.array([0.05, 0.2])).round(4).tolist()
+    [0.0082, 0.0327]
+    >>> size_scales(units, np.array([0.1, 0.1])).round(4).tolist()  # one size: one scale
+    [0.0163, 0.0163]
+    """
+    spread = np.sqrt(np.nanmean(units ** 2, axis=(0, 2)))
+    floor = 1e-9 + 1e-3 * float(np.nanmax(spread)) if np.isfinite(spread).any() else 1e-9
+    y, x = np.log(np.maximum(spread, floor)), np.log(np.maximum(areas, 1e-9))
+    if len(x) < 2 or np.ptp(x) < 1e-6:
+        return np.full(len(x), float(np.exp(y.mean())))
+    slope = max(0.0, float(np.polyfit(x, y, 1)[0]))
+    return np.exp(y.mean() + slope * (x - x.mean()))
+
+
+def _table(runs: list[list[dict]], key: str, control_key: str) -> tuple[list[dict], np.ndarray, np.ndarray]:
+    """The judged rows of ``runs[0]`` and, per run, their values ``(R, J)`` and controls
+    ``(R, J, K)``; a word missing from a copy (matched by attribute and word) is NaN there."""
+    def judged(rows: list[dict]) -> list[dict]:
+        return [r for r in rows if r["eligible"] and len(r.get(control_key) or []) > 0]
+
+    main = judged(runs[0])
+    k = min((len(r[control_key]) for rows in runs for r in judged(rows)), default=0)
+    values = np.full((len(runs), len(main)), np.nan)
+    controls = np.full((len(runs), len(main), k), np.nan)
+    for i, rows in enumerate(runs):
+        found = {(r["attribute"], r.get("word")): r for r in judged(rows)}
+        for j, row in enumerate(main):
+            other = found.get((row["attribute"], row.get("word")))
+            if other is not None:
+                values[i, j] = float(other[key])
+                controls[i, j] = np.asarray(other[control_key][:k], dtype=np.float64)
+    return main, values, controls
+
+
+def judge_runs(runs: list[list[dict]], sign: int, level: float = LEVEL, key: str = "s",
+               control_key: str = "control_s", selection_rule: str = "raw") -> tuple[list[tuple[dict, dict]], dict]:
+    """One test per word over the original direction's rows ``runs[0]`` and the same direction
+    on perturbed copies ``runs[1:]`` (see the module docs), for the expected sign ``sign``.
+
+    Returns ``[(row, annotations)]`` for the judged rows of ``runs[0]`` (nothing is written into
+    them) and the direction's summary. Without judged rows: ``([], summary)`` with ``top`` None."""
     if selection_rule not in SELECTION_RULES:
         raise ValueError(f"unknown selection rule {selection_rule!r}; use one of {SELECTION_RULES}")
-    judged = [r for r in rows if r["eligible"] and len(r.get(control_key) or []) > 0]
-    if not judged:
-        return {"selection": [], "top": None, "selection_win_rate": None, "supported": []}
-    k = min(len(r[control_key]) for r in judged)
-    controls = np.array([r[control_key][:k] for r in judged], dtype=np.float64)  # (J, K)
-    values = np.array([float(r[key]) for r in judged])
-    selection = (sign * controls).max(axis=0) * sign  # the best control of the selection, per placement
-    z, z_controls = standardised(values, controls, sign)
-    max_t = z_controls.max(axis=0)  # the best standardised control, per placement
-    for j, (r, c) in enumerate(zip(judged, controls)):
-        value = float(values[j])
-        r["control_mean"] = float(c.mean())
-        r["control_std"] = float(c.std(ddof=1)) if k > 1 else 0.0
-        r["excess"] = value - r["control_mean"]
-        r["p_value"] = rank_p_value(value, c, sign)
-        if selection_rule == "max-t":
-            r["z"] = float(z[j])
-            r["p_selection"] = rank_p_value(float(z[j]), max_t, 1)
-        else:
-            r["p_selection"] = rank_p_value(value, selection, sign)
-        r["supported"] = bool(r["p_value"] <= level + 1e-12 and r["p_selection"] <= level + 1e-12)
-    supported = sorted((r for r in judged if r["supported"]), key=lambda r: sign * r["excess"], reverse=True)
-    top = supported[0] if supported else None
-    summary = {"selection": selection.tolist(), "top": None if top is None else top["attribute"],
-               "supported": [r["attribute"] for r in supported]}
+    main, values, controls = _table(runs, key, control_key)
+    if not main or controls.shape[2] == 0:
+        return [], {"selection": [], "selection_statistic": [], "top": None, "selection_win_rate": None,
+                    "supported": []}
+    k = controls.shape[2]
     if selection_rule == "max-t":
-        summary["selection_z"] = max_t.tolist()
-        summary["selection_win_rate"] = None if top is None else float(np.mean(top["z"] > max_t))
+        z, z_controls = standardised(values.reshape(-1), controls.reshape(-1, k), sign)
+        scored = np.concatenate([z.reshape(values.shape)[..., None], z_controls.reshape(controls.shape)], axis=2)
+    elif selection_rule == "scaled":
+        units = np.concatenate([values[..., None], controls], axis=2)
+        units = units - units.mean(axis=2, keepdims=True)
+        areas = np.array([float(r.get("erased_fraction", 1.0)) for r in main])
+        scored = sign * units / size_scales(units, areas)[None, :, None]
     else:
-        summary["selection_win_rate"] = None if top is None else float(np.mean(sign * (float(top[key]) - selection) > 0))
+        scored = sign * np.concatenate([values[..., None], controls], axis=2)
+    pooled = np.nanmean(scored, axis=0)  # (J, K + 1): the statistic of the word and of each placement
+    statistic, placed = pooled[:, 0], pooled[:, 1:]
+    best = placed.max(axis=0)  # the selection-matched control: the best word's k-th placement
+    own_p = (1 + np.count_nonzero(placed >= statistic[:, None] - 1e-12, axis=1)) / (k + 1)
+    selection_p = (1 + np.count_nonzero(best[None] >= statistic[:, None] - 1e-12, axis=1)) / (k + 1)
+    excess = values - controls.mean(axis=2)  # (R, J)
+    runs_top = _tops(values, controls, sign)
+    judged = []
+    for j, row in enumerate(main):
+        c = controls[0, j]
+        note = {"control_mean": float(c.mean()), "control_std": float(c.std(ddof=1)) if k > 1 else 0.0,
+                "excess": float(excess[0, j]), "statistic": float(statistic[j]), "p_value": float(own_p[j]),
+                "p_selection": float(selection_p[j]),
+                "supported": bool(own_p[j] <= level + 1e-12 and selection_p[j] <= level + 1e-12)}
+        if selection_rule != "raw":
+            note["z"] = float(statistic[j])
+        if len(runs) > 1:
+            present = ~np.isnan(values[:, j])
+            note["copies"] = int(present.sum())
+            note["pooled_excess"] = float(np.nanmean(excess[:, j]))
+            note["agreement"] = float(np.mean(runs_top == j))
+        judged.append((row, note))
+    supported = sorted((pair for pair in judged if pair[1]["supported"]), key=lambda p: sign * p[1]["excess"],
+                       reverse=True)
+    top = supported[0][1] if supported else None
+    summary = {"selection": (sign * (sign * controls[0]).max(axis=0)).tolist(),
+               "selection_statistic": best.tolist(),
+               "top": None if top is None else supported[0][0]["attribute"],
+               "supported": [row["attribute"] for row, _ in supported],
+               "selection_win_rate": None if top is None else float(np.mean(top["statistic"] > best))}
+    if selection_rule != "raw":
+        summary["selection_z"] = best.tolist()
+    if len(runs) > 1:
+        summary["copies"] = len(runs)
+    return judged, summary
+
+
+def _tops(values: np.ndarray, controls: np.ndarray, sign: int) -> np.ndarray:
+    """Per run, the index of the word with the largest excess over its controls' mean in the
+    direction ``sign`` (-1 where the run judged no word)."""
+    excess = sign * (values - controls.mean(axis=2))
+    filled = np.where(np.isnan(excess), -np.inf, excess)
+    return np.where(np.isfinite(filled).any(axis=1), filled.argmax(axis=1), -1)
+
+
+def judge_direction(rows: list[dict], sign: int, level: float = LEVEL, key: str = "s",
+                    control_key: str = "control_s", selection_rule: str = "raw",
+                    copies: Sequence[list[dict]] = ()) -> dict[str, Any]:
+    """:func:`judge_runs` over ``rows`` and the same direction's rows on perturbed ``copies``,
+    its annotations written into the eligible ``rows`` in place; returns the summary."""
+    judged, summary = judge_runs([rows, *copies], sign, level, key, control_key, selection_rule)
+    for row, note in judged:
+        row.update(note)
     return summary
