@@ -9,17 +9,19 @@ perturbed copies, the default ``stability``), as
 
 where mu_j = 0.3 + 0.2 * area_j (a larger mask placed anywhere raises a non-mate's cosine more),
 sd_j = 0.1 * area_j ** 0.7 (and moves it more), a_j and b_jk are the location's part, shared by
-the copies (matched placements, :func:`~s2w_toolkit.sim2word.placements.placement_masks` with
-equal keys), and e the copy's own noise; rho is the share of the location. The rules:
+the copies, and e the copy's own noise; rho is the share of the location. The rules:
 
-* ``today``: the rule before issue 30: raw selection control, the word supported in the photo
-  alone and again in at least 3 of the 4 copies, each copy with its own placements;
-* ``pooled/<rule>``: one test over the photo and its copies with matched placements
+* ``today``: the rule before issue 30: raw selection control, the word supported on the photo
+  alone and again on at least 3 of the 4 copies, each copy with its own placements;
+* ``pooled/<rule>`` (the default is ``pooled/scaled``): the word's value averaged over the photo
+  and its copies, against the photo's placements
   (:func:`~s2w_toolkit.sim2word.support.judge_runs`), for each selection rule;
-* ``stratified/raw``: the pooled statistic with *independent* placements per copy: the k-th
-  placement of each copy averaged as if it were one unit. It is shown because it is the obvious
-  way to pool, and it is wrong: the copies' real values share their location, the independent
-  placements do not, so the average of the controls is too narrow and words are named too often.
+* ``matched/scaled``: the copies draw the photo's placements too and each placement's value is
+  averaged like the word's (like for like, at 5 times the erased images);
+* ``stratified/raw``: each copy draws its own placements and the k-th of each copy are averaged
+  as if they were one unit. It is shown because it is the obvious way to pool, and it is wrong:
+  the copies' real values share their location, the independent placements do not, so the
+  average of the controls is too narrow and words are named too often.
 
 Per cell: the rate at which some word is named with no effect anywhere (false naming), and the
 rate at which the effect word is the top named one (found) at several effect sizes, for the
@@ -40,7 +42,7 @@ from s2w_toolkit.sim2word.support import judge_runs
 
 J, K, COPIES, LEVEL = 8, 19, 4, 0.1
 AREAS = np.geomspace(0.02, 0.25, J)
-RULES = ("today", "pooled/raw", "pooled/max-t", "pooled/scaled", "stratified/raw")
+RULES = ("today", "pooled/raw", "pooled/max-t", "pooled/scaled", "matched/scaled", "stratified/raw")
 
 
 def draw(rng: np.random.Generator, effect: float, word: int, rho: float, matched: bool):
@@ -65,16 +67,22 @@ def rows_of(values: np.ndarray, controls: np.ndarray) -> list[list[dict]]:
 def named(rule: str, rng: np.random.Generator, effect: float, word: int, rho: float) -> str | None:
     """The attribute the rule names (None: none)."""
     kind, _, selection = rule.partition("/")
-    values, controls = draw(rng, effect, word, rho, matched=kind == "pooled")
-    runs = rows_of(values, controls)
+    values, controls = draw(rng, effect, word, rho, matched=kind in ("pooled", "matched"))
     if kind == "today":
-        judged = [judge_runs([rows], 1, LEVEL, selection_rule="raw") for rows in runs]
+        judged = [judge_runs([rows], 1, LEVEL, selection_rule="raw") for rows in rows_of(values, controls)]
         supported = [set(summary["supported"]) for _, summary in judged]
         stable = [a for a in judged[0][1]["supported"]
                   if sum(a in s for s in supported[1:]) >= 0.75 * COPIES]
         return stable[0] if stable else None
-    _, summary = judge_runs(runs, 1, LEVEL, selection_rule=selection)
-    return summary["top"]
+    if kind == "pooled":  # the copies' values, the photo's placements
+        runs = rows_of(values, controls)
+        for rows in runs[1:]:
+            for row in rows:
+                row["control_s"] = []
+        return judge_runs(runs, 1, LEVEL, selection_rule=selection)[1]["top"]
+    # matched / stratified: every copy's placements, averaged placement by placement
+    return judge_runs(rows_of(values.mean(axis=0, keepdims=True), controls.mean(axis=0, keepdims=True)), 1, LEVEL,
+                      selection_rule=selection)[1]["top"]
 
 
 def rate(hits: int, n: int) -> str:

@@ -93,7 +93,9 @@ def test_identical_across_batch_sizes_and_repeated_runs(net, pair, result):
     images = sum(len({m.numpy().tobytes() for m in torch.cat([masks[i], placed[i].flatten(0, 1)]) if m.any()})
                  for i in range(2))  # distinct erased images of each side: a repeated placement is scored once
     assert 2 <= distinct <= 4 and distinct * 10 < images <= distinct * (1 + Settings().placements)
-    assert result.forward_images == images
+    full = run_sim2word(net, pair, FixedAttributes(), Settings(fill="black", stability=0, sequential=False))
+    assert full.forward_images == images and scores(full) == scores(result)
+    assert result.forward_images <= images  # the sequential rule draws no more than the full draw
     assert run_sim2word(net, pair, FixedAttributes(), Settings(placements=0, rank_by="similarity",
                                                                stability=0)).forward_images == distinct
 

@@ -69,7 +69,9 @@ from .identity import counterfactual_map, identity_cams
 from .placements import face_region, placement_masks
 from .rescore import score_masks
 from .settings import ABLATIONS, MASK_FRACTION, PLACEMENTS, RANK_BY, STABILITY, Settings
+from .support import stop_after
 from .rankings import RANKINGS, judge_rankings
+from .sequential import draw_controls
 
 __all__ = ["ABLATIONS", "MASK_FRACTION", "PLACEMENTS", "RANK_BY", "STABILITY", "Direction", "Directions", "Settings",
            "Sim2WordResult", "angular", "attribute_masks", "explain_directions", "ranking_order", "run_sim2word"]
@@ -215,7 +217,7 @@ def explain_directions(backbone: Backbone, x: torch.Tensor, faces: np.ndarray, a
                        pairs: list[tuple[int, int]] | None = None,
                        names: list[str] | None = None, identity: Backbone | None = None,
                        identity_others: torch.Tensor | None = None,
-                       placement_keys: list[int] | None = None) -> Directions:
+                       groups: list[int] | None = None) -> Directions:
     """The Sim2Word pipeline for any set of directions, one core for pair and group mode.
 
     ``x`` ``(n, 3, H, W)`` are the preprocessed targets, ``faces`` their aligned RGB images;
@@ -224,9 +226,11 @@ def explain_directions(backbone: Backbone, x: torch.Tensor, faces: np.ndarray, a
     pair of ``x``'s faces); ``names`` the directions' targets' labels. ``identity``, another
     backbone, makes the identity maps instead of the explained one (the faces are warped to its
     template and the maps back, :mod:`~s2w_toolkit.sim2word.identity_model`; ``identity_others``
-    are then the further faces' embeddings by it). ``placement_keys`` seed each direction's
-    control placements (default: its index; equal keys draw matched placements). Every erased
-    image of every direction, and every control, goes through the backbone in the same chunks."""
+    are then the further faces' embeddings by it). ``groups[d]`` is the direction whose test
+    direction d's values pool into (default: itself): a perturbed copy names its photo's
+    direction, draws no placements of its own and is not judged. Every erased image of every
+    direction, and every control, goes through the backbone in the same chunks (the controls in
+    rounds, :mod:`~s2w_toolkit.sim2word.sequential`)."""
     x = x.detach()
     n = len(x)
     pairs = pairs if pairs is not None else [(i, k) for i in range(n) for k in range(n) if i != k]
@@ -266,33 +270,86 @@ def explain_directions(backbone: Backbone, x: torch.Tensor, faces: np.ndarray, a
     baseline_u = None
     if settings.rank_by == "uncertainty":
         baseline_u = backbone.uncertainty_from_embedding(embeddings).detach()[targets]
-    a, k = masks.shape[1], settings.placements
+    k = settings.placements
+    groups = list(range(len(pairs))) if groups is None else list(groups)
+    controlled = [d for d, g in enumerate(groups) if g == d]  # copies (g != d) pool into their photo's test
+    scored = score_masks(backbone, x[targets], fills, masks, units[counters], similarity.detach(),
+                         settings.batch_size, baseline_u, impute)
+    by_u = settings.rank_by == "uncertainty"
+    values = scored.uncertainty if by_u else scored.cosine
+    words = [prediction.words[i] if settings.ablation != "no-attributes" else ["H_d"] for i, _ in pairs]
+    pooled = _pooled(values, baseline_u if by_u else similarity, eligible, words, groups, controlled)
+    rows_c = torch.tensor(controlled, dtype=torch.long, device=x.device)
     region = face_region(backbone.template, tuple(x.shape[2:]))
-    controls = placement_masks(masks & eligible.to(masks.device)[:, :, None, None], region, k, settings.seed,
-                               placement_keys)
-    scored = score_masks(backbone, x[targets], fills, torch.cat([masks, controls.flatten(1, 2)], dim=1),
-                         units[counters], similarity.detach(), settings.batch_size, baseline_u, impute)
-    control_s = scored.cosine[:, a:].reshape(len(pairs), a, k)
-    control_u = None if scored.uncertainty is None else scored.uncertainty[:, a:].reshape(len(pairs), a, k)
+    placed = placement_masks(masks[rows_c] & eligible.to(masks.device)[rows_c][:, :, None, None], region, k,
+                             settings.seed)
+    forwarded, last = [scored.forwarded], {}
+
+    def score(chosen: torch.Tensor) -> torch.Tensor:
+        # a placement that lands on its word's own mask is that erasure: its score is known
+        own = masks[rows_c].repeat_interleave(chosen.shape[1] // max(1, masks.shape[1]), dim=1)
+        known = (chosen == own).flatten(2).all(dim=2) & chosen.flatten(2).any(dim=2)
+        out = score_masks(backbone, x[targets[rows_c]], None if fills is None else fills[rows_c],
+                          chosen & ~known[:, :, None, None], units[counters[rows_c]], similarity[rows_c].detach(),
+                          settings.batch_size, None if baseline_u is None else baseline_u[rows_c],
+                          None if impute is None else (lambda r, m: impute(controlled[r], m)))
+        forwarded[0] += out.forwarded
+        first = scored.cosine[rows_c.cpu()].repeat_interleave(chosen.shape[1] // max(1, masks.shape[1]), dim=1)
+        known = known.cpu()
+        last["cosine"] = torch.where(known, first, out.cosine)
+        if by_u:
+            first_u = scored.uncertainty[rows_c.cpu()].repeat_interleave(chosen.shape[1] // max(1, masks.shape[1]), 1)
+            return torch.where(known, first_u, out.uncertainty)
+        return last["cosine"]
+
+    stop = stop_after(k, settings.support_level) if settings.sequential and not by_u else 0
+    signs = [(1,) if by_u else (1, -1)] * len(controlled)
+    controls, drawn = draw_controls(score, placed, pooled, eligible[rows_c.cpu()].cpu(), signs, stop)
+    control_s = last["cosine"].reshape(controls.shape) if by_u and "cosine" in last else controls
     fractions = masks.flatten(2).float().mean(dim=2).cpu()
-    directions = []
+    all_rows = []
     for d, (i, _) in enumerate(pairs):
-        s = float(similarity[d])
-        key, sign, by_excess = ranking_order(settings, s >= threshold)
-        rows = _rows(prediction, i, scored.cosine[d], fractions[d], s, settings.ablation)
+        rows = _rows(prediction, i, scored.cosine[d], fractions[d], float(similarity[d]), settings.ablation)
+        c = controlled.index(d) if d in controlled else None
         for j, row in enumerate(rows):
-            row["control_s"] = control_s[d, j].tolist() if row["eligible"] else []
-            if scored.uncertainty is not None:
+            n = 0 if c is None or not row["eligible"] else int(drawn[c, j])
+            row["control_s"] = control_s[c, j, :n].tolist() if n else []
+            if by_u:
                 row["u"] = float(scored.uncertainty[d, j])
                 row["delta_u"] = row["u"] - float(baseline_u[d])
-                row["control_u"] = control_u[d, j].tolist() if row["eligible"] else []
-        control_key = "control_u" if key == "u" else "control_s"
-        summary = judge_rankings(rows, sign, settings.support_level, key if key != "delta_u" else "u", control_key,
-                                 settings.selection)
-        summary["judged"] = k > 0
+                row["control_u"] = controls[c, j, :n].tolist() if n else []
+        all_rows.append(rows)
+    directions = []
+    for d, rows in enumerate(all_rows):
+        s = float(similarity[d])
+        key, sign, by_excess = ranking_order(settings, s >= threshold)
+        summary: dict[str, Any] = {"judged": False}
+        if d in controlled and k > 0:
+            copies = [all_rows[e] for e, g in enumerate(groups) if g == d and e != d]
+            value_key = "u" if key in ("u", "delta_u") else key
+            summary = {**judge_rankings(rows, sign, settings.support_level, value_key,
+                                        "control_u" if value_key == "u" else "control_s", settings.selection,
+                                        copies=copies, placements=k), "judged": True}
         directions.append(Direction(names[d], own[d].cpu(), other[d].cpu(), h_d[d].cpu(), joint[d].cpu(), rows,
                                     masks=masks[d].cpu(), key=key, sign=sign, by_excess=by_excess, summary=summary))
-    return Directions(directions, similarity.tolist(), embeddings, strategy, classes, scored.forwarded)
+    return Directions(directions, similarity.tolist(), embeddings, strategy, classes, forwarded[0])
+
+
+def _pooled(values: torch.Tensor, baselines: torch.Tensor, eligible: torch.Tensor, words: list[list[str]],
+            groups: list[int], controlled: list[int]) -> torch.Tensor:
+    """``(C, A)``: each controlled direction's value, its change from its unerased value
+    (``baselines``) averaged with its copies' changes (a copy counts for an attribute where it
+    is eligible and names the same word), on the photo's unerased value."""
+    changes = values.detach().float().cpu() - baselines.detach().float().cpu()[:, None]
+    eligible = eligible.cpu()
+    out = values.detach().float().cpu()[controlled].clone()
+    for c, d in enumerate(controlled):
+        members = [e for e, g in enumerate(groups) if g == d]
+        for j in range(values.shape[1]):
+            same = [float(changes[e, j]) for e in members if bool(eligible[e, j]) and words[e][j] == words[d][j]]
+            if same:
+                out[c, j] = float(baselines[d]) + sum(same) / len(same)
+    return out
 
 
 def _identity_model_maps(backbone: Backbone, identity: Backbone, x: torch.Tensor, faces: np.ndarray,
@@ -334,16 +391,10 @@ def run_sim2word(backbone: Backbone, pair: Pair, attributes: AttributeModel,
         runs += len(perturbations)
     pairs = [(2 * r + i, 2 * r + 1 - i) for r in range(runs) for i in (0, 1)]
     out = explain_directions(backbone, x, faces, attributes, settings, threshold, pairs=pairs,
-                             names=["a", "b"] * runs, identity=identity, placement_keys=[0, 1] * runs)
+                             names=["a", "b"] * runs, identity=identity, groups=[0, 1] * runs)
     directions = out.directions[:2]
     extra_info = {"classes": out.classes[:2]}
     if perturbations:
-        for i, direction in enumerate(directions):  # one test per word over the photo and its copies
-            copies = [out.directions[2 * r + i].rows for r in range(1, runs)]
-            key = "u" if direction.key in ("u", "delta_u") else direction.key
-            direction.summary = {**judge_rankings(direction.rows, direction.sign, settings.support_level, key,
-                                                  "control_u" if key == "u" else "control_s", settings.selection,
-                                                  copies=copies), "judged": True}
         extra_info["perturbations"] = [{"name": name, "from": how, "similarity": out.similarities[2 * r]}
                                        for r, (name, _, how) in enumerate(perturbations, start=1)]
     if out.classes:

@@ -11,9 +11,9 @@ to the image), and erased there with the same fill. Nothing wraps around.
   that keep the box inside the image and cover the whole region in that dimension (the most
   overlap there is).
 * The positions are drawn uniformly from the allowed ones, as fractions of the allowed range in
-  each dimension (so a mask one pixel larger, on a perturbed copy, lands in nearly the same
-  places with the same generator), without repetition while there are at least ``count`` of
-  them (so placements differ), with repetition otherwise. The original
+  each dimension (so a mask one pixel larger lands in nearly the same places with the same
+  generator), without repetition while there are at least ``count`` of them (so placements
+  differ), with repetition otherwise. The original
   position is one of the allowed ones. An empty mask gives empty placements and draws nothing.
 
 Example:
@@ -113,13 +113,10 @@ def random_placements(mask: torch.Tensor, region: Box, count: int, rng: np.rando
     return out
 
 
-def placement_masks(masks: torch.Tensor, region: Box, count: int, seed: int = 0,
-                    keys: Sequence[int] | None = None) -> torch.Tensor:
+def placement_masks(masks: torch.Tensor, region: Box, count: int, seed: int = 0) -> torch.Tensor:
     """:func:`random_placements` of every mask of ``masks`` ``(N, A, H, W)``: bool
     ``(N, A, count, H, W)``. Mask (i, j) draws from its own generator, seeded with
-    ``(seed, keys[i], j)`` (``keys`` default: the row numbers), so its placements depend on nothing
-    but the seed, its key and its pixels: rows given the same key (a direction and its perturbed
-    copies) place their masks at the same fractions of the allowed offsets;
+    ``(seed, i, j)``, so its placements depend on nothing but the seed, its row and its pixels;
     a mask repeated within a row shares the placements of its first copy (as it shares its
     score), so a control has no more distinct draws than the real erasures have masks.
 
@@ -137,8 +134,7 @@ def placement_masks(masks: torch.Tensor, region: Box, count: int, seed: int = 0,
         first: dict[int, int] = {}
         for j, group in enumerate(groups.tolist()):
             first.setdefault(group, j)
-        key = i if keys is None else int(keys[i])
-        drawn = {j: random_placements(masks[i, j], region, count, np.random.default_rng((seed, key, j)))
+        drawn = {j: random_placements(masks[i, j], region, count, np.random.default_rng((seed, i, j)))
                  for j in sorted(set(first.values()))}
         rows.append(torch.stack([drawn[first[group]] for group in groups.tolist()]))
     return torch.stack(rows)

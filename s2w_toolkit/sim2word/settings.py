@@ -70,6 +70,9 @@ class Settings(BaseOptions):
         "help": "the selection-matched control: raw = the best raw value over every word's k-th placement; "
                 "max-t = the best z-score of each word against its own controls (Westfall-Young max-T); "
                 "scaled = max-T with each word's change in units of the typical change of a mask of its size"})
+    sequential: bool = field(default=True, metadata={
+        "help": "draw the placements in rounds and stop a word once it cannot be supported (Besag-Clifford); "
+                "the decisions are those of the full draw"})
     support_level: float = field(default=LEVEL, metadata={
         "help": "a word is supported when its rank p-values against its own and the selection-matched "
                 "controls are at most this", "min": 0.0, "max": 1.0})

@@ -110,101 +110,134 @@ def size_scales(units: np.ndarray, areas: np.ndarray) -> np.ndarray:
     return np.exp(y.mean() + slope * (x - x.mean()))
 
 
-def _table(runs: list[list[dict]], key: str, control_key: str) -> tuple[list[dict], np.ndarray, np.ndarray]:
-    """The judged rows of ``runs[0]`` and, per run, their values ``(R, J)`` and controls
-    ``(R, J, K)``; a word missing from a copy (matched by attribute and word) is NaN there."""
-    def judged(rows: list[dict]) -> list[dict]:
-        return [r for r in rows if r["eligible"] and len(r.get(control_key) or []) > 0]
-
-    main = judged(runs[0])
-    k = min((len(r[control_key]) for rows in runs for r in judged(rows)), default=0)
+def _table(runs: list[list[dict]], key: str, control_key: str) -> tuple[list[dict], np.ndarray, np.ndarray,
+                                                                           np.ndarray]:
+    """The judged rows of ``runs[0]`` (eligible, with controls), their values in every run
+    ``(R, J)`` (a copy's as the photo's unerased value plus the copy's change, ``delta``; a word
+    missing from a copy, matched by attribute and word, is NaN there), their
+    controls ``(J, K)`` from ``runs[0]`` (NaN past a word's last drawn placement) and how many
+    placements each has."""
+    main = [r for r in runs[0] if r["eligible"] and len(r.get(control_key) or []) > 0]
+    drawn = np.array([len(r[control_key]) for r in main], dtype=np.int64)
+    controls = np.full((len(main), int(drawn.max(initial=0))), np.nan)
+    for j, row in enumerate(main):
+        controls[j, :drawn[j]] = np.asarray(row[control_key], dtype=np.float64)
     values = np.full((len(runs), len(main)), np.nan)
-    controls = np.full((len(runs), len(main), k), np.nan)
+    change = "delta_u" if key == "u" else "delta"
     for i, rows in enumerate(runs):
-        found = {(r["attribute"], r.get("word")): r for r in judged(rows)}
+        found = {(r["attribute"], r.get("word")): r for r in rows if r["eligible"]}
         for j, row in enumerate(main):
             other = found.get((row["attribute"], row.get("word")))
-            if other is not None:
-                values[i, j] = float(other[key])
-                controls[i, j] = np.asarray(other[control_key][:k], dtype=np.float64)
-    return main, values, controls
+            if other is not None:  # a copy's change from its own unerased value, put on the photo's
+                shift = float(row[key]) - float(row[change]) - (float(other[key]) - float(other[change])) \
+                    if change in row and change in other else 0.0
+                values[i, j] = float(other[key]) + shift
+    return main, values, controls, drawn
+
+
+def stop_after(placements: int, level: float) -> int:
+    """h of Besag and Clifford's sequential p-value: once h placements do at least as well as a
+    word, it cannot be supported at ``level`` with ``placements`` of them (0: it never can be).
+
+    >>> stop_after(19, 0.1), stop_after(99, 0.05), stop_after(4, 0.1)
+    (2, 5, 0)
+    """
+    return max(0, int(np.floor(level * (placements + 1) + 1e-9)))
+
+
+def _scored(value: np.ndarray, controls: np.ndarray, main: list[dict], sign: int, rule: str) -> np.ndarray:
+    """``(J, K + 1)``: each word's value and placements in the rule's units, larger is better."""
+    units = np.concatenate([value[:, None], controls], axis=1)
+    if rule == "max-t":
+        z, z_controls = standardised(value, controls, sign)
+        return np.concatenate([z[:, None], z_controls], axis=1)
+    if rule == "scaled":
+        units = units - units.mean(axis=1, keepdims=True)
+        areas = np.array([float(r.get("erased_fraction", 1.0)) for r in main])
+        return sign * units / size_scales(units[None], areas)[:, None]
+    return sign * units
 
 
 def judge_runs(runs: list[list[dict]], sign: int, level: float = LEVEL, key: str = "s",
-               control_key: str = "control_s", selection_rule: str = "raw") -> tuple[list[tuple[dict, dict]], dict]:
+               control_key: str = "control_s", selection_rule: str = "raw",
+               placements: int | None = None) -> tuple[list[tuple[dict, dict]], dict]:
     """One test per word over the original direction's rows ``runs[0]`` and the same direction
     on perturbed copies ``runs[1:]`` (see the module docs), for the expected sign ``sign``.
+    ``placements`` is the K a complete draw has (default: the most any word has); a word with
+    fewer was stopped by the sequential rule, and its ``p_value`` is Besag and Clifford's.
 
     Returns ``[(row, annotations)]`` for the judged rows of ``runs[0]`` (nothing is written into
     them) and the direction's summary. Without judged rows: ``([], summary)`` with ``top`` None."""
     if selection_rule not in SELECTION_RULES:
         raise ValueError(f"unknown selection rule {selection_rule!r}; use one of {SELECTION_RULES}")
-    main, values, controls = _table(runs, key, control_key)
-    if not main or controls.shape[2] == 0:
-        return [], {"selection": [], "selection_statistic": [], "top": None, "selection_win_rate": None,
-                    "supported": []}
-    k = controls.shape[2]
-    if selection_rule == "max-t":
-        z, z_controls = standardised(values.reshape(-1), controls.reshape(-1, k), sign)
-        scored = np.concatenate([z.reshape(values.shape)[..., None], z_controls.reshape(controls.shape)], axis=2)
-    elif selection_rule == "scaled":
-        units = np.concatenate([values[..., None], controls], axis=2)
-        units = units - units.mean(axis=2, keepdims=True)
-        areas = np.array([float(r.get("erased_fraction", 1.0)) for r in main])
-        scored = sign * units / size_scales(units, areas)[None, :, None]
-    else:
-        scored = sign * np.concatenate([values[..., None], controls], axis=2)
-    pooled = np.nanmean(scored, axis=0)  # (J, K + 1): the statistic of the word and of each placement
-    statistic, placed = pooled[:, 0], pooled[:, 1:]
-    best = placed.max(axis=0)  # the selection-matched control: the best word's k-th placement
-    own_p = (1 + np.count_nonzero(placed >= statistic[:, None] - 1e-12, axis=1)) / (k + 1)
-    selection_p = (1 + np.count_nonzero(best[None] >= statistic[:, None] - 1e-12, axis=1)) / (k + 1)
-    excess = values - controls.mean(axis=2)  # (R, J)
-    runs_top = _tops(values, controls, sign)
+    main, values, controls, drawn = _table(runs, key, control_key)
+    empty = {"selection": [], "selection_statistic": [], "top": None, "selection_win_rate": None, "supported": []}
+    if not main:
+        return [], empty
+    k = int(drawn.max()) if placements is None else int(placements)
+    value = np.nanmean(values, axis=0)  # the word's value, pooled over the photo and its copies
+    beats = np.count_nonzero(sign * (controls - value[:, None]) >= -1e-12, axis=1)  # NaN never counts
+    complete = bool((drawn >= k).all())
+    if complete:
+        scored = _scored(value, controls[:, :k], main, sign, selection_rule)
+        statistic, placed = scored[:, 0], scored[:, 1:]
+        best = placed.max(axis=0)  # the selection-matched control: the best word's k-th placement
+        own_p = (1 + np.count_nonzero(placed >= statistic[:, None] - 1e-12, axis=1)) / (k + 1)
+        selection_p = (1 + np.count_nonzero(best[None] >= statistic[:, None] - 1e-12, axis=1)) / (k + 1)
+    else:  # the sequential rule stopped here: no word passed its own test, the selection was not drawn
+        own_p = np.where(drawn >= k, (1 + beats) / (k + 1), beats / np.maximum(drawn, 1))
+    mean = np.nanmean(controls, axis=1)
+    excess = values - mean[None]  # (R, J)
+    runs_top = _tops(sign * excess)
     judged = []
     for j, row in enumerate(main):
-        c = controls[0, j]
-        note = {"control_mean": float(c.mean()), "control_std": float(c.std(ddof=1)) if k > 1 else 0.0,
-                "excess": float(excess[0, j]), "statistic": float(statistic[j]), "p_value": float(own_p[j]),
-                "p_selection": float(selection_p[j]),
-                "supported": bool(own_p[j] <= level + 1e-12 and selection_p[j] <= level + 1e-12)}
-        if selection_rule != "raw":
-            note["z"] = float(statistic[j])
+        c = controls[j, :drawn[j]]
+        note = {"control_mean": float(mean[j]), "control_std": float(c.std(ddof=1)) if len(c) > 1 else 0.0,
+                "excess": float(excess[0, j]), "p_value": float(own_p[j])}
+        if complete:
+            note.update({"statistic": float(statistic[j]), "p_selection": float(selection_p[j]),
+                         "supported": bool(own_p[j] <= level + 1e-12 and selection_p[j] <= level + 1e-12)})
+            if selection_rule != "raw":
+                note["z"] = float(statistic[j])
+        else:
+            note.update({"statistic": None, "p_selection": None, "supported": False,
+                         "placements_drawn": int(drawn[j])})
         if len(runs) > 1:
-            present = ~np.isnan(values[:, j])
-            note["copies"] = int(present.sum())
+            note["copies"] = int(np.count_nonzero(~np.isnan(values[:, j])))
             note["pooled_excess"] = float(np.nanmean(excess[:, j]))
             note["agreement"] = float(np.mean(runs_top == j))
         judged.append((row, note))
+    summary = dict(empty)
+    if len(runs) > 1:
+        summary["copies"] = len(runs)
+    if not complete:
+        return judged, {**summary, "sequential_stop": True}
     supported = sorted((pair for pair in judged if pair[1]["supported"]), key=lambda p: sign * p[1]["excess"],
                        reverse=True)
     top = supported[0][1] if supported else None
-    summary = {"selection": (sign * (sign * controls[0]).max(axis=0)).tolist(),
-               "selection_statistic": best.tolist(),
-               "top": None if top is None else supported[0][0]["attribute"],
-               "supported": [row["attribute"] for row, _ in supported],
-               "selection_win_rate": None if top is None else float(np.mean(top["statistic"] > best))}
+    summary.update({"selection": (sign * (sign * controls[:, :k]).max(axis=0)).tolist(),
+                    "selection_statistic": best.tolist(),
+                    "top": None if top is None else supported[0][0]["attribute"],
+                    "supported": [row["attribute"] for row, _ in supported],
+                    "selection_win_rate": None if top is None else float(np.mean(top["statistic"] > best))})
     if selection_rule != "raw":
         summary["selection_z"] = best.tolist()
-    if len(runs) > 1:
-        summary["copies"] = len(runs)
     return judged, summary
 
 
-def _tops(values: np.ndarray, controls: np.ndarray, sign: int) -> np.ndarray:
-    """Per run, the index of the word with the largest excess over its controls' mean in the
-    direction ``sign`` (-1 where the run judged no word)."""
-    excess = sign * (values - controls.mean(axis=2))
+def _tops(excess: np.ndarray) -> np.ndarray:
+    """Per run, the index of the word with the largest oriented excess ``(R, J)`` (-1 where the
+    run judged no word)."""
     filled = np.where(np.isnan(excess), -np.inf, excess)
     return np.where(np.isfinite(filled).any(axis=1), filled.argmax(axis=1), -1)
 
 
 def judge_direction(rows: list[dict], sign: int, level: float = LEVEL, key: str = "s",
                     control_key: str = "control_s", selection_rule: str = "raw",
-                    copies: Sequence[list[dict]] = ()) -> dict[str, Any]:
+                    copies: Sequence[list[dict]] = (), placements: int | None = None) -> dict[str, Any]:
     """:func:`judge_runs` over ``rows`` and the same direction's rows on perturbed ``copies``,
     its annotations written into the eligible ``rows`` in place; returns the summary."""
-    judged, summary = judge_runs([rows, *copies], sign, level, key, control_key, selection_rule)
+    judged, summary = judge_runs([rows, *copies], sign, level, key, control_key, selection_rule, placements)
     for row, note in judged:
         row.update(note)
     return summary
