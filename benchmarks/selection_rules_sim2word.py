@@ -71,7 +71,7 @@ def main() -> None:
     args = parser.parse_args()
     net = load_backbone(args.backbone, device="cpu")
     attributes = load_attributes()
-    settings = Settings(stability=0)
+    settings = Settings(stability=0, sequential=False)  # every placement drawn, for every rule
     check = dataclasses.replace(settings, seed=settings.seed + 1)
     pairs = read_pairs(args.pairs, args.root)[: args.limit]
     started = time.perf_counter()

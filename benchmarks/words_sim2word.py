@@ -83,7 +83,8 @@ def named(result, official: bool) -> list[dict | None]:
 def measure(pairs, faces, net, attributes, settings: Settings, official: bool) -> list[dict]:
     """One record per non-mate pair: per direction, named / beats / survives."""
     records = []
-    check = dataclasses.replace(settings, seed=settings.seed + 1, placements=max(settings.placements, 19), stability=0)
+    check = dataclasses.replace(settings, seed=settings.seed + 1, placements=max(settings.placements, 19), stability=0,
+                                sequential=False)  # every placement drawn: the control is complete
     for pair in pairs:
         run = {}
         for name in VARIANTS:

@@ -45,6 +45,7 @@ def s2w_register_attribute_models():
         ClassRef("s2w_toolkit.attributes.age_gender:AgeGender", name="age-gender"),
         ClassRef("s2w_toolkit.attributes.face_parts:FaceParts", name="face-parts"),
         ClassRef("s2w_toolkit.attributes.face_geometry:FaceGeometry", name="face-geometry"),
+        ClassRef("s2w_toolkit.attributes.face_areas:FaceAreas", name="face-areas"),
         ClassRef("s2w_toolkit.attributes.mediapipe:MediaPipeAttributes", name="mediapipe"),
         ClassRef("s2w_toolkit.attributes.faceres:FaceResAttributes", name="faceres"),
         ClassRef("s2w_toolkit.attributes.linear_heads:LinearHeads", name="linear-heads"),

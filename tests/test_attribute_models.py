@@ -187,13 +187,14 @@ def test_default_is_the_learned_models_and_face_geometry(run_cli, demo, tmp_path
     report = json.loads(result.stdout)
     for entry in report:
         rows = {r["attribute"]: r for r in entry["attributes"]}
-        assert list(rows)[:2] == ["Smiling", "Mouth Open"] and len(rows) == 15
-        assert {r["model"] for r in rows.values()} == {"mediapipe", "faceres", "face-geometry (mesh)"}
+        assert list(rows)[:2] == ["Smiling", "Mouth Open"] and len(rows) == 22
+        assert {r["model"] for r in rows.values()} == {"mediapipe", "faceres", "face-geometry (mesh)", "face-areas"}
+        assert rows["Nose"]["word"].startswith("nose") and rows["Nose"]["present"]
         assert rows["Gender"]["word"] == "Male" and rows["Gender"]["model"] == "faceres"
     assert [entry["attributes"][7]["word"] for entry in report] == ["Middle Aged", "Senior"]  # Obama, Biden
     composite = load_attributes(None, None, "cpu")
     p = composite.predict(faces[:2], net.template)
-    assert p.maps.shape == (2, 15, 150, 150) and p.eligible.shape == (2, 15)
+    assert p.maps.shape == (2, 22, 150, 150) and p.eligible.shape == (2, 22)
     bad = run_cli("attributes", demo["obama"], "--attributes", "age-gender,face-parts",
                   "--attribute-weights", "face-parts=x.pth,nope=y.pth", "--out", tmp_path)
     assert bad.exit_code == 1 and "--attribute-weights names 'nope'" in bad.output
@@ -203,6 +204,6 @@ def test_without_the_fetched_files_the_default_falls_back_with_a_warning(monkeyp
     monkeypatch.setenv("S2W_MODELS_DIR", str(tmp_path))  # nothing fetched there
     with pytest.warns(UserWarning, match=r"need their files .*s2w models fetch.*using age-gender,face-parts"):
         model = load_attributes(None, None, "cpu")
-    assert model.name == "age-gender+face-parts"
+    assert model.name == "age-gender+face-parts+face-areas"
     with pytest.raises(CheckpointError, match="run `s2w models fetch`"):
         load_attributes("mediapipe", None, "cpu")  # named explicitly: no fallback

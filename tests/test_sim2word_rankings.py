@@ -9,7 +9,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from torch import nn
 
 from s2w_toolkit.backbones.wrapped import wrap_module
 from s2w_toolkit.interfaces import Pair
@@ -24,15 +23,8 @@ DIFFERENT = (slice(40, 48), slice(40, 48))  # and differ here
 BOXES = {"Same": (10, 10), "Different": (40, 40), "Left": (10, 40), "Right": (40, 10)}
 
 
-class TwoRegions(nn.Module):
-    """Embedding = the pixels of SAME and DIFFERENT (through a 1x1 convolution, for the maps)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(3, 3, 1)
-        with torch.no_grad():
-            self.conv.weight.copy_(torch.eye(3)[:, :, None, None])
-            self.conv.bias.zero_()
+class TwoRegions(RegionOnly):
+    """Embedding = the pixels of SAME and DIFFERENT (through RegionOnly's 1x1 convolution, for the maps)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = self.conv(x)
@@ -112,3 +104,19 @@ def test_the_default_pooled_test_names_the_region_the_model_reads_and_nothing_el
     found = [words == ["Target"] for seed in range(10) for words in _named(True, seed)]
     assert np.mean(found) >= 0.9, found
     assert all(words == [] for seed in range(10) for words in _named(False, seed))
+
+
+def test_a_region_the_network_ignores_is_not_distinguishing():
+    """A mate: every placement lowers the cosine a lot, erasing the cheeks lowers it a little.
+    The cheeks beat their placements upwards, but erasing them does not make the faces more alike,
+    so they are not a distinguishing word; the eyes, whose erasure lowers it most, are shared."""
+    base = 0.95
+    rows = [{"attribute": "Cheeks", "eligible": True, "s": 0.94, "delta": 0.94 - base,
+             "control_s": list(np.linspace(0.80, 0.90, 19))},
+            {"attribute": "Eyes", "eligible": True, "s": 0.60, "delta": 0.60 - base,
+             "control_s": list(np.linspace(0.80, 0.90, 19))}]
+    summary = judge_rankings(rows, sign=-1, level=0.1, selection_rule="raw")
+    cheeks, eyes = rows
+    assert cheeks["rankings"]["distinguishing"]["p_value"] == pytest.approx(0.05)  # beats every placement upwards
+    assert not cheeks["rankings"]["distinguishing"]["supported"]  # but erasing it lowers the cosine
+    assert eyes["supported"] and summary["top"] == "Eyes" and summary["rankings"]["distinguishing"]["top"] is None

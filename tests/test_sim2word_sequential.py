@@ -97,3 +97,46 @@ def test_a_stopped_word_gets_besag_and_cliffords_p_value():
     summary = judge_rankings(rows, 1, LEVEL, placements=K)
     assert rows[0]["p_value"] == pytest.approx(2 / 4) and rows[0]["p_selection"] is None  # h / n
     assert rows[0]["placements_drawn"] == 4 and not rows[0]["supported"] and summary["sequential_stop"]
+
+
+def test_a_direction_that_stops_early_is_explained_and_drawn(tmp_path):
+    """A model that reads the block means of the face besides one region the words do not cover:
+    erasing a square anywhere moves the score a little either way, and on this pair every word of
+    direction b lands between its placements both ways, so each stops after a round or two; the
+    explanation, its caption and its figure say so."""
+    from torch import nn
+
+    from s2w_toolkit.backbones.wrapped import wrap_module
+    from s2w_toolkit.interfaces import Pair
+    from s2w_toolkit.sim2word.core import Settings, run_sim2word
+    from s2w_toolkit.sim2word.explainer import to_explanation
+    from s2w_toolkit.sim2word.figure import render_sim2word
+
+    from test_sim2word_support import REGION, SIZE, SQUARES, RegionOnly, Squares
+
+    class Blocks(RegionOnly):
+        def forward(self, x):
+            y = self.conv(x)
+            return torch.cat([y[:, :, REGION[0], REGION[1]].flatten(1), nn.functional.avg_pool2d(y, 8).flatten(1)], 1)
+
+    net = wrap_module(Blocks(), input_size=(SIZE, SIZE), threshold=0.99, name="blocks")
+    rng = np.random.default_rng(0)
+    a, b = (rng.integers(60, 200, (SIZE, SIZE, 3), dtype=np.uint8) for _ in range(2))
+    x = net.preprocess(np.stack([a, b]))
+    elsewhere = Squares({k: v for k, v in SQUARES.items() if k != "Target"})
+    result = run_sim2word(net, Pair(a=x[:1], b=x[1:], image_a=a, image_b=b), elsewhere, Settings(stability=0))
+    stopped = result.directions[1]
+    assert stopped.summary["sequential_stop"] and not result.directions[0].summary.get("sequential_stop")
+    for row in stopped.rows:  # each stopped in some round, the last one included
+        n = row["placements_drawn"]
+        assert n <= K and len(row["control_s"]) == n and row["p_selection"] is None and not row["supported"]
+        assert row["p_value"] > LEVEL  # Besag and Clifford's h / L
+    assert min(row["placements_drawn"] for row in stopped.rows) < K
+    full = run_sim2word(net, Pair(a=x[:1], b=x[1:], image_a=a, image_b=b), elsewhere,
+                        Settings(stability=0, sequential=False))
+    assert result.forward_images < full.forward_images
+    assert [[r["attribute"] for r in d.words()] for d in full.directions] == \
+        [[r["attribute"] for r in d.words()] for d in result.directions]
+    e = to_explanation(result)
+    path = render_sim2word(e, a, b, tmp_path / "s.png")
+    assert (tmp_path / "s.png").stat().st_size > 10_000 and str(path).endswith("s.png")

@@ -214,3 +214,17 @@ def test_validity_is_judged_on_the_named_word(setup):
     assert a["named"] == "Target" and a["selection_win_rate"] == 1.0 and a["beats_selection"] is True
     assert e.metadata["named"] == sum(d["named"] is not None for d in e.metadata["directions"])
     assert e.metadata["validity"] == sum(bool(d["beats_selection"]) for d in e.metadata["directions"]) / 2
+
+
+def test_a_nan_or_an_empty_mask_is_never_supported_and_spoils_no_other_word():
+    rows = [{"attribute": "Nan", "eligible": True, "s": float("nan"), "control_s": [0.5] * 19},
+            {"attribute": "Weak", "eligible": True, "s": 0.50, "control_s": [0.45, 0.55] * 9 + [0.5]},
+            {"attribute": "Strong", "eligible": True, "s": 0.90, "control_s": [0.45, 0.55] * 9 + [0.5]},
+            {"attribute": "Empty", "eligible": True, "s": 0.50, "erased_fraction": 0.0, "control_s": [0.5] * 19}]
+    for rule in ("raw", "max-t", "scaled"):
+        judged = [dict(r) for r in rows]
+        judge_direction(judged, sign=1, level=0.1, selection_rule=rule)
+        nan, weak, strong, empty = judged
+        assert "p_value" not in nan and not weak["supported"], rule  # a NaN has no rank: not judged
+        assert strong["supported"] and strong["p_selection"] == pytest.approx(0.05), rule
+        assert "p_value" not in empty  # it erased nothing on the photo: not judged

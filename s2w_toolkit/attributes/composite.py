@@ -4,7 +4,7 @@ Example:
     >>> parse_attribute_names("age-gender, face-parts")
     ['age-gender', 'face-parts']
     >>> default_attribute_names(weights=None), default_attribute_names(weights="net.pth")
-    (['mediapipe', 'faceres', 'face-geometry'], ['sim2word-resnet50'])
+    (['mediapipe', 'faceres', 'face-geometry', 'face-areas'], ['sim2word-resnet50'])
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from .prediction import AttributePrediction
 
 #: The attribute models used when none are named and no checkpoint is given: the learned face
 #: models fetched by ``s2w models fetch`` and face-parts' geometric words.
-DEFAULT_ATTRIBUTES = ("mediapipe", "faceres", "face-geometry")
+DEFAULT_ATTRIBUTES = ("mediapipe", "faceres", "face-geometry", "face-areas")
 #: The defaults where those model files are not installed (with a warning naming the command).
-FALLBACK_ATTRIBUTES = ("age-gender", "face-parts")
+FALLBACK_ATTRIBUTES = ("age-gender", "face-parts", "face-areas")
 #: The model used when none are named but ``--attribute-weights`` is given.
 CHECKPOINT_ATTRIBUTES = ("sim2word-resnet50",)
 
@@ -44,7 +44,11 @@ class CompositeAttributes(AttributeModel):
         self.regions = {a: r for m in self.models for a, r in m.word_regions().items()}
 
     def predict(self, images: np.ndarray, template: Any = None) -> AttributePrediction:
-        return AttributePrediction.concat([m.predict(images, template) for m in self.models])
+        """Every model's columns; ``face-areas``' words described by the others' (:func:`describe_areas`)."""
+        from .face_areas import describe_areas
+
+        return describe_areas(AttributePrediction.concat([m.predict(images, template) for m in self.models]),
+                              self.regions)
 
     def to(self, device: Any) -> "CompositeAttributes":
         self.models = [m.to(device) for m in self.models]

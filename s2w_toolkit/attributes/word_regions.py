@@ -32,6 +32,8 @@ ATTRIBUTE_REGIONS: dict[str, tuple[str, ...]] = {
     "Hair Color": ("hair",), "Bald": ("hair",), "Wavy Hair": ("hair",), "Bangs": ("hair", "forehead"),
     "Receding Hairline": ("hair", "forehead"), "Obstructed Forehead": ("forehead",),
     "Fully Visible Forehead": ("forehead",),
+    "Eyes": ("eyes",), "Eyebrows": ("eyebrows",), "Nose": ("nose",), "Mouth": ("mouth",), "Cheeks": ("cheeks",),
+    "Jaw": ("jaw",), "Forehead": ("forehead",),
 }
 
 

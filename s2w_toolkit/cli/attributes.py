@@ -45,7 +45,7 @@ def attributes() -> None:
 @attributes.command("predict")
 @click.argument("images", nargs=-1, type=click.Path())
 @click.option("--attributes", "spec", default=None,
-              help="Attribute models, comma-separated (default: mediapipe,faceres,face-geometry; "
+              help="Attribute models, comma-separated (default: mediapipe,faceres,face-geometry,face-areas; "
                    "sim2word-resnet50 when --attribute-weights is given).")
 @click.option("--attribute-weights", default=None,
               help="Checkpoint: PATH for the first model, or NAME=PATH[,NAME=PATH].")

@@ -31,7 +31,7 @@ DEFAULT_EXPLAINER = "sim2word"
 @click.option("--out", "out_dir", default="s2w-out", show_default=True, type=click.Path(file_okay=False),
               help="Folder for <explainer>.json and <explainer>.png.")
 @click.option("--attributes", "attribute_spec", default=None,
-              help="Attribute models for explainers that use them (default: mediapipe,faceres,face-geometry).")
+              help="Attribute models for explainers that use them (default: mediapipe,faceres,face-geometry,face-areas).")
 @click.option("--attribute-weights", default=None, help="Attribute checkpoint: PATH or NAME=PATH[,NAME=PATH].")
 @click.option("--batch-size", type=click.IntRange(min=1), default=None, help="Images per forward pass.")
 @click.option("--option", "-o", "raw_options", multiple=True, metavar="KEY=VALUE",

@@ -67,9 +67,9 @@ from ..fills import fill_inputs, imputed_inputs
 from .erase import erase_masks, region_masks
 from .identity import counterfactual_map, identity_cams
 from .placements import face_region, placement_masks
-from .rescore import score_masks
+from .rescore import PlacementScorer, score_masks
 from .settings import ABLATIONS, MASK_FRACTION, PLACEMENTS, RANK_BY, STABILITY, Settings
-from .support import stop_after
+from .support import base_word, stop_after
 from .rankings import RANKINGS, judge_rankings
 from .sequential import draw_controls
 
@@ -283,29 +283,16 @@ def explain_directions(backbone: Backbone, x: torch.Tensor, faces: np.ndarray, a
     region = face_region(backbone.template, tuple(x.shape[2:]))
     placed = placement_masks(masks[rows_c] & eligible.to(masks.device)[rows_c][:, :, None, None], region, k,
                              settings.seed)
-    forwarded, last = [scored.forwarded], {}
-
-    def score(chosen: torch.Tensor) -> torch.Tensor:
-        # a placement that lands on its word's own mask is that erasure: its score is known
-        own = masks[rows_c].repeat_interleave(chosen.shape[1] // max(1, masks.shape[1]), dim=1)
-        known = (chosen == own).flatten(2).all(dim=2) & chosen.flatten(2).any(dim=2)
-        out = score_masks(backbone, x[targets[rows_c]], None if fills is None else fills[rows_c],
-                          chosen & ~known[:, :, None, None], units[counters[rows_c]], similarity[rows_c].detach(),
-                          settings.batch_size, None if baseline_u is None else baseline_u[rows_c],
-                          None if impute is None else (lambda r, m: impute(controlled[r], m)))
-        forwarded[0] += out.forwarded
-        first = scored.cosine[rows_c.cpu()].repeat_interleave(chosen.shape[1] // max(1, masks.shape[1]), dim=1)
-        known = known.cpu()
-        last["cosine"] = torch.where(known, first, out.cosine)
-        if by_u:
-            first_u = scored.uncertainty[rows_c.cpu()].repeat_interleave(chosen.shape[1] // max(1, masks.shape[1]), 1)
-            return torch.where(known, first_u, out.uncertainty)
-        return last["cosine"]
-
+    sub = None if impute is None else (lambda r, m: impute(controlled[r], m))
+    scorer = PlacementScorer(backbone, x[targets[rows_c]], None if fills is None else fills[rows_c], masks[rows_c],
+                             units[counters[rows_c]], similarity[rows_c].detach(), settings.batch_size,
+                             None if baseline_u is None else baseline_u[rows_c], sub, scored, rows_c.cpu(), by_u)
     stop = stop_after(k, settings.support_level) if settings.sequential and not by_u else 0
     signs = [(1,) if by_u else (1, -1)] * len(controlled)
-    controls, drawn = draw_controls(score, placed, pooled, eligible[rows_c.cpu()].cpu(), signs, stop)
-    control_s = last["cosine"].reshape(controls.shape) if by_u and "cosine" in last else controls
+    controls, drawn = draw_controls(scorer, placed, pooled, eligible[rows_c.cpu()].cpu(), signs, stop)
+    if by_u:  # stop = 0: one call scored every placement, and its cosines are the controls' cosines
+        assert stop == 0
+    control_s = scorer.cosine.reshape(controls.shape) if by_u and scorer.cosine is not None else controls
     fractions = masks.flatten(2).float().mean(dim=2).cpu()
     all_rows = []
     for d, (i, _) in enumerate(pairs):
@@ -332,7 +319,8 @@ def explain_directions(backbone: Backbone, x: torch.Tensor, faces: np.ndarray, a
                                         copies=copies, placements=k), "judged": True}
         directions.append(Direction(names[d], own[d].cpu(), other[d].cpu(), h_d[d].cpu(), joint[d].cpu(), rows,
                                     masks=masks[d].cpu(), key=key, sign=sign, by_excess=by_excess, summary=summary))
-    return Directions(directions, similarity.tolist(), embeddings, strategy, classes, forwarded[0])
+    return Directions(directions, similarity.tolist(), embeddings, strategy, classes,
+                      scored.forwarded + scorer.forwarded)
 
 
 def _pooled(values: torch.Tensor, baselines: torch.Tensor, eligible: torch.Tensor, words: list[list[str]],
@@ -340,13 +328,14 @@ def _pooled(values: torch.Tensor, baselines: torch.Tensor, eligible: torch.Tenso
     """``(C, A)``: each controlled direction's value, its change from its unerased value
     (``baselines``) averaged with its copies' changes (a copy counts for an attribute where it
     is eligible and names the same word), on the photo's unerased value."""
-    changes = values.detach().float().cpu() - baselines.detach().float().cpu()[:, None]
+    changes = values.detach().double().cpu() - baselines.detach().double().cpu()[:, None]
     eligible = eligible.cpu()
-    out = values.detach().float().cpu()[controlled].clone()
+    out = values.detach().double().cpu()[controlled].clone()
     for c, d in enumerate(controlled):
         members = [e for e, g in enumerate(groups) if g == d]
         for j in range(values.shape[1]):
-            same = [float(changes[e, j]) for e in members if bool(eligible[e, j]) and words[e][j] == words[d][j]]
+            same = [float(changes[e, j]) for e in members
+                    if bool(eligible[e, j]) and base_word(words[e][j]) == base_word(words[d][j])]
             if same:
                 out[c, j] = float(baselines[d]) + sum(same) / len(same)
     return out

@@ -56,7 +56,7 @@ class Sim2WordOptions(Settings):
     """
 
     attributes: tuple[str, ...] = field(default=(), metadata={
-        "help": "attribute models when none is passed in (default: mediapipe,faceres,face-geometry; also --attributes)"})
+        "help": "attribute models when none is passed in (default: mediapipe,faceres,face-geometry,face-areas; also --attributes)"})
     attribute_weights: str | None = field(default=None, metadata={
         "help": "attribute checkpoint: PATH or NAME=PATH[,NAME=PATH] (also --attribute-weights)"})
     identity_model: str | None = field(default=None, metadata={

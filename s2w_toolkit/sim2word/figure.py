@@ -87,8 +87,8 @@ def _judged_bars(bars, e: Explanation) -> None:
         bars.barh(y, r["delta"], color="tab:blue" if r["supported"] else "0.7")
         bars.errorbar(r["control_mean"] - base, y, xerr=r["control_std"], fmt="|", color="k", ms=10, capsize=2)
         mark = "supported" if r["supported"] else "not supported"
-        bars.text(0, y + 0.32, f"p={r['p_value']:.2f}, sel. p={r['p_selection']:.2f}, {mark}", fontsize=6,
-                  va="center")
+        selection = "not drawn" if r.get("p_selection") is None else f"{r['p_selection']:.2f}"
+        bars.text(0, y + 0.32, f"p={r['p_value']:.2f}, sel. p={selection}, {mark}", fontsize=6, va="center")
     bars.set_yticks(range(len(top)), [f"{r['word']} ({side})" for side, r in top])
     bars.axvline(0, color="k", lw=0.5)
     bars.set_title("change of cosine when erased\n| the same mask at random (mean, sd)", fontsize=8)

@@ -107,3 +107,50 @@ def score_masks(backbone: Backbone, x: torch.Tensor, fills: torch.Tensor | None,
             if with_u:
                 uncertainty[i, sharing] = us[k]
     return MaskScores(cosine, uncertainty, len(jobs))
+
+
+class PlacementScorer:
+    """Scores the control placements of the rows ``rows`` of a first :func:`score_masks` call
+    (``first``, whose erasures of ``masks`` are known): ``scorer(chosen)`` takes masks
+    ``(C, A * m, H, W)``, m placements per word in word order, and returns their values
+    ``(C, A * m)`` (the uncertainty with ``by_u``, else the cosine). A placement that lands on
+    its word's own mask is that erasure, and its known score is reused. ``forwarded`` counts the
+    images it pushed, ``cosine`` holds the last call's cosines.
+
+    Example:
+        >>> from s2w_toolkit.testing import tiny_backbone
+        >>> net, x = tiny_backbone(size=16), torch.randn(1, 3, 16, 16, generator=torch.Generator().manual_seed(0))
+        >>> masks = torch.zeros(1, 1, 16, 16, dtype=torch.bool); masks[0, 0, :8] = True
+        >>> counter = F.normalize(net(x), dim=1).detach()
+        >>> first = score_masks(net, x, torch.zeros_like(x), masks, counter, torch.tensor([1.0]))
+        >>> scorer = PlacementScorer(net, x, torch.zeros_like(x), masks, counter, torch.tensor([1.0]), 8, None,
+        ...                          None, first, torch.tensor([0]), False)
+        >>> placed = torch.stack([masks[0, 0], masks[0, 0].roll(4, dims=0)])[None]  # its own place, then lower
+        >>> values = scorer(placed)
+        >>> bool(values[0, 0] == first.cosine[0, 0]), scorer.forwarded   # the first is known, the second scored
+        (True, 1)
+    """
+
+    def __init__(self, backbone: Backbone, x: torch.Tensor, fills: torch.Tensor | None, masks: torch.Tensor,
+                 counters: torch.Tensor, baseline: torch.Tensor, batch_size: int, baseline_u: torch.Tensor | None,
+                 impute: Callable[[int, torch.Tensor], torch.Tensor] | None, first: MaskScores, rows: torch.Tensor,
+                 by_u: bool) -> None:
+        self.backbone, self.x, self.fills, self.masks = backbone, x, fills, masks
+        self.counters, self.baseline, self.batch_size = counters, baseline, batch_size
+        self.baseline_u, self.impute, self.first, self.rows, self.by_u = baseline_u, impute, first, rows, by_u
+        self.forwarded = 0
+        self.cosine: torch.Tensor | None = None
+
+    def __call__(self, chosen: torch.Tensor) -> torch.Tensor:
+        per_word = chosen.shape[1] // max(1, self.masks.shape[1])
+        own = self.masks.repeat_interleave(per_word, dim=1)
+        known = (chosen == own).flatten(2).all(dim=2) & chosen.flatten(2).any(dim=2)
+        out = score_masks(self.backbone, self.x, self.fills, chosen & ~known[:, :, None, None], self.counters,
+                          self.baseline, self.batch_size, self.baseline_u, self.impute)
+        self.forwarded += out.forwarded
+        known = known.cpu()
+        self.cosine = torch.where(known, self.first.cosine[self.rows].repeat_interleave(per_word, dim=1), out.cosine)
+        if self.by_u:
+            return torch.where(known, self.first.uncertainty[self.rows].repeat_interleave(per_word, dim=1),
+                               out.uncertainty)
+        return self.cosine

@@ -34,6 +34,10 @@ import torch
 
 #: Placements per word scored in one round.
 ROUND = 4
+#: How far a placement must do better than a word for the sequential rule to count it: larger
+#: than any rounding between this rule's pooled value and the full test's, so a stop is never
+#: premature (a placement that only ties is left for the full test).
+CLEAR = 1e-6
 
 
 def _stopped(controls: torch.Tensor, values: torch.Tensor, signs: Sequence[Sequence[int]], stop: int) -> torch.Tensor:
@@ -42,7 +46,8 @@ def _stopped(controls: torch.Tensor, values: torch.Tensor, signs: Sequence[Seque
     done = torch.ones(values.shape, dtype=torch.bool)
     for d, direction in enumerate(signs):
         for sign in direction:
-            beats = (sign * (controls[d] - values[d, :, None]) >= -1e-12).sum(dim=1)  # NaN compares False
+            # only clear beats (1e-6 above the tie tolerance of the full test): stopping late is safe
+            beats = (sign * (controls[d] - values[d, :, None]) >= CLEAR).sum(dim=1)  # NaN compares False
             done[d] &= beats >= stop
     return done
 

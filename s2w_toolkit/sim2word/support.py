@@ -17,8 +17,10 @@ shared evidence). Per attribute:
   best (by ``sign``) over every eligible attribute of its k-th placement. Ranking eight
   erasures and keeping the best has an arg-max bias; b_k has the same bias, so beating it is
   the comparison that removes it;
-* ``supported``: ``p_value <= level`` and ``p_selection <= level``. With K controls the
-  smallest p-value is 1 / (K + 1), so K must be at least 1 / level - 1.
+* ``supported``: ``p_value <= level`` and ``p_selection <= level``, and erasing the word moved
+  the value the expected way (``sign * delta > 0``): beating its placements alone could mean the
+  word's region moves the score *less* than a random one does (a region the network ignores).
+  With K controls the smallest p-value is 1 / (K + 1), so K must be at least 1 / level - 1.
 
 Two rules make the selection-matched control (``selection``):
 
@@ -117,7 +119,9 @@ def _table(runs: list[list[dict]], key: str, control_key: str) -> tuple[list[dic
     missing from a copy, matched by attribute and word, is NaN there), their
     controls ``(J, K)`` from ``runs[0]`` (NaN past a word's last drawn placement) and how many
     placements each has."""
-    main = [r for r in runs[0] if r["eligible"] and len(r.get(control_key) or []) > 0]
+    # a word whose mask is empty on the photo erased nothing there, and a NaN has no rank: not judged
+    main = [r for r in runs[0] if r["eligible"] and len(r.get(control_key) or []) > 0
+            and r.get("erased_fraction", 1.0) > 0 and np.isfinite(float(r[key]))]
     drawn = np.array([len(r[control_key]) for r in main], dtype=np.int64)
     controls = np.full((len(main), int(drawn.max(initial=0))), np.nan)
     for j, row in enumerate(main):
@@ -125,14 +129,23 @@ def _table(runs: list[list[dict]], key: str, control_key: str) -> tuple[list[dic
     values = np.full((len(runs), len(main)), np.nan)
     change = "delta_u" if key == "u" else "delta"
     for i, rows in enumerate(runs):
-        found = {(r["attribute"], r.get("word")): r for r in rows if r["eligible"]}
+        found = {(r["attribute"], base_word(r.get("word"))): r for r in rows if r["eligible"]}
         for j, row in enumerate(main):
-            other = found.get((row["attribute"], row.get("word")))
+            other = found.get((row["attribute"], base_word(row.get("word"))))
             if other is not None:  # a copy's change from its own unerased value, put on the photo's
                 shift = float(row[key]) - float(row[change]) - (float(other[key]) - float(other[change])) \
                     if change in row and change in other else 0.0
                 values[i, j] = float(other[key]) + shift
     return main, values, controls, drawn
+
+
+def base_word(word: str | None) -> str | None:
+    """A word without its description: "nose (big)" and "nose" are one word across copies.
+
+    >>> base_word("nose (big, pointy)"), base_word("Senior")
+    ('nose', 'Senior')
+    """
+    return word if word is None else word.split(" (", 1)[0]
 
 
 def stop_after(placements: int, level: float) -> int:
@@ -176,18 +189,24 @@ def judge_runs(runs: list[list[dict]], sign: int, level: float = LEVEL, key: str
         return [], empty
     k = int(drawn.max()) if placements is None else int(placements)
     value = np.nanmean(values, axis=0)  # the word's value, pooled over the photo and its copies
-    beats = np.count_nonzero(sign * (controls - value[:, None]) >= -1e-12, axis=1)  # NaN never counts
+    # the own test in the value's units, whatever the rule (each rule orders a word's units alike);
+    # a NaN placement beats the word
+    beaten = (sign * (controls - value[:, None]) >= -1e-12) | np.isnan(controls)
+    beaten &= np.arange(controls.shape[1])[None] < drawn[:, None]
+    beats = np.count_nonzero(beaten, axis=1)
     complete = bool((drawn >= k).all())
     if complete:
+        own_p = (1 + beats) / (k + 1)
         scored = _scored(value, controls[:, :k], main, sign, selection_rule)
+        scored = np.where(np.isnan(scored), np.inf, scored)
         statistic, placed = scored[:, 0], scored[:, 1:]
         best = placed.max(axis=0)  # the selection-matched control: the best word's k-th placement
-        own_p = (1 + np.count_nonzero(placed >= statistic[:, None] - 1e-12, axis=1)) / (k + 1)
         selection_p = (1 + np.count_nonzero(best[None] >= statistic[:, None] - 1e-12, axis=1)) / (k + 1)
     else:  # the sequential rule stopped here: no word passed its own test, the selection was not drawn
-        own_p = np.where(drawn >= k, (1 + beats) / (k + 1), beats / np.maximum(drawn, 1))
+        own_p = np.array([_besag_clifford(beaten[j, :drawn[j]], k, level) for j in range(len(main))])
     mean = np.nanmean(controls, axis=1)
     excess = values - mean[None]  # (R, J)
+    moves = _moves_the_right_way(main, value, key, sign)
     runs_top = _tops(sign * excess)
     judged = []
     for j, row in enumerate(main):
@@ -196,7 +215,8 @@ def judge_runs(runs: list[list[dict]], sign: int, level: float = LEVEL, key: str
                 "excess": float(excess[0, j]), "p_value": float(own_p[j])}
         if complete:
             note.update({"statistic": float(statistic[j]), "p_selection": float(selection_p[j]),
-                         "supported": bool(own_p[j] <= level + 1e-12 and selection_p[j] <= level + 1e-12)})
+                         "supported": bool(own_p[j] <= level + 1e-12 and selection_p[j] <= level + 1e-12
+                                           and moves[j])})
             if selection_rule != "raw":
                 note["z"] = float(statistic[j])
         else:
@@ -223,6 +243,27 @@ def judge_runs(runs: list[list[dict]], sign: int, level: float = LEVEL, key: str
     if selection_rule != "raw":
         summary["selection_z"] = best.tolist()
     return judged, summary
+
+
+def _moves_the_right_way(main: list[dict], value: np.ndarray, key: str, sign: int) -> np.ndarray:
+    """Per word: whether its pooled value moved from the photo's unerased value in the direction
+    ``sign`` (a distinguishing word's erasure must raise the cosine, a shared word's lower it;
+    beating its placements alone could mean it moves the score *less* than they do). True where
+    a row does not say its change (``delta``)."""
+    change = "delta_u" if key == "u" else "delta"
+    base = np.array([float(r[key]) - float(r[change]) if change in r else np.nan for r in main])
+    return np.where(np.isnan(base), True, sign * (value - base) > 0)
+
+
+def _besag_clifford(beaten: np.ndarray, placements: int, level: float) -> float:
+    """Besag and Clifford's p-value of a word whose placements ``beaten`` (in draw order) did or
+    did not do at least as well: h / L where the h-th (:func:`stop_after`) beat came at draw L,
+    else (1 + beats) / (n + 1)."""
+    h = stop_after(placements, level)
+    hits = np.flatnonzero(beaten)
+    if h > 0 and len(hits) >= h:
+        return h / float(hits[h - 1] + 1)
+    return (1 + len(hits)) / (len(beaten) + 1)
 
 
 def _tops(excess: np.ndarray) -> np.ndarray:
