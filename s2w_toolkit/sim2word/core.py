@@ -69,9 +69,9 @@ from .identity import counterfactual_map, identity_cams
 from .placements import face_region, placement_masks
 from .rescore import PlacementScorer, score_masks
 from .settings import ABLATIONS, MASK_FRACTION, PLACEMENTS, RANK_BY, STABILITY, Settings
-from .support import base_word, stop_after
+from .support import stop_after
 from .rankings import RANKINGS, judge_rankings
-from .sequential import draw_controls
+from .sequential import draw_controls, pooled_values
 
 __all__ = ["ABLATIONS", "MASK_FRACTION", "PLACEMENTS", "RANK_BY", "STABILITY", "Direction", "Directions", "Settings",
            "Sim2WordResult", "angular", "attribute_masks", "explain_directions", "ranking_order", "run_sim2word"]
@@ -278,7 +278,7 @@ def explain_directions(backbone: Backbone, x: torch.Tensor, faces: np.ndarray, a
     by_u = settings.rank_by == "uncertainty"
     values = scored.uncertainty if by_u else scored.cosine
     words = [prediction.words[i] if settings.ablation != "no-attributes" else ["H_d"] for i, _ in pairs]
-    pooled = _pooled(values, baseline_u if by_u else similarity, eligible, words, groups, controlled)
+    pooled = pooled_values(values, baseline_u if by_u else similarity, eligible, words, groups, controlled)
     rows_c = torch.tensor(controlled, dtype=torch.long, device=x.device)
     region = face_region(backbone.template, tuple(x.shape[2:]))
     placed = placement_masks(masks[rows_c] & eligible.to(masks.device)[rows_c][:, :, None, None], region, k,
@@ -321,24 +321,6 @@ def explain_directions(backbone: Backbone, x: torch.Tensor, faces: np.ndarray, a
                                     masks=masks[d].cpu(), key=key, sign=sign, by_excess=by_excess, summary=summary))
     return Directions(directions, similarity.tolist(), embeddings, strategy, classes,
                       scored.forwarded + scorer.forwarded)
-
-
-def _pooled(values: torch.Tensor, baselines: torch.Tensor, eligible: torch.Tensor, words: list[list[str]],
-            groups: list[int], controlled: list[int]) -> torch.Tensor:
-    """``(C, A)``: each controlled direction's value, its change from its unerased value
-    (``baselines``) averaged with its copies' changes (a copy counts for an attribute where it
-    is eligible and names the same word), on the photo's unerased value."""
-    changes = values.detach().double().cpu() - baselines.detach().double().cpu()[:, None]
-    eligible = eligible.cpu()
-    out = values.detach().double().cpu()[controlled].clone()
-    for c, d in enumerate(controlled):
-        members = [e for e, g in enumerate(groups) if g == d]
-        for j in range(values.shape[1]):
-            same = [float(changes[e, j]) for e in members
-                    if bool(eligible[e, j]) and base_word(words[e][j]) == base_word(words[d][j])]
-            if same:
-                out[c, j] = float(baselines[d]) + sum(same) / len(same)
-    return out
 
 
 def _identity_model_maps(backbone: Backbone, identity: Backbone, x: torch.Tensor, faces: np.ndarray,

@@ -30,6 +30,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from .support import base_word
+
 import torch
 
 #: Placements per word scored in one round.
@@ -85,3 +87,21 @@ def draw_controls(score: Callable[[torch.Tensor], torch.Tensor], placed: torch.T
             controls = torch.where(missing, out.reshape(d, a, k), controls)
             drawn = torch.where(candidates[:, None] & (drawn > 0), torch.full_like(drawn, k), drawn)
     return controls, drawn
+
+
+def pooled_values(values: torch.Tensor, baselines: torch.Tensor, eligible: torch.Tensor, words: list[list[str]],
+                  groups: list[int], controlled: list[int]) -> torch.Tensor:
+    """``(C, A)``: each controlled direction's value, its change from its unerased value
+    (``baselines``) averaged with its copies' changes (a copy counts for an attribute where it
+    is eligible and names the same word), on the photo's unerased value."""
+    changes = values.detach().double().cpu() - baselines.detach().double().cpu()[:, None]
+    eligible = eligible.cpu()
+    out = values.detach().double().cpu()[controlled].clone()
+    for c, d in enumerate(controlled):
+        members = [e for e, g in enumerate(groups) if g == d]
+        for j in range(values.shape[1]):
+            same = [float(changes[e, j]) for e in members
+                    if bool(eligible[e, j]) and base_word(words[e][j]) == base_word(words[d][j])]
+            if same:
+                out[c, j] = float(baselines[d]) + sum(same) / len(same)
+    return out
