@@ -7,14 +7,16 @@ with the official ones (``Settings.official()``):
 * ``explanation``: a full ``run_sim2word``, attribute model loaded;
 * ``floor``: what any correct implementation must do, without the bookkeeping: with stability,
   perturbing the photos and finding and aligning the faces again; the identity maps of every
-  face (one forward and one batched backward pass, the contrastive target included); the
+  face (one forward and one batched backward pass, the contrastive target included); with the
+  ``integrated`` H_d, its path's 8 points of every face forward and backward in one batch; the
   attribute model on every face; and one batched forward pass, in chunks of the batch size and
   in the re-scoring's memory layout (channels-last on CPU), over as many images as the
   explanation pushed (its distinct erased images and controls: no implementation can score an
   image it does not build);
 * ``loop``: the same algorithm as the research code runs it: one full backward pass per
-  identity map, the attribute model called face by face, and each erased image (every
-  attribute, every placement) built in pixels, preprocessed and scored alone (batch size 1).
+  identity map (and per point of the integrated H_d's path), the attribute model called face
+  by face, and each erased image (every attribute, every placement) built in pixels,
+  preprocessed and scored alone (batch size 1).
   Every placement is drawn (no sequential stop), of the photo's words only (a perturbed copy
   erases its own words), and its s_j and control cosines are compared with the batched full
   draw's (``sequential=False``).
@@ -51,8 +53,13 @@ from s2w_toolkit.sim2word.identity import (
     features_and_embeddings,
     identity_cams,
 )
+from s2w_toolkit.sim2word.counterfactual import STEPS, pixel_map
 from s2w_toolkit.sim2word.placements import face_region, random_placements
 from s2w_toolkit.sim2word.stability import perturbed_pairs
+
+
+#: The H_d estimates that follow a path of gradients, and their points per direction.
+PATH_STEPS = {"integrated": STEPS, "gradient": 1}
 
 
 def per_attribute_loop(net, pair, attributes, settings: Settings) -> list[float]:
@@ -76,13 +83,26 @@ def per_attribute_loop(net, pair, attributes, settings: Settings) -> list[float]
             maps = []
             targets = [units[t], units[f]] + ([units[t] - units[f]] if settings.counterfactual == "contrastive"
                                               else [])
+            if settings.counterfactual in PATH_STEPS:  # the path's points one by one, batch size 1
+                fills = net.preprocess(fill_images(faces[t][None], "blur" if settings.fill == "road" else settings.fill,
+                                                   settings.seed))
+                steps = PATH_STEPS[settings.counterfactual]
+                grads = torch.zeros_like(inputs[t])
+                for alpha in ([1.0] if steps == 1 else [(k + 0.5) / steps for k in range(steps)]):
+                    point = (fills + alpha * (inputs[t] - fills)).detach().requires_grad_(True)
+                    (grad,) = torch.autograd.grad((net(point) * (units[t] - units[f])).sum(), point)
+                    grads += grad / steps
+                h_pixels = pixel_map(((inputs[t] - fills) * grads).sum(dim=1))[0]
             for target in targets:  # one full backward pass per identity map
                 features, emb = features_and_embeddings(net, inputs[t])
                 score = (emb * target).sum(dim=1, keepdim=True)
                 cam = F.interpolate(gradcam(features, score), size=faces[t].shape[:2], mode="bilinear",
                                     align_corners=False)
                 maps.append(normalise_maps(cam.clamp_min(0))[0, 0])
-            h_d = maps[2] if len(maps) == 3 else counterfactual_map(maps[0][None], maps[1][None])[0]
+            if settings.counterfactual in PATH_STEPS:
+                h_d = h_pixels
+            else:
+                h_d = maps[2] if len(maps) == 3 else counterfactual_map(maps[0][None], maps[1][None])[0]
             prediction = attributes.predict(faces[t][None], net.template)  # one face at a time
             fill = fill_images(faces[t][None], settings.fill, settings.seed)[0]
             first: dict[bytes, int] = {}  # an eligible mask repeated on a side shares its placements
@@ -128,6 +148,9 @@ def make_floor(net, pair, attributes, images: int, settings: Settings):
             every = np.concatenate([faces, extra])
             inputs = torch.cat([x, net.preprocess(extra)])
         identity_cams(net, inputs, contrastive=contrastive)
+        if settings.counterfactual in PATH_STEPS:  # every point of every direction's path, forward and backward
+            path = inputs.repeat_interleave(PATH_STEPS[settings.counterfactual], dim=0).detach().requires_grad_(True)
+            torch.autograd.grad(net(path).sum(), path)
         attributes.predict(every, net.template)
         with torch.no_grad():
             for start in range(0, images, settings.batch_size):

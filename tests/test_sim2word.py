@@ -219,7 +219,7 @@ def test_the_contrastive_map_is_not_a_function_of_h_t(net, pair):
         parabola = ids.own * (1 - ids.own)
         assert rho(ids.contrast, ids.own, i) < 0.5  # measured 0.36 and 0.13 on the demo pair
         assert rho(official, parabola, i) - rho(ids.contrast, parabola, i) > 0.3  # 0.87 vs 0.29, 0.46 vs 0.08
-    result = run_sim2word(net, pair, FixedAttributes(), Settings(placements=1))
+    result = run_sim2word(net, pair, FixedAttributes(), Settings(placements=1, counterfactual="contrastive"))
     assert torch.allclose(result.directions[0].counterfactual, ids.contrast[0], atol=1e-5)
     official_run = run_sim2word(net, pair, FixedAttributes(), Settings(placements=1, counterfactual="official"))
     # atol as above: the run scores its maps in other batches, and oneDNN's sums differ by ~1e-6 between
@@ -295,7 +295,10 @@ def test_group_mode_is_the_pair_pipeline(net, demo, settings):
     group = run_group(net, probe, [other], FixedAttributes(), settings)
     pair = run_sim2word(net, load_pair(demo["obama"], demo["biden"], net), FixedAttributes(), settings).directions[0]
     assert [r["per_gallery"][0] for r in group.rows] == pytest.approx([r["angular"] for r in pair.rows], abs=1e-6)
-    assert torch.allclose(group.counterfactual, pair.counterfactual, atol=1e-6)
+    # the integrated H_d sums 8 gradients of a contrast built from embeddings that group mode
+    # computes in other batches: 1.2e-6 apart on this pair (the masks cut from it are the same:
+    # the scores above agree to 1e-6)
+    assert torch.allclose(group.counterfactual, pair.counterfactual, atol=5e-6)
     if settings.placements:  # every judged word (an empty mask erases nothing and is not judged)
         judged = [(r, r_) for r, r_ in zip(group.rows, pair.rows) if r["eligible"] and r_["erased_fraction"] > 0]
         assert judged and all(r["supported_in"] == int(r_["supported"]) for r, r_ in judged)
@@ -353,7 +356,7 @@ def test_a_separate_identity_model_makes_the_identity_maps(net, pair, demo, run_
                                torch.nn.Conv2d(8, 16, 3, stride=2, padding=1), torch.nn.Tanh(),
                                torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
     other = wrap_module(body, input_size=(112, 112), name="tiny-arcface-crop")
-    settings = Settings(placements=2, stability=0)
+    settings = Settings(placements=2, stability=0, counterfactual="contrastive")  # the identity model's own H_d
     own = run_sim2word(net, pair, FixedAttributes(), settings)
     separate = run_sim2word(net, pair, FixedAttributes(), settings, identity=other)
     assert separate.similarity == pytest.approx(own.similarity, abs=1e-6)  # still the backbone's score
@@ -370,6 +373,13 @@ def test_a_separate_identity_model_makes_the_identity_maps(net, pair, demo, run_
                                  torch.cat([pair.a, pair.b])[i:i + 1])
             with torch.no_grad():
                 assert row["s"] == pytest.approx(net.similarity(erased, (pair.b, pair.a)[i]).item(), abs=1e-5)
+    # the pixel estimates of H_d (the default) explain the backbone's own contrast, whatever model makes H_t and H_f
+    default = Settings(placements=2, stability=0)
+    with_other = run_sim2word(net, pair, FixedAttributes(), default, identity=other)
+    alone = run_sim2word(net, pair, FixedAttributes(), default)
+    for d, d_ in zip(with_other.directions, alone.directions):
+        assert torch.allclose(d.counterfactual, d_.counterfactual, atol=1e-6)
+        assert not torch.allclose(d.identity, d_.identity, atol=0.05)
     bad = run_cli("explain", "--identity-model", "no-such-net", "--out", tmp_path)
     assert bad.exit_code != 0 and "no-such-net" in bad.stderr and "Traceback" not in bad.output
     same = run_cli("explain", "--identity-model", "dlib-resnet", "-o", "stability=0", "--out", tmp_path)

@@ -124,7 +124,9 @@ def test_a_direction_that_stops_early_is_explained_and_drawn(tmp_path):
     a, b = (rng.integers(60, 200, (SIZE, SIZE, 3), dtype=np.uint8) for _ in range(2))
     x = net.preprocess(np.stack([a, b]))
     elsewhere = Squares({k: v for k, v in SQUARES.items() if k != "Target"})
-    result = run_sim2word(net, Pair(a=x[:1], b=x[1:], image_a=a, image_b=b), elsewhere, Settings(stability=0))
+    # the Grad-CAM H_d: the masks this scenario was built on (the sequential rule, not H_d, is the point)
+    settings = Settings(stability=0, counterfactual="contrastive")
+    result = run_sim2word(net, Pair(a=x[:1], b=x[1:], image_a=a, image_b=b), elsewhere, settings)
     stopped = result.directions[1]
     assert stopped.summary["sequential_stop"] and not result.directions[0].summary.get("sequential_stop")
     for row in stopped.rows:  # each stopped in some round, the last one included
@@ -133,7 +135,7 @@ def test_a_direction_that_stops_early_is_explained_and_drawn(tmp_path):
         assert row["p_value"] > LEVEL  # Besag and Clifford's h / L
     assert min(row["placements_drawn"] for row in stopped.rows) < K
     full = run_sim2word(net, Pair(a=x[:1], b=x[1:], image_a=a, image_b=b), elsewhere,
-                        Settings(stability=0, sequential=False))
+                        Settings(stability=0, sequential=False, counterfactual="contrastive"))
     assert result.forward_images < full.forward_images
     assert [[r["attribute"] for r in d.words()] for d in full.directions] == \
         [[r["attribute"] for r in d.words()] for d in result.directions]

@@ -11,6 +11,7 @@ from torch import nn
 from s2w_toolkit.attributes import AttributePrediction
 from s2w_toolkit.backbones.wrapped import wrap_module
 from s2w_toolkit.interfaces import AttributeModel, Pair
+from s2w_toolkit.sim2word.counterfactual import STEPS
 from s2w_toolkit.sim2word.core import Settings, run_sim2word
 from s2w_toolkit.sim2word.explainer import Sim2WordExplainer, to_explanation
 from s2w_toolkit.sim2word.support import judge_direction, rank_p_value
@@ -137,10 +138,12 @@ def test_controls_are_deterministic_per_seed_and_go_through_the_network_in_batch
     first = run_sim2word(net, pair, Squares(), full)
     calls, images = counting.calls, counting.images
     # 4 distinct masks per side, each erased once and at 19 placements (a placement that lands on
-    # another mask's pixels is scored once); plus one identity pass
-    assert 2 * 4 * 20 - 4 <= first.forward_images <= 2 * 4 * 20 and images == first.forward_images + 2
+    # another mask's pixels is scored once); plus one identity pass of the two faces and the
+    # integrated H_d's path, STEPS points per direction, one per pass
+    path = 2 * STEPS
+    assert 2 * 4 * 20 - 4 <= first.forward_images <= 2 * 4 * 20 and images == first.forward_images + 2 + path
     erasures = 8  # the words' own erasures go first, then the controls, each in chunks of 32
-    assert calls == 1 + int(np.ceil(erasures / 32)) + int(np.ceil((first.forward_images - erasures) / 32))
+    assert calls == 1 + path + int(np.ceil(erasures / 32)) + int(np.ceil((first.forward_images - erasures) / 32))
     again = run_sim2word(net, pair, Squares(), full)
     reseeded = run_sim2word(net, pair, Squares(), Settings(**{**full.__dict__, "seed": 1}))
 

@@ -4,11 +4,12 @@ For the target T and the counter face F (T = a, F = b, then T = b, F = a):
 
 1. identity maps H_t (T's own identity on T) and H_f (F's identity on T), see
    :mod:`~s2w_toolkit.sim2word.identity`;
-2. counterfactual map H_d, where T looks like itself and not like F: with
-   ``counterfactual="contrastive"`` (the default) the Grad-CAM of ``<f(T), e_T - e_F>`` (with an
-   identification head, of T's classes' mean logit minus F's); ``"official"``
-   minmax(H_t * (max(H_f) - H_f)), which without a head behaves like H_t (1 - H_t) because H_t
-   and H_f are nearly the same map;
+2. counterfactual map H_d, where T looks like itself and not like F
+   (:mod:`~s2w_toolkit.sim2word.counterfactual`): with ``counterfactual="integrated"`` (the
+   default) the integrated gradients of ``<f(T), e_T - e_F>`` (with an identification head, of
+   T's classes' mean logit minus F's) from the fill to T, smoothed; ``"contrastive"`` its
+   Grad-CAM; ``"official"`` minmax(H_t * (max(H_f) - H_f)), which without a head behaves like
+   H_t (1 - H_t) because H_t and H_f are nearly the same map;
 3. attribute maps A_j of T from the attribute model; joint maps J_j = H_d * A_j (renormalised
    per map with the ``threshold`` identity strategy, as the official code does);
 4. erase T with the ``fill`` where the mask of J_j lies, and re-score s_j = cos(f(erased_j(T)),
@@ -65,6 +66,7 @@ from ..backbones.base import Backbone
 from ..interfaces import AttributeModel, Pair
 from ..fills import fill_inputs, imputed_inputs
 from .erase import erase_masks, region_masks
+from .counterfactual import contrast_maps
 from .identity import counterfactual_map, identity_cams
 from .placements import face_region, placement_masks
 from .rescore import PlacementScorer, score_masks
@@ -235,7 +237,8 @@ def explain_directions(backbone: Backbone, x: torch.Tensor, faces: np.ndarray, a
     n = len(x)
     pairs = pairs if pairs is not None else [(i, k) for i in range(n) for k in range(n) if i != k]
     names = names if names is not None else [str(i) for i, _ in pairs]
-    contrastive = settings.counterfactual == "contrastive"
+    method = settings.counterfactual
+    contrastive = method == "contrastive"
     if identity is None or identity is backbone:
         maps, embeddings, classes, strategy, contrast = identity_cams(
             backbone, x, others, settings.strategy, settings.top_k, settings.prob_threshold, contrastive,
@@ -249,7 +252,12 @@ def explain_directions(backbone: Backbone, x: torch.Tensor, faces: np.ndarray, a
     counters = torch.tensor([k for _, k in pairs], device=x.device)
     similarity = (units[targets] * units[counters]).sum(dim=1)
     own, other = maps[targets, targets], maps[targets, counters]
-    h_d = contrast[targets, counters] if contrastive else counterfactual_map(own, other)
+    fills = fill_inputs(backbone, faces, "blur" if settings.fill == "road" else settings.fill, settings.seed, x)
+    if method in ("contrastive", "official"):
+        h_d = contrast[targets, counters] if contrastive else counterfactual_map(own, other)
+    else:  # by the explained backbone, also where a separate identity model makes H_t and H_f
+        h_d = contrast_maps(backbone, method, x, fills, pairs, every, classes if identity is None else (),
+                            settings.batch_size)
     prediction = attributes.predict(faces, backbone.template)
     attr_maps = prediction.maps.to(x.device)[targets]
     if settings.ablation == "no-attributes":
@@ -261,12 +269,14 @@ def explain_directions(backbone: Backbone, x: torch.Tensor, faces: np.ndarray, a
             joint = normalise_maps(joint)
         eligible = torch.as_tensor(prediction.eligible).bool()[targets.cpu()]
     masks = attribute_masks(joint, attr_maps, settings)
-    fills, impute = None, None
+    impute = None
     if settings.fill == "road":
+        fills = None
+
         def impute(d: int, chosen: torch.Tensor) -> torch.Tensor:
             return imputed_inputs(backbone, faces[pairs[d][0]], chosen, settings.seed, x)
     else:
-        fills = fill_inputs(backbone, faces, settings.fill, settings.seed, x)[targets]
+        fills = fills[targets]
     baseline_u = None
     if settings.rank_by == "uncertainty":
         baseline_u = backbone.uncertainty_from_embedding(embeddings).detach()[targets]

@@ -52,7 +52,7 @@ class Sim2WordOptions(Settings):
 
     Example:
         >>> Sim2WordOptions(attributes=("age-gender",)).settings()
-        Settings(batch_size=64, seed=0, strategy='topk', top_k=1, prob_threshold=0.4, counterfactual='contrastive', ...)
+        Settings(batch_size=64, seed=0, strategy='topk', top_k=1, prob_threshold=0.4, counterfactual='integrated', ...)
     """
 
     attributes: tuple[str, ...] = field(default=(), metadata={

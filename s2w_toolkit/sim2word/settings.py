@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from ..options import BaseOptions
 from ..fills import FILLS
+from .counterfactual import COUNTERFACTUALS
 from .support import LEVEL, SELECTION_RULES
 
 #: Default number of random placements per eligible mask (see docs/sim2word.md for the choice).
@@ -42,9 +43,11 @@ class Settings(BaseOptions):
         "help": "identity from the top-k classes, or threshold (cumulative probability)"})
     top_k: int = field(default=1, metadata={"help": "classes per identity with topk", "min": 1})
     prob_threshold: float = field(default=0.4, metadata={"help": "cumulative probability with threshold"})
-    counterfactual: Literal["contrastive", "official"] = field(default="contrastive", metadata={
-        "help": "H_d: contrastive = Grad-CAM of <f(T), e_T - e_F> (or the two identities' logit difference); "
-                "official = minmax(H_t (max H_f - H_f))"})
+    counterfactual: Literal["integrated", "occlusion", "gradient", "contrastive", "fine", "layers", "official"] = field(
+        default="integrated", metadata={
+            "help": "H_d, where T is like itself and not like F: integrated = integrated gradients of "
+                    "<f(T), e_T - e_F> from the fill; occlusion = its drop under erased squares; gradient; contrastive = its Grad-CAM; "
+                    "fine = its Grad-CAM at a finer layer; layers = both; official = minmax(H_t (max H_f - H_f))"})
     mask_rule: Literal["region", "absolute"] = field(default="region", metadata={
         "help": "region: erase the top mask_fraction of each attribute's region by J_j; absolute: J_j > "
                 "erase_threshold (official)"})
@@ -82,8 +85,8 @@ class Settings(BaseOptions):
             raise ValueError(f"unknown fill {self.fill!r}; use one of {FILLS}")
         if self.ablation not in ABLATIONS:
             raise ValueError(f"unknown ablation {self.ablation!r}; use one of {ABLATIONS[1:]}")
-        if self.counterfactual not in ("contrastive", "official"):
-            raise ValueError(f"unknown counterfactual {self.counterfactual!r}; use contrastive or official")
+        if self.counterfactual not in COUNTERFACTUALS:
+            raise ValueError(f"unknown counterfactual {self.counterfactual!r}; use one of {tuple(COUNTERFACTUALS)}")
         if self.mask_rule not in ("region", "absolute"):
             raise ValueError(f"unknown mask_rule {self.mask_rule!r}; use region or absolute")
         if self.selection not in SELECTION_RULES:
