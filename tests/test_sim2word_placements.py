@@ -186,3 +186,36 @@ def test_controls_equal_to_the_real_erasure_give_no_difference():
     assert none["placements"] == 0 and none["mean"] is None and none["drop"] == pytest.approx(0.5)
     with pytest.raises(ValueError, match="different lengths"):
         auc_drop_control([RECORDS[1], {**RECORDS[2], "control_best": {"a": None, "b": [0.1]}}])
+
+
+def test_matched_placements_cut_the_moved_region_as_the_word_was_cut():
+    """Each control: the attribute's region moved as a whole inside the box, and there the half of
+    it where H_d times the moved map is highest: as large as the word's mask, in the box, the
+    best pixels of its region by H_d; a repeated mask shares its draws."""
+    from s2w_toolkit.sim2word.erase import region_masks
+    from s2w_toolkit.sim2word.placements import matched_placements, shifted
+
+    h_d = torch.rand(1, 40, 40, generator=torch.Generator().manual_seed(0))
+    maps = torch.zeros(1, 3, 40, 40)
+    maps[0, 0, 10:16, 12:20] = 1.0  # a 6x8 region
+    maps[0, 1, 10:16, 12:20] = 1.0  # the same map: the same mask
+    maps[0, 2, 25:30, 5:9] = 1.0
+    masks = region_masks(h_d[:, None] * maps, maps, 0.5)
+    box = (4, 4, 36, 36)
+    placed = matched_placements(masks, h_d, maps, box, 6, 0.5)
+    assert placed.shape == (1, 3, 6, 40, 40)
+    assert placed[0, 0].sum(dim=(1, 2)).tolist() == [24] * 6 and placed[0, 2].sum(dim=(1, 2)).tolist() == [10] * 6
+    assert torch.equal(placed[0, 0], placed[0, 1])
+    inside = torch.zeros(40, 40, dtype=torch.bool)
+    inside[4:36, 4:36] = True
+    assert not (placed & ~inside).any()
+    cuts = {}  # every move that keeps the 6x8 region in the box, and the best half of the moved region there
+    for dy in range(4 - 10, 36 - 16 + 1):
+        for dx in range(4 - 12, 36 - 20 + 1):
+            moved = shifted(maps[0, 0], dy, dx)
+            cut = region_masks((h_d[0] * moved)[None, None], moved[None, None], 0.5)[0, 0]
+            cuts[cut.numpy().tobytes()] = (dy, dx)
+            region = moved > 0
+            assert float(h_d[0][cut].min()) >= float(h_d[0][region & ~cut].max())  # the best half, in the region
+    assert all(control.numpy().tobytes() in cuts for control in placed[0, 0])
+    assert len({tuple(c.nonzero()[0].tolist()) for c in placed[0, 0]}) > 1  # the placements differ

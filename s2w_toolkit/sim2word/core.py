@@ -18,10 +18,12 @@ For the target T and the counter face F (T = a, F = b, then T = b, F = a):
    map has a mask of a stated size; ``"absolute"`` (official) erases J_j > ``erase_threshold``.
    Either is grown by ``dilate`` px. (``ablation="no-attributes"`` always uses the threshold);
 5. eligible attributes: every category one, a yes/no one when present;
-6. controls (``placements`` = K > 0, not in the official code): every eligible mask, translated
-   to K random positions inside the template's face box
-   (:mod:`~s2w_toolkit.sim2word.placements`), erased with the same fill and scored in the same
-   batch; each row's ``control_s`` holds the K cosines. Each word is then judged against its own
+6. controls (``placements`` = K > 0, not in the official code): for every eligible mask, K
+   random placements inside the template's face box
+   (:mod:`~s2w_toolkit.sim2word.placements`): with ``mask_rule="region"`` the attribute's
+   region moved as a whole and cut there as the word's mask was (the ``mask_fraction`` where
+   H_d times the moved A_j is highest), else the mask itself translated; erased with the same
+   fill and scored in the same batch; each row's ``control_s`` holds the K cosines. Each word is then judged against its own
    controls and the selection-matched ones (:mod:`~s2w_toolkit.sim2word.support`): ``excess``,
    ``p_value``, ``p_selection``, ``supported``;
 7. pooled evidence (``stability`` = K > 0, with controls): the pair is explained again on K
@@ -68,7 +70,7 @@ from ..fills import fill_inputs, imputed_inputs
 from .erase import erase_masks, region_masks
 from .counterfactual import contrast_maps
 from .identity import counterfactual_map, identity_cams
-from .placements import face_region, placement_masks
+from .placements import face_region, matched_placements, placement_masks
 from .rescore import PlacementScorer, score_masks
 from .settings import ABLATIONS, MASK_FRACTION, PLACEMENTS, RANK_BY, STABILITY, Settings
 from .support import stop_after
@@ -291,8 +293,13 @@ def explain_directions(backbone: Backbone, x: torch.Tensor, faces: np.ndarray, a
     pooled = pooled_values(values, baseline_u if by_u else similarity, eligible, words, groups, controlled)
     rows_c = torch.tensor(controlled, dtype=torch.long, device=x.device)
     region = face_region(backbone.template, tuple(x.shape[2:]))
-    placed = placement_masks(masks[rows_c] & eligible.to(masks.device)[rows_c][:, :, None, None], region, k,
-                             settings.seed)
+    chosen = masks[rows_c] & eligible.to(masks.device)[rows_c][:, :, None, None]
+    if settings.mask_rule == "region" and settings.ablation != "no-attributes":  # cut as the words' masks were
+        weight = h_d if settings.ablation is None else torch.ones_like(h_d)
+        placed = matched_placements(chosen, weight[rows_c], attr_maps[rows_c], region, k, settings.mask_fraction,
+                                    settings.dilate, settings.seed)
+    else:
+        placed = placement_masks(chosen, region, k, settings.seed)
     sub = None if impute is None else (lambda r, m: impute(controlled[r], m))
     scorer = PlacementScorer(backbone, x[targets[rows_c]], None if fills is None else fills[rows_c], masks[rows_c],
                              units[counters[rows_c]], similarity[rows_c].detach(), settings.batch_size,

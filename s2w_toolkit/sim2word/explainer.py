@@ -166,7 +166,7 @@ def _ranking(result: Sim2WordResult, mate: bool) -> str:
             f"descending {what}"
     if settings.rank_by == "excess":
         change = "fall" if mate else "rise"
-        return f"descending {change} of s_j below/above the mean of the same mask placed at random (excess)"
+        return f"descending {change} of s_j below/above the mean of the same region placed at random (excess)"
     return "ascending s_j: the shared evidence" if mate else "descending s_j: the distinguishing attributes"
 
 

@@ -77,7 +77,7 @@ def _score_bars(bars, e: Explanation) -> None:
 
 def _judged_bars(bars, e: Explanation) -> None:
     """The top-5 eligible words by excess: the cosine change when erased (blue when supported,
-    grey when not) beside the change of the same mask placed at random (mean +- sd)."""
+    grey when not) beside the change of the same region placed at random (mean +- sd)."""
     sign = -1 if e.metadata.get("case") == "mate" else 1
     rows = [(d["target"], r) for d in e.metadata.get("directions", []) for r in d["attributes"]
             if r.get("eligible") and "excess" in r]

@@ -1,4 +1,6 @@
-"""Random placements of an erasure mask: the same pixels, translated, as a control erasure.
+"""Random placements of an erasure mask as control erasures: the same pixels, translated
+(:func:`placement_masks`), or cut the way the mask was from its attribute's region moved as a
+whole (:func:`matched_placements`, the default with ``mask_rule="region"``).
 
 A selection-matched control for Sim2Word's erasures: each attribute's mask M_j is moved, as a
 whole, to ``count`` random integer offsets where its bounding box lies inside a region (the
@@ -90,6 +92,19 @@ def _positions(rows: int, cols: int, count: int, rng: np.random.Generator) -> np
     return picked
 
 
+def _offsets(mask: torch.Tensor, region: Box, count: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """``count`` random (row, column) offsets that keep the bounding box of ``mask`` (bool,
+    non-empty) inside ``region`` (see the module docs)."""
+    h, w = mask.shape
+    ys, xs = mask.nonzero(as_tuple=True)
+    x0, y0, x1, y1 = region_pixels(region, (h, w))
+    top, left = int(ys.min()), int(xs.min())
+    row_lo, row_hi = _starts(y0, y1, int(ys.max()) - top + 1, h)
+    col_lo, col_hi = _starts(x0, x1, int(xs.max()) - left + 1, w)
+    picked = _positions(row_hi - row_lo + 1, col_hi - col_lo + 1, count, rng)
+    return row_lo + picked[:, 0] - top, col_lo + picked[:, 1] - left
+
+
 def random_placements(mask: torch.Tensor, region: Box, count: int, rng: np.random.Generator) -> torch.Tensor:
     """``count`` translated copies of ``mask`` ``(H, W)`` (bool), each with exactly its pixels,
     at random offsets inside ``region`` (left, top, right, bottom): bool ``(count, H, W)`` on the
@@ -100,16 +115,24 @@ def random_placements(mask: torch.Tensor, region: Box, count: int, rng: np.rando
     ys, xs = mask.nonzero(as_tuple=True)
     if count <= 0 or len(ys) == 0:
         return out
-    x0, y0, x1, y1 = region_pixels(region, (h, w))
-    top, left = int(ys.min()), int(xs.min())
-    row_lo, row_hi = _starts(y0, y1, int(ys.max()) - top + 1, h)
-    col_lo, col_hi = _starts(x0, x1, int(xs.max()) - left + 1, w)
-    rows, cols = row_hi - row_lo + 1, col_hi - col_lo + 1
-    picked = _positions(rows, cols, count, rng)
-    dy = torch.as_tensor(row_lo + picked[:, 0] - top, device=mask.device)
-    dx = torch.as_tensor(col_lo + picked[:, 1] - left, device=mask.device)
+    dy, dx = (torch.as_tensor(v, device=mask.device) for v in _offsets(mask, region, count, rng))
     which = torch.arange(count, device=mask.device).repeat_interleave(len(ys))
     out[which, (ys[None] + dy[:, None]).flatten(), (xs[None] + dx[:, None]).flatten()] = True
+    return out
+
+
+def shifted(maps: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
+    """``maps`` ``(..., H, W)`` moved by ``dy`` rows and ``dx`` columns, zero where nothing lands.
+
+    >>> shifted(torch.eye(3), 1, 0).tolist()
+    [[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]
+    """
+    h, w = maps.shape[-2:]
+    out = torch.zeros_like(maps)
+    if abs(dy) >= h or abs(dx) >= w:
+        return out
+    out[..., max(0, dy):h + min(0, dy), max(0, dx):w + min(0, dx)] = \
+        maps[..., max(0, -dy):h - max(0, dy), max(0, -dx):w - max(0, dx)]
     return out
 
 
@@ -138,3 +161,47 @@ def placement_masks(masks: torch.Tensor, region: Box, count: int, seed: int = 0)
                  for j in sorted(set(first.values()))}
         rows.append(torch.stack([drawn[first[group]] for group in groups.tolist()]))
     return torch.stack(rows)
+
+
+def matched_placements(masks: torch.Tensor, weight: torch.Tensor, attribute_maps: torch.Tensor, region: Box,
+                       count: int, fraction: float, dilate: int = 0, seed: int = 0) -> torch.Tensor:
+    """Controls cut the way the words' masks are (``mask_rule="region"``): for each non-empty mask
+    of ``masks`` ``(N, A, H, W)``, the attribute's map ``attribute_maps[i, j]`` moved as a whole to
+    ``count`` random offsets that keep its region (the map at least half its maximum) inside
+    ``region``, and there the ``fraction`` of the moved region where ``weight[i]`` (H_d) times the
+    moved map is highest (:func:`~s2w_toolkit.sim2word.erase.region_masks`, grown by
+    ``dilate``): bool ``(N, A, count, H, W)``. Each control is as large as the word's mask and
+    has the same help from H_d, so a word beats its controls only when its region holds more of
+    the effect than a region of its shape elsewhere, each given its best part. Offsets are drawn
+    as :func:`placement_masks` draws them (generator ``(seed, i, j)``, a repeated mask sharing
+    its first copy's draws).
+
+    >>> maps = torch.zeros(1, 1, 20, 20); maps[0, 0, 4:8, 4:8] = 1.0
+    >>> masks = torch.zeros(1, 1, 20, 20, dtype=torch.bool); masks[0, 0, 4:6, 4:8] = True
+    >>> placed = matched_placements(masks, torch.ones(1, 20, 20), maps, (0, 0, 20, 20), 3, 0.5)
+    >>> placed.shape, placed.sum(dim=(3, 4)).tolist()
+    (torch.Size([1, 1, 3, 20, 20]), [[[8, 8, 8]]])
+    """
+    from .erase import region_masks
+
+    n, a, h, w = masks.shape
+    out = torch.zeros((n, a, max(count, 0), h, w), dtype=torch.bool, device=masks.device)
+    if count <= 0:
+        return out
+    attr = attribute_maps.to(masks.device).float()
+    for i in range(n):
+        _, groups = torch.unique(masks[i].flatten(1), dim=0, return_inverse=True)
+        first: dict[int, int] = {}
+        for j, group in enumerate(groups.tolist()):
+            first.setdefault(group, j)
+            j0 = first[group]
+            if j0 != j:
+                out[i, j] = out[i, j0]
+                continue
+            peak = attr[i, j].max()
+            if not masks[i, j].any() or peak <= 0:
+                continue
+            dys, dxs = _offsets(attr[i, j] >= 0.5 * peak, region, count, np.random.default_rng((seed, i, j)))
+            moved = torch.stack([shifted(attr[i, j], int(dy), int(dx)) for dy, dx in zip(dys, dxs)])
+            out[i, j] = region_masks((weight[i].to(moved) * moved)[None], moved[None], fraction, dilate)[0]
+    return out

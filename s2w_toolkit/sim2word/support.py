@@ -3,7 +3,7 @@ shape anywhere else in the face?
 
 For one direction, every eligible attribute j has a value v_j (the cosine s_j after erasing
 its mask, or the uncertainty u_j with ``rank_by="uncertainty"``) and K control values c_jk (the
-same mask placed at random inside the face, :mod:`~s2w_toolkit.sim2word.placements`). The
+same region placed at random inside the face, :mod:`~s2w_toolkit.sim2word.placements`). The
 expected sign ``sign`` says which way is "better": +1 when erasing should raise the value (a
 non-mate's distinguishing attribute, or the uncertainty), -1 when it should lower it (a mate's
 shared evidence). Per attribute:
