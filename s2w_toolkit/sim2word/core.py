@@ -23,9 +23,11 @@ For the target T and the counter face F (T = a, F = b, then T = b, F = a):
    (:mod:`~s2w_toolkit.sim2word.placements`): with ``mask_rule="region"`` the attribute's
    region moved as a whole and cut there as the word's mask was (the ``mask_fraction`` where
    H_d times the moved A_j is highest), else the mask itself translated; erased with the same
-   fill and scored in the same batch; each row's ``control_s`` holds the K cosines. Each word is then judged against its own
-   controls and the selection-matched ones (:mod:`~s2w_toolkit.sim2word.support`): ``excess``,
-   ``p_value``, ``p_selection``, ``supported``;
+   fill and scored in the same batch; each row's ``control_s`` holds the K cosines. Each word is
+   then judged against its own controls and the selection-matched ones
+   (:mod:`~s2w_toolkit.sim2word.support`): ``excess``, ``p_value``, ``p_selection``,
+   ``supported``. With ``erase="both"`` every mask (and control) is erased on the counter face
+   as well, and s_j = cos(f(T erased), f(F erased));
 7. pooled evidence (``stability`` = K > 0, with controls): the pair is explained again on K
    perturbed copies (JPEG q90, 2 px shifts of the photos), in the same batches, each copy's
    controls placed at the same fractions of the allowed offsets as the photo's; each word is then
@@ -278,7 +280,12 @@ def explain_directions(backbone: Backbone, x: torch.Tensor, faces: np.ndarray, a
         def impute(d: int, chosen: torch.Tensor) -> torch.Tensor:
             return imputed_inputs(backbone, faces[pairs[d][0]], chosen, settings.seed, x)
     else:
-        fills = fills[targets]
+        every_fill, fills = fills, fills[targets]
+    both = None
+    if settings.erase == "both":  # the counter face erased with the same mask
+        if int(counters.max()) >= n:
+            raise ValueError("erase=both needs the counter face's image; these counters are embeddings only")
+        both = (x[counters], every_fill[counters])
     baseline_u = None
     if settings.rank_by == "uncertainty":
         baseline_u = backbone.uncertainty_from_embedding(embeddings).detach()[targets]
@@ -286,7 +293,7 @@ def explain_directions(backbone: Backbone, x: torch.Tensor, faces: np.ndarray, a
     groups = list(range(len(pairs))) if groups is None else list(groups)
     controlled = [d for d, g in enumerate(groups) if g == d]  # copies (g != d) pool into their photo's test
     scored = score_masks(backbone, x[targets], fills, masks, units[counters], similarity.detach(),
-                         settings.batch_size, baseline_u, impute)
+                         settings.batch_size, baseline_u, impute, both)
     by_u = settings.rank_by == "uncertainty"
     values = scored.uncertainty if by_u else scored.cosine
     words = [prediction.words[i] if settings.ablation != "no-attributes" else ["H_d"] for i, _ in pairs]
@@ -303,7 +310,8 @@ def explain_directions(backbone: Backbone, x: torch.Tensor, faces: np.ndarray, a
     sub = None if impute is None else (lambda r, m: impute(controlled[r], m))
     scorer = PlacementScorer(backbone, x[targets[rows_c]], None if fills is None else fills[rows_c], masks[rows_c],
                              units[counters[rows_c]], similarity[rows_c].detach(), settings.batch_size,
-                             None if baseline_u is None else baseline_u[rows_c], sub, scored, rows_c.cpu(), by_u)
+                             None if baseline_u is None else baseline_u[rows_c], sub, scored, rows_c.cpu(), by_u,
+                             None if both is None else (both[0][rows_c], both[1][rows_c]))
     stop = stop_after(k, settings.support_level) if settings.sequential and not by_u else 0
     signs = [(1,) if by_u else (1, -1)] * len(controlled)
     controls, drawn = draw_controls(scorer, placed, pooled, eligible[rows_c.cpu()].cpu(), signs, stop)

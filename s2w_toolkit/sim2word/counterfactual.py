@@ -201,13 +201,7 @@ def contrast_maps(backbone, method: str, x: torch.Tensor, baseline: torch.Tensor
     if method not in COUNTERFACTUALS or method == "official":
         choices = [m for m in COUNTERFACTUALS if m != "official"]
         raise ValueError(f"unknown contrast map {method!r}; use one of {choices}")
-    rows = torch.tensor([i for i, _ in pairs], device=x.device)
-    xd, bd = x[rows].detach(), baseline[rows].detach()
-
-    def score(embedded: torch.Tensor, which: torch.Tensor | None = None) -> torch.Tensor:
-        chosen = pairs if which is None else [pairs[int(d)] for d in which]
-        return contrast_scores(backbone, embedded, every, chosen, classes)
-
+    xd, bd, score = _directions(backbone, x, baseline, pairs, every, classes)
     if method in ("contrastive", "fine", "layers"):
         maps = []
         if method != "fine":
@@ -228,10 +222,18 @@ def pixel_attributions(backbone, x: torch.Tensor, baseline: torch.Tensor, pairs:
     """``(x - baseline) . grad c`` per pixel, summed over channels, of each direction ``(i, k)``:
     ``(D, H, W)``, signed and unsmoothed; the gradient averaged over ``steps`` midpoints of the
     path from the baseline (integrated gradients), or taken at ``x`` with ``steps=1``."""
-    rows = torch.tensor([i for i, _ in pairs], device=x.device)
-    xd, bd = x[rows].detach(), baseline[rows].detach()
-
-    def score(embedded: torch.Tensor, which: torch.Tensor) -> torch.Tensor:
-        return contrast_scores(backbone, embedded, every, [pairs[int(d)] for d in which], classes)
-
+    xd, bd, score = _directions(backbone, x, baseline, pairs, every, classes)
     return ((xd - bd) * _path_gradients(backbone, xd, bd, score, steps)).sum(dim=1)
+
+
+def _directions(backbone, x: torch.Tensor, baseline: torch.Tensor, pairs: Sequence[tuple[int, int]],
+                every: torch.Tensor, classes: Sequence[Sequence[int]]):
+    """Each direction's target image and baseline, ``(D, 3, H, W)`` each, and its contrast
+    target ``score(embedded, which=None)`` of the directions ``which`` (default: all)."""
+    rows = torch.tensor([i for i, _ in pairs], device=x.device)
+
+    def score(embedded: torch.Tensor, which: torch.Tensor | None = None) -> torch.Tensor:
+        chosen = pairs if which is None else [pairs[int(d)] for d in which]
+        return contrast_scores(backbone, embedded, every, chosen, classes)
+
+    return x[rows].detach(), baseline[rows].detach(), score

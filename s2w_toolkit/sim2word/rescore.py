@@ -47,15 +47,25 @@ class MaskScores:
 @torch.no_grad()
 def rescore(backbone: Backbone, images: torch.Tensor, counters: torch.Tensor, batch_size: int,
             with_uncertainty: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """cos(f(images[i]), counters[i]) (``counters`` are unit vectors), and u(images[i]) when
-    asked, in chunks of ``batch_size``. On CPU the batch is laid out channels-last, which
-    oneDNN convolves about 1.5x faster."""
+    """cos(f(images[i]), counters[i]) (``counters`` are unit vectors, or images ``(n, 3, H, W)``
+    to embed first, in the same passes), and u(images[i]) when asked, in chunks of
+    ``batch_size``. On CPU the batch is laid out channels-last, which oneDNN convolves about
+    1.5x faster."""
     if images.device.type == "cpu":
         images = images.contiguous(memory_format=torch.channels_last)
+    with_images = counters.ndim == 4
+    if with_images and counters.device.type == "cpu":
+        counters = counters.contiguous(memory_format=torch.channels_last)
     cosines, uncertainties = [], []
-    for start in range(0, len(images), batch_size):
-        emb = backbone(images[start:start + batch_size])
-        cosines.append((F.normalize(emb, dim=1) * counters[start:start + batch_size]).sum(dim=1))
+    step = max(1, batch_size // 2) if with_images else batch_size  # both faces of a chunk in one pass
+    for start in range(0, len(images), step):
+        chunk = images[start:start + step]
+        if with_images:
+            both = backbone(torch.cat([chunk, counters[start:start + step]]))
+            emb, other = both[:len(chunk)], F.normalize(both[len(chunk):], dim=1)
+        else:
+            emb, other = backbone(chunk), counters[start:start + step]
+        cosines.append((F.normalize(emb, dim=1) * other).sum(dim=1))
         if with_uncertainty:
             uncertainties.append(backbone.uncertainty_from_embedding(emb))
     empty = torch.zeros(0, device=counters.device)
@@ -66,10 +76,13 @@ def rescore(backbone: Backbone, images: torch.Tensor, counters: torch.Tensor, ba
 def score_masks(backbone: Backbone, x: torch.Tensor, fills: torch.Tensor | None, masks: torch.Tensor,
                 counters: torch.Tensor, baseline: torch.Tensor, batch_size: int = 64,
                 baseline_u: torch.Tensor | None = None,
-                impute: Callable[[int, torch.Tensor], torch.Tensor] | None = None) -> MaskScores:
+                impute: Callable[[int, torch.Tensor], torch.Tensor] | None = None,
+                counter_faces: tuple[torch.Tensor, torch.Tensor] | None = None) -> MaskScores:
     """Score row i's faces ``x[i]`` with each of its masks ``masks[i, j]`` filled from
     ``fills[i]`` (or, with ``impute``, from ``impute(i, masks)``: one preprocessed image per
-    mask of row i), against ``counters[i]``. An empty mask erases nothing and keeps
+    mask of row i), against ``counters[i]``; with ``counter_faces`` = (images, fills) of the
+    counter faces ``(n, 3, H, W)``, against the counter face erased with the same mask (both
+    faces erased, ``erase="both"``; each image counts). An empty mask erases nothing and keeps
     ``baseline[i]`` (and ``baseline_u[i]``); masks repeated within a row are scored once."""
     n, a = masks.shape[:2]
     flat = masks.flatten(2)
@@ -99,14 +112,16 @@ def score_masks(backbone: Backbone, x: torch.Tensor, fills: torch.Tensor | None,
                 mine = [k for k, (row, _) in enumerate(chunk) if row == i]
                 sources[mine] = impute(i, chosen[mine, 0])
         batch = torch.where(chosen, sources, x[rows])
-        values, us = rescore(backbone, batch, counters[rows], batch_size, with_u)
+        against = counters[rows] if counter_faces is None else \
+            torch.where(chosen, counter_faces[1][rows], counter_faces[0][rows])
+        values, us = rescore(backbone, batch, against, batch_size, with_u)
         values = values.float().cpu()  # one read-back per chunk
         us = us.float().cpu() if with_u else None
         for k, (i, sharing) in enumerate(owners[start:start + batch_size]):
             cosine[i, sharing] = values[k]
             if with_u:
                 uncertainty[i, sharing] = us[k]
-    return MaskScores(cosine, uncertainty, len(jobs))
+    return MaskScores(cosine, uncertainty, len(jobs) * (1 if counter_faces is None else 2))
 
 
 class PlacementScorer:
@@ -134,8 +149,9 @@ class PlacementScorer:
     def __init__(self, backbone: Backbone, x: torch.Tensor, fills: torch.Tensor | None, masks: torch.Tensor,
                  counters: torch.Tensor, baseline: torch.Tensor, batch_size: int, baseline_u: torch.Tensor | None,
                  impute: Callable[[int, torch.Tensor], torch.Tensor] | None, first: MaskScores, rows: torch.Tensor,
-                 by_u: bool) -> None:
+                 by_u: bool, counter_faces: tuple[torch.Tensor, torch.Tensor] | None = None) -> None:
         self.backbone, self.x, self.fills, self.masks = backbone, x, fills, masks
+        self.counter_faces = counter_faces
         self.counters, self.baseline, self.batch_size = counters, baseline, batch_size
         self.baseline_u, self.impute, self.first, self.rows, self.by_u = baseline_u, impute, first, rows, by_u
         self.forwarded = 0
@@ -146,7 +162,7 @@ class PlacementScorer:
         own = self.masks.repeat_interleave(per_word, dim=1)
         known = (chosen == own).flatten(2).all(dim=2) & chosen.flatten(2).any(dim=2)
         out = score_masks(self.backbone, self.x, self.fills, chosen & ~known[:, :, None, None], self.counters,
-                          self.baseline, self.batch_size, self.baseline_u, self.impute)
+                          self.baseline, self.batch_size, self.baseline_u, self.impute, self.counter_faces)
         self.forwarded += out.forwarded
         known = known.cpu()
         self.cosine = torch.where(known, self.first.cosine[self.rows].repeat_interleave(per_word, dim=1), out.cosine)

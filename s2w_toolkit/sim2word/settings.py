@@ -46,7 +46,8 @@ class Settings(BaseOptions):
     counterfactual: Literal["integrated", "occlusion", "gradient", "contrastive", "fine", "layers", "official"] = field(
         default="integrated", metadata={
             "help": "H_d, where T is like itself and not like F: integrated = integrated gradients of "
-                    "<f(T), e_T - e_F> from the fill; occlusion = its drop under erased squares; gradient; contrastive = its Grad-CAM; "
+                    "<f(T), e_T - e_F> from the fill; occlusion = its drop under erased squares; gradient; "
+                    "contrastive = its Grad-CAM; "
                     "fine = its Grad-CAM at a finer layer; layers = both; official = minmax(H_t (max H_f - H_f))"})
     mask_rule: Literal["region", "absolute"] = field(default="region", metadata={
         "help": "region: erase the top mask_fraction of each attribute's region by J_j; absolute: J_j > "
@@ -57,6 +58,9 @@ class Settings(BaseOptions):
     fill: Literal["black", "mean", "noise", "blur", "road"] = field(default="blur", metadata={
         "help": "what erased pixels become: blur (the least leakage measured), black (official), mean, noise, "
                 "road (ROAD's imputation from the neighbours)"})
+    erase: Literal["target", "both"] = field(default="target", metadata={
+        "help": "target: erase the region on the target face (the paper); both: on both faces, so that s_j is "
+                "cos(f(T erased), f(F erased)) (the faces are aligned to one template)"})
     dilate: int = field(default=0, metadata={"help": "grow each mask by this many pixels", "min": 0})
     ablation: Literal["no-attributes", "no-counterfactual"] | None = field(default=None, metadata={
         "help": "no-attributes: erase the thresholded H_d alone; no-counterfactual: erase each A_j alone"})
@@ -89,6 +93,11 @@ class Settings(BaseOptions):
             raise ValueError(f"unknown counterfactual {self.counterfactual!r}; use one of {tuple(COUNTERFACTUALS)}")
         if self.mask_rule not in ("region", "absolute"):
             raise ValueError(f"unknown mask_rule {self.mask_rule!r}; use region or absolute")
+        if self.erase not in ("target", "both"):
+            raise ValueError(f"unknown erase {self.erase!r}; use target or both")
+        if self.erase == "both" and (self.fill == "road" or self.rank_by == "uncertainty"):
+            raise ValueError("erase=both works with the fills black, mean, noise and blur, and rank_by excess or "
+                             "similarity")
         if self.selection not in SELECTION_RULES:
             raise ValueError(f"unknown selection {self.selection!r}; use one of {SELECTION_RULES}")
         if self.rank_by not in RANK_BY:
