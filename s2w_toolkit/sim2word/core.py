@@ -2,8 +2,7 @@
 
 For the target T and the counter face F (T = a, F = b, then T = b, F = a):
 
-1. identity maps H_t (T's own identity on T) and H_f (F's identity on T), see
-   :mod:`~s2w_toolkit.sim2word.identity`;
+1. identity maps H_t (T's own identity on T) and H_f (F's identity on T), :mod:`.identity`;
 2. counterfactual map H_d, where T looks like itself and not like F
    (:mod:`~s2w_toolkit.sim2word.counterfactual`): with ``counterfactual="integrated"`` (the
    default) the integrated gradients of ``<f(T), e_T - e_F>`` (with an identification head, of
@@ -20,10 +19,9 @@ For the target T and the counter face F (T = a, F = b, then T = b, F = a):
 5. eligible attributes: every category one, a yes/no one when present;
 6. controls (``placements`` = K > 0, not in the official code): for every eligible mask, K
    random placements inside the template's face box
-   (:mod:`~s2w_toolkit.sim2word.placements`): with ``mask_rule="region"`` the attribute's
-   region moved as a whole and cut there as the word's mask was (the ``mask_fraction`` where
-   H_d times the moved A_j is highest), else the mask itself translated; erased with the same
-   fill and scored in the same batch; each row's ``control_s`` holds the K cosines. Each word is
+   (:mod:`~s2w_toolkit.sim2word.placements`: with ``mask_rule="region"`` the attribute's region
+   moved and cut there as the word's mask was), erased with the same fill and scored in the
+   same batch; each row's ``control_s`` holds the K cosines. Each word is
    then judged against its own controls and the selection-matched ones
    (:mod:`~s2w_toolkit.sim2word.support`): ``excess``, ``p_value``, ``p_selection``,
    ``supported``. With ``erase="both"`` every mask (and control) is erased on the counter face
@@ -72,7 +70,8 @@ from ..fills import fill_inputs, imputed_inputs
 from .erase import erase_masks, region_masks
 from .counterfactual import contrast_maps
 from .identity import counterfactual_map, identity_cams
-from .placements import face_region, matched_placements, placement_masks
+from .identity_model import identity_model_maps
+from .placements import control_placements, face_region
 from .rescore import PlacementScorer, score_masks
 from .settings import ABLATIONS, MASK_FRACTION, PLACEMENTS, RANK_BY, STABILITY, Settings
 from .support import stop_after
@@ -248,7 +247,7 @@ def explain_directions(backbone: Backbone, x: torch.Tensor, faces: np.ndarray, a
             backbone, x, others, settings.strategy, settings.top_k, settings.prob_threshold, contrastive,
             settings.batch_size)
     else:
-        maps, embeddings, classes, strategy, contrast = _identity_model_maps(
+        maps, embeddings, classes, strategy, contrast = identity_model_maps(
             backbone, identity, x, faces, identity_others, settings, contrastive)
     every = embeddings if others is None else torch.cat([embeddings, others.detach().to(embeddings)])
     units = F.normalize(every, dim=1)
@@ -300,13 +299,8 @@ def explain_directions(backbone: Backbone, x: torch.Tensor, faces: np.ndarray, a
     pooled = pooled_values(values, baseline_u if by_u else similarity, eligible, words, groups, controlled)
     rows_c = torch.tensor(controlled, dtype=torch.long, device=x.device)
     region = face_region(backbone.template, tuple(x.shape[2:]))
-    chosen = masks[rows_c] & eligible.to(masks.device)[rows_c][:, :, None, None]
-    if settings.mask_rule == "region" and settings.ablation != "no-attributes":  # cut as the words' masks were
-        weight = h_d if settings.ablation is None else torch.ones_like(h_d)
-        placed = matched_placements(chosen, weight[rows_c], attr_maps[rows_c], region, k, settings.mask_fraction,
-                                    settings.dilate, settings.seed)
-    else:
-        placed = placement_masks(chosen, region, k, settings.seed)
+    placed = control_placements(masks[rows_c] & eligible.to(masks.device)[rows_c][:, :, None, None], h_d[rows_c],
+                                attr_maps[rows_c], region, k, settings)
     sub = None if impute is None else (lambda r, m: impute(controlled[r], m))
     scorer = PlacementScorer(backbone, x[targets[rows_c]], None if fills is None else fills[rows_c], masks[rows_c],
                              units[counters[rows_c]], similarity[rows_c].detach(), settings.batch_size,
@@ -346,24 +340,6 @@ def explain_directions(backbone: Backbone, x: torch.Tensor, faces: np.ndarray, a
                                     masks=masks[d].cpu(), key=key, sign=sign, by_excess=by_excess, summary=summary))
     return Directions(directions, similarity.tolist(), embeddings, strategy, classes,
                       scored.forwarded + scorer.forwarded)
-
-
-def _identity_model_maps(backbone: Backbone, identity: Backbone, x: torch.Tensor, faces: np.ndarray,
-                         others: torch.Tensor | None, settings: Settings, contrastive: bool):
-    """:func:`identity_cams` by a separate ``identity`` model, the maps warped back to the
-    backbone's frame; the embeddings returned are the backbone's (they score the pair)."""
-    from .identity_model import maps_back, to_template
-
-    x_id = identity.preprocess(to_template(faces, backbone.template, identity.template)).to(identity.device)
-    maps, _, classes, strategy, contrast = identity_cams(identity, x_id, others, settings.strategy, settings.top_k,
-                                                         settings.prob_threshold, contrastive, settings.batch_size)
-
-    def back(m):
-        return None if m is None else torch.from_numpy(maps_back(m, backbone.template, identity.template)).to(x.device)
-
-    with torch.no_grad():
-        embeddings = backbone(x)
-    return back(maps), embeddings, classes, f"{strategy} ({identity.name})", back(contrast)
 
 
 def run_sim2word(backbone: Backbone, pair: Pair, attributes: AttributeModel,

@@ -21,7 +21,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import torch
 from skimage.transform import SimilarityTransform, warp
+
+from .identity import identity_cams
 
 
 def _eyes(template: Any) -> np.ndarray:
@@ -54,3 +57,20 @@ def maps_back(maps: Any, src: Any, dst: Any) -> np.ndarray:
         for j in range(a):
             out[i, j] = warp(maps[i, j], tform, output_shape=tuple(src.size), order=1, mode="constant", cval=0.0)
     return out
+
+
+def identity_model_maps(backbone: Any, identity: Any, x: torch.Tensor, faces: np.ndarray,
+                        others: torch.Tensor | None, settings: Any, contrastive: bool) -> tuple:
+    """:func:`~s2w_toolkit.sim2word.identity.identity_cams` by a separate ``identity`` model on
+    the ``faces`` warped to its template, the maps warped back to the backbone's frame; the
+    embeddings returned are the backbone's (of ``x``: they score the pair)."""
+    x_id = identity.preprocess(to_template(faces, backbone.template, identity.template)).to(identity.device)
+    maps, _, classes, strategy, contrast = identity_cams(identity, x_id, others, settings.strategy, settings.top_k,
+                                                         settings.prob_threshold, contrastive, settings.batch_size)
+
+    def back(m):
+        return None if m is None else torch.from_numpy(maps_back(m, backbone.template, identity.template)).to(x.device)
+
+    with torch.no_grad():
+        embeddings = backbone(x)
+    return back(maps), embeddings, classes, f"{strategy} ({identity.name})", back(contrast)

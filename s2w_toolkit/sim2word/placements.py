@@ -205,3 +205,16 @@ def matched_placements(masks: torch.Tensor, weight: torch.Tensor, attribute_maps
             moved = torch.stack([shifted(attr[i, j], int(dy), int(dx)) for dy, dx in zip(dys, dxs)])
             out[i, j] = region_masks((weight[i].to(moved) * moved)[None], moved[None], fraction, dilate)[0]
     return out
+
+
+def control_placements(masks: torch.Tensor, h_d: torch.Tensor, attribute_maps: torch.Tensor, region: Box,
+                       count: int, settings: Any) -> torch.Tensor:
+    """The controls of Sim2Word's ``masks`` ``(N, A, H, W)`` by its ``settings``: with
+    ``mask_rule="region"`` :func:`matched_placements` (by H_d ``(N, H, W)``, or by the attribute
+    maps alone with ``ablation="no-counterfactual"``), else (``absolute``, ``no-attributes``)
+    :func:`placement_masks`."""
+    if settings.mask_rule == "region" and settings.ablation != "no-attributes":
+        weight = h_d if settings.ablation is None else torch.ones_like(h_d)
+        return matched_placements(masks, weight, attribute_maps, region, count, settings.mask_fraction,
+                                  settings.dilate, settings.seed)
+    return placement_masks(masks, region, count, settings.seed)
