@@ -67,7 +67,7 @@ def per_attribute_loop(net, pair, attributes, settings: Settings) -> list[float]
     direction (and each perturbed copy, with ``stability``): one full backward pass per identity
     map (H_t, H_f, and the contrastive target), the attribute model on that face alone, and each
     erased image (every attribute, every placement of an eligible one) built in pixels,
-    preprocessed and scored alone. Returns, per direction of the original pair and attribute,
+    preprocessed and scored alone (and, with both faces erased, its erased counter face). Returns, per direction of the original pair and attribute,
     s_j then its K control cosines."""
     copies = [np.stack([pair.image_a, pair.image_b])]
     if settings.stability and settings.placements:
@@ -105,6 +105,7 @@ def per_attribute_loop(net, pair, attributes, settings: Settings) -> list[float]
                 h_d = maps[2] if len(maps) == 3 else counterfactual_map(maps[0][None], maps[1][None])[0]
             prediction = attributes.predict(faces[t][None], net.template)  # one face at a time
             fill = fill_images(faces[t][None], settings.fill, settings.seed)[0]
+            counter_fill = fill_images(faces[f][None], settings.fill, settings.seed)[0]
             first: dict[bytes, int] = {}  # an eligible mask repeated on a side shares its placements
             for j in range(prediction.a):
                 attr = prediction.maps[0, j].to(h_d.device)[None, None]
@@ -113,13 +114,19 @@ def per_attribute_loop(net, pair, attributes, settings: Settings) -> list[float]
                 owner = first.setdefault(mask.cpu().numpy().tobytes(), j) if eligible and mask.any() else j
                 rng = np.random.default_rng((settings.seed, row, owner))
                 # the photo's words are placed at random; a perturbed copy erases its own words only
-                placed = random_placements(mask, region, settings.placements, rng) if eligible and copy == 0 else []
+                placed = random_placements(mask, region, settings.placements, rng, settings.control_overlap) \
+                    if eligible and copy == 0 else []
                 for m in [mask, *placed]:
                     erased = faces[t].copy()
                     m = m.cpu().numpy()
                     erased[m] = fill[m]
                     with torch.no_grad():
-                        value = float((net.embed(net.preprocess(erased)) * units[f]).sum())
+                        counter = units[f]
+                        if settings.erases_both:  # the counter face erased alike, embedded alone too
+                            other = faces[f].copy()
+                            other[m] = counter_fill[m]
+                            counter = net.embed(net.preprocess(other))
+                        value = float((net.embed(net.preprocess(erased)) * counter).sum())
                     if copy == 0:
                         scores.append(value)
     return scores

@@ -47,7 +47,7 @@ def test_an_unknown_key_is_rejected_naming_the_valid_ones():
         Sim2WordExplainer(erase_treshold="0.5")
     message = str(info.value)
     assert message.startswith("explainer 'sim2word' has no option 'erase_treshold' (did you mean 'erase_threshold'?)")
-    assert "its options: ablation, attribute_weights, attributes, batch_size, counterfactual, dilate, erase, erase_threshold" \
+    assert "its options: ablation, attribute_weights, attributes, batch_size, control_overlap, counterfactual, dilate, erase, erase_threshold" \
         in message
     assert "\n" not in message and isinstance(info.value, S2WError)
     with pytest.raises(OptionError, match="'input-gradient' has no option 'window'; its options: batch_size, seed$"):

@@ -1,6 +1,7 @@
 """Sim2Word on real faces with the default backbone: erasing, re-scoring, ranking, determinism
 and degenerate inputs."""
 
+import dataclasses
 import json
 import math
 
@@ -37,7 +38,11 @@ class FixedAttributes(AttributeModel):
                                          kinds=["binary"] * 3, model=self.name)
 
 
-BLACK = Settings(fill="black", stability=0)  # erased pixels are 0: the checks below recompute them in uint8
+#: The target face erased alone, half masks not grown, controls anywhere (the paper's erasing and the
+#: former defaults): the checks below recompute s_j the plain way from the target's pixels.
+#: Both faces erased (the default) is checked in test_sim2word_erase_both.py and below.
+TARGET = dict(erase="target", dilate=0, control_overlap=1.0, mask_fraction=0.5)
+BLACK = Settings(fill="black", stability=0, **TARGET)  # erased pixels are 0: the checks below recompute them in uint8
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +87,7 @@ def test_identical_across_batch_sizes_and_repeated_runs(net, pair, result):
     again = run_sim2word(net, pair, FixedAttributes(), BLACK)
     assert scores(again) == scores(result)
     for size in (1, 4):
-        other = run_sim2word(net, pair, FixedAttributes(), Settings(batch_size=size, fill="black", stability=0))
+        other = run_sim2word(net, pair, FixedAttributes(), Settings(batch_size=size, fill="black", stability=0, **TARGET))
         np.testing.assert_allclose(scores(other), scores(result), atol=1e-5)
     # one image per distinct non-empty mask of each side, and one per placement of it (K by
     # default): "Nothing" is never forwarded
@@ -93,13 +98,13 @@ def test_identical_across_batch_sizes_and_repeated_runs(net, pair, result):
     images = sum(len({m.numpy().tobytes() for m in torch.cat([masks[i], placed[i].flatten(0, 1)]) if m.any()})
                  for i in range(2))  # distinct erased images of each side: a repeated placement is scored once
     assert 2 <= distinct <= 4 and distinct * 10 < images <= distinct * (1 + Settings().placements)
-    full = run_sim2word(net, pair, FixedAttributes(), Settings(fill="black", stability=0, sequential=False))
+    full = run_sim2word(net, pair, FixedAttributes(), Settings(fill="black", stability=0, sequential=False, **TARGET))
     assert full.forward_images == images and scores(full) == scores(result)
     # the sequential rule decides as the full draw (it may score a repeated placement again in a later round)
     assert [[r["attribute"] for r in d.words()] for d in full.directions] == \
         [[r["attribute"] for r in d.words()] for d in result.directions]
     assert run_sim2word(net, pair, FixedAttributes(), Settings(placements=0, rank_by="similarity",
-                                                               stability=0)).forward_images == distinct
+                                                               stability=0, **TARGET)).forward_images == distinct
 
 
 def test_ranking_both_directions_and_the_json(net, pair, tmp_path):
@@ -149,7 +154,8 @@ def test_ablations(net, pair):
     h_d_only = run_sim2word(net, pair, FixedAttributes(), Settings(ablation="no-attributes"))
     assert [len(d.rows) for d in h_d_only.directions] == [1, 1]
     assert h_d_only.directions[0].rows[0]["erased_fraction"] > 0
-    no_cf = run_sim2word(net, pair, FixedAttributes(), Settings(ablation="no-counterfactual"))
+    no_cf = run_sim2word(net, pair, FixedAttributes(), Settings(ablation="no-counterfactual", mask_fraction=0.5,
+                                                                dilate=0))
     # the "Face" map alone covers everything: the top half of it by J_j (= A_j) is erased
     assert no_cf.directions[0].rows[0]["erased_fraction"] == 0.5
     absolute = run_sim2word(net, pair, FixedAttributes(), Settings(ablation="no-counterfactual", mask_rule="absolute"))
@@ -158,8 +164,8 @@ def test_ablations(net, pair):
 
 @pytest.mark.parametrize("fill", ["mean", "noise", "blur"])
 def test_fills_are_deterministic_and_differ(net, pair, result, fill):
-    first = run_sim2word(net, pair, FixedAttributes(), Settings(fill=fill, dilate=2))
-    second = run_sim2word(net, pair, FixedAttributes(), Settings(fill=fill, dilate=2))
+    first = run_sim2word(net, pair, FixedAttributes(), Settings(fill=fill, **{**TARGET, "dilate": 2}))
+    second = run_sim2word(net, pair, FixedAttributes(), Settings(fill=fill, **{**TARGET, "dilate": 2}))
     s = [d.rows[0]["s"] for d in first.directions]
     assert s == [d.rows[0]["s"] for d in second.directions]
     assert s != [d.rows[0]["s"] for d in result.directions]
@@ -167,25 +173,31 @@ def test_fills_are_deterministic_and_differ(net, pair, result, fill):
 
 
 def test_with_the_default_attribute_models(net, pair):
-    """The default composite (age-gender + face-parts) and the default (blur) fill: s_j still is
-    the erased image's cosine."""
+    """The default attribute models, the default (blur) fill and both faces erased (the
+    defaults): s_j is the cosine of the two erased images, each erased with its own blur."""
     from s2w_toolkit.attributes.composite import load_attributes
     from s2w_toolkit.fills import fill_images
 
     result = run_sim2word(net, pair, load_attributes())
     assert len(result.directions[0].rows) == 22 and result.settings.fill == "blur"
-    for direction, face, other in zip(result.directions, (pair.image_a, pair.image_b), (pair.b, pair.a)):
-        blurred = fill_images(face[None], "blur")[0]
+    assert result.settings.erases_both
+    faces = (pair.image_a, pair.image_b)
+    for i, direction in enumerate(result.directions):
         for j, row in enumerate(direction.rows):
-            erased = face.copy()
-            erased[direction.masks[j].numpy()] = blurred[direction.masks[j].numpy()]
+            m = direction.masks[j].numpy()
+            erased = []
+            for face in (faces[i], faces[1 - i]):
+                e = face.copy()
+                e[m] = fill_images(face[None], "blur")[0][m]
+                erased.append(net.preprocess(e))
             with torch.no_grad():
-                assert row["s"] == pytest.approx(net.similarity(net.preprocess(erased), other).item(), abs=1e-5)
+                assert row["s"] == pytest.approx(net.similarity(erased[0], erased[1]).item(), abs=1e-5)
 
 
 def test_no_two_words_share_a_mask_and_none_is_empty_on_the_demo_faces(net, demo):
-    """The default rule erases half of each attribute's own region: every word has its own
-    evidence, of a stated size."""
+    """The default rule erases each attribute's own region (grown by 6 px): every word has
+    evidence of a stated size, and two words share a mask only where their models declare the
+    same region for them."""
     from s2w_toolkit.attributes.composite import load_attributes
 
     attributes = load_attributes()
@@ -196,7 +208,11 @@ def test_no_two_words_share_a_mask_and_none_is_empty_on_the_demo_faces(net, demo
         for d in result.directions:
             names = [r["attribute"] for r in d.rows]
             masks = {names[j]: d.masks[j].numpy().tobytes() for j in range(len(names))}
-            assert len(set(masks.values())) == len(names), (other, d.target)
+            assert len(set(masks.values())) >= len(names) - 2, (other, d.target)
+            regions = attributes.word_regions()
+            for shared in {m for m in masks.values() if list(masks.values()).count(m) > 1}:
+                words = [n for n, m in masks.items() if m == shared]
+                assert len({tuple(sorted(regions.get(w, ()))) for w in words}) == 1, words
             for j, row in enumerate(d.rows):
                 assert row["erased_fraction"] > 0.002, (row["attribute"], row["erased_fraction"])
                 assert d.masks[j].sum().item() <= 0.5 * 150 * 150
@@ -262,8 +278,8 @@ def test_group_mode_averages_over_the_gallery(net, demo, run_cli, tmp_path):
     faces = [load_face(demo[n], net)[0] for n in ("obama", "biden", "obama2")]
     result = run_group(net, faces[0], faces[1:], FixedAttributes())
     for j, row in enumerate(result.rows):
-        pairwise = [run_sim2word(net, load_pair(demo["obama"], demo[n], net), FixedAttributes()).directions[0].rows[j]
-                    for n in ("biden", "obama2")]
+        pairwise = [run_sim2word(net, load_pair(demo["obama"], demo[n], net), FixedAttributes(),
+                                 Settings(erase="target")).directions[0].rows[j] for n in ("biden", "obama2")]
         assert row["mean_angular"] == pytest.approx(np.mean([r["angular"] for r in pairwise]), abs=1e-5)
     gallery = tmp_path / "gallery"
     (gallery / "person2").mkdir(parents=True)
@@ -286,14 +302,16 @@ def test_group_mode_averages_over_the_gallery(net, demo, run_cli, tmp_path):
                                       Settings(ablation="no-attributes", counterfactual="official")],
                          ids=["default", "official", "no-counterfactual", "no-attributes"])
 def test_group_mode_is_the_pair_pipeline(net, demo, settings):
-    """One gallery face: group mode gives the pair's direction with the probe as target, for
-    every option (ablations, mask rule, counterfactual, controls and support)."""
+    """One gallery face: group mode gives the pair's direction with the probe as target (erased
+    alone: the gallery is compared as embeddings), for every option (ablations, mask rule,
+    counterfactual, controls and support)."""
     from s2w_toolkit import load_face
     from s2w_toolkit.sim2word.group import run_group
 
     probe, other = (load_face(demo[n], net)[0] for n in ("obama", "biden"))
     group = run_group(net, probe, [other], FixedAttributes(), settings)
-    pair = run_sim2word(net, load_pair(demo["obama"], demo["biden"], net), FixedAttributes(), settings).directions[0]
+    alone = dataclasses.replace(settings, erase="target")
+    pair = run_sim2word(net, load_pair(demo["obama"], demo["biden"], net), FixedAttributes(), alone).directions[0]
     assert [r["per_gallery"][0] for r in group.rows] == pytest.approx([r["angular"] for r in pair.rows], abs=1e-6)
     # the integrated H_d sums 8 gradients of a contrast built from embeddings that group mode
     # computes in other batches: 1.2e-6 apart on this pair (the masks cut from it are the same:
@@ -356,7 +374,7 @@ def test_a_separate_identity_model_makes_the_identity_maps(net, pair, demo, run_
                                torch.nn.Conv2d(8, 16, 3, stride=2, padding=1), torch.nn.Tanh(),
                                torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten())
     other = wrap_module(body, input_size=(112, 112), name="tiny-arcface-crop")
-    settings = Settings(placements=2, stability=0, counterfactual="contrastive")  # the identity model's own H_d
+    settings = Settings(placements=2, stability=0, counterfactual="contrastive", erase="target")  # its own H_d
     own = run_sim2word(net, pair, FixedAttributes(), settings)
     separate = run_sim2word(net, pair, FixedAttributes(), settings, identity=other)
     assert separate.similarity == pytest.approx(own.similarity, abs=1e-6)  # still the backbone's score

@@ -29,7 +29,7 @@ def setup():
 def test_s_j_and_the_controls_are_the_cosines_of_both_faces_erased(setup):
     net, faces, x, pair = setup
     result = run_sim2word(net, pair, Squares(BOXES), Settings(erase="both", stability=0, sequential=False))
-    target = run_sim2word(net, pair, Squares(BOXES), Settings(stability=0, sequential=False))
+    target = run_sim2word(net, pair, Squares(BOXES), Settings(erase="target", stability=0, sequential=False))
     fills = fill_inputs(net, faces, "blur", 0, x)
     for i, d in enumerate(result.directions):
         for j, row in enumerate(d.rows):
@@ -45,10 +45,13 @@ def test_s_j_and_the_controls_are_the_cosines_of_both_faces_erased(setup):
 def test_a_planted_difference_is_distinguishing_when_both_faces_are_erased(setup):
     """The faces agree on one read square and differ on the other. Erasing the different square
     on both faces takes the difference away (the cosine rises to the shared square's); on the
-    target alone it cannot, and the word is not named."""
+    target alone (with the half masks and the controls anywhere of the former defaults) it cannot,
+    and the word is not named. The defaults erase both faces."""
     net, _, _, pair = setup
-    both = run_sim2word(net, pair, Squares(BOXES), Settings(erase="both", stability=0))
-    alone = run_sim2word(net, pair, Squares(BOXES), Settings(stability=0))
+    both = run_sim2word(net, pair, Squares(BOXES), Settings(stability=0))
+    assert both.settings.erases_both
+    alone = run_sim2word(net, pair, Squares(BOXES), Settings(erase="target", stability=0, mask_fraction=0.5, dilate=0,
+                                                            control_overlap=1.0))
     assert [r["attribute"] for r in both.directions[0].words("distinguishing")] == ["Different"]
     assert all(not d.words("distinguishing") for d in alone.directions)
     from s2w_toolkit.sim2word.explainer import to_explanation

@@ -37,7 +37,8 @@ def attributes():
 
 @pytest.fixture(scope="module")
 def result(net, pair, attributes):
-    return run_sim2word(net, pair, attributes, Settings(placements=K, mask_rule="absolute", fill="black", counterfactual="official", stability=0))
+    return run_sim2word(net, pair, attributes, Settings(placements=K, mask_rule="absolute", fill="black", counterfactual="official", stability=0,
+                                                       erase="target", dilate=0, control_overlap=1.0))
 
 
 @pytest.fixture(scope="module")
@@ -133,7 +134,9 @@ def test_placements_are_seeded_and_batch_size_free(net, pair, attributes, result
     def controls(r):
         return [r_["control_s"] for d in r.directions for r_ in d.rows]
 
-    small = run_sim2word(net, pair, attributes, Settings(placements=K, batch_size=7, mask_rule="absolute", fill="black", counterfactual="official", stability=0))
+    small = run_sim2word(net, pair, attributes, Settings(placements=K, batch_size=7, mask_rule="absolute", fill="black",
+                                                        counterfactual="official", stability=0, erase="target", dilate=0,
+                                                        control_overlap=1.0))
     np.testing.assert_allclose(controls(small), controls(result), atol=1e-5)
     reseeded = run_sim2word(net, pair, attributes, Settings(placements=K, seed=1, mask_rule="absolute", fill="black", counterfactual="official", stability=0))
     assert controls(reseeded) != controls(result)
@@ -219,3 +222,37 @@ def test_matched_placements_cut_the_moved_region_as_the_word_was_cut():
             assert float(h_d[0][cut].min()) >= float(h_d[0][region & ~cut].max())  # the best half, in the region
     assert all(control.numpy().tobytes() in cuts for control in placed[0, 0])
     assert len({tuple(c.nonzero()[0].tolist()) for c in placed[0, 0]}) > 1  # the placements differ
+
+
+def test_controls_keep_away_from_the_words_own_region():
+    """``overlap``: every placement covers at most that share of the mask's own pixels (the
+    share recomputed pixel by pixel), placements still differ and stay in the box; with 1 the
+    draws are the unrestricted ones."""
+    mask = torch.zeros(40, 40, dtype=torch.bool)
+    mask[14:20, 10:30] = True  # a wide region, like both eyes
+    box = (4, 4, 36, 36)
+    for overlap in (0.0, 0.25, 0.5):
+        moved = random_placements(mask, box, 12, np.random.default_rng(1), overlap)
+        shares = (moved & mask).sum(dim=(1, 2)).float() / mask.sum()
+        assert float(shares.max()) <= overlap + 1e-9, (overlap, shares.tolist())
+        assert len({m.numpy().tobytes() for m in moved}) == 12 and int(moved[:, :4].sum()) == 0
+    free = random_placements(mask, box, 12, np.random.default_rng(1))
+    assert torch.equal(free, random_placements(mask, box, 12, np.random.default_rng(1), 1.0))
+    near = (free & mask).sum(dim=(1, 2)).float() / mask.sum()
+    assert float(near.max()) > 0.5  # unrestricted, some placements fall back onto the region
+
+
+def test_the_default_masks_grow_with_the_face_and_the_official_ones_do_not(net, pair, attributes):
+    """The defaults erase each attribute's whole region grown by 4% of the face width (6 px on
+    150 px), on both faces, with controls kept at most half onto the word's own region."""
+    from s2w_toolkit.sim2word.erase import grow, region_masks
+
+    s = Settings()
+    assert (s.dilation(150), s.dilation(112), Settings.official().dilation(150)) == (6, 4, 0)
+    assert s.mask_fraction == 1.0 and s.erases_both and s.control_overlap == 0.5
+    result = run_sim2word(net, pair, attributes, Settings(stability=0, placements=2, sequential=False))
+    maps = torch.as_tensor(attributes.predict(np.stack([pair.image_a, pair.image_b]), net.template).maps)
+    expected = grow(region_masks(torch.ones_like(maps), maps, 1.0), 6)
+    for i, d in enumerate(result.directions):
+        eligible = [j for j, r in enumerate(d.rows) if r["eligible"]]
+        assert torch.equal(d.masks[eligible], expected[i, eligible])

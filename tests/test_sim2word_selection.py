@@ -90,3 +90,21 @@ def test_the_rule_reaches_the_explanation(tmp_path):
         assert judged and all("z" in r for r in judged) and len(d.summary["selection_z"]) == 4
     with pytest.raises(ValueError, match="unknown selection"):
         Settings(selection="best")
+
+
+def test_a_placement_that_covers_a_words_region_is_left_out_of_its_selection_control():
+    """Two words; at two of its placements, B lands on A's region and scores what A scores. With
+    those left out of A's selection-matched control (``covers``), A beats every other one; with
+    them in, A's p_selection is 3 / 6. B's own control keeps them (they do not cover B)."""
+    from s2w_toolkit.sim2word.support import judge_runs
+
+    def rows():
+        return [{"attribute": "A", "eligible": True, "s": 0.9, "control_s": [0.5, 0.52, 0.49, 0.51, 0.5]},
+                {"attribute": "B", "eligible": True, "s": 0.5, "control_s": [0.9, 0.9, 0.5, 0.52, 0.48]}]
+
+    covers = {"A": [set()] * 5, "B": [{"A"}, {"A"}, set(), set(), set()]}
+    plain = {r["attribute"]: n for r, n in judge_runs([rows()], 1, 0.2, selection_rule="raw")[0]}
+    apart = {r["attribute"]: n for r, n in judge_runs([rows()], 1, 0.2, selection_rule="raw", covers=covers)[0]}
+    assert plain["A"]["p_selection"] == pytest.approx(3 / 6) and not plain["A"]["supported"]
+    assert apart["A"]["p_selection"] == pytest.approx(1 / 6) and apart["A"]["supported"]
+    assert apart["B"]["p_selection"] == plain["B"]["p_selection"]

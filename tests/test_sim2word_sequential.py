@@ -124,8 +124,11 @@ def test_a_direction_that_stops_early_is_explained_and_drawn(tmp_path):
     a, b = (rng.integers(60, 200, (SIZE, SIZE, 3), dtype=np.uint8) for _ in range(2))
     x = net.preprocess(np.stack([a, b]))
     elsewhere = Squares({k: v for k, v in SQUARES.items() if k != "Target"})
-    # the Grad-CAM H_d: the masks this scenario was built on (the sequential rule, not H_d, is the point)
-    settings = Settings(stability=0, counterfactual="contrastive")
+    # the Grad-CAM H_d and the target-only half masks this scenario was built on (the sequential rule,
+    # not H_d or the masks, is the point)
+    scenario = dict(stability=0, counterfactual="contrastive", erase="target", mask_fraction=0.5, dilate=0,
+                    control_overlap=1.0)
+    settings = Settings(**scenario)
     result = run_sim2word(net, Pair(a=x[:1], b=x[1:], image_a=a, image_b=b), elsewhere, settings)
     stopped = result.directions[1]
     assert stopped.summary["sequential_stop"] and not result.directions[0].summary.get("sequential_stop")
@@ -135,7 +138,7 @@ def test_a_direction_that_stops_early_is_explained_and_drawn(tmp_path):
         assert row["p_value"] > LEVEL  # Besag and Clifford's h / L
     assert min(row["placements_drawn"] for row in stopped.rows) < K
     full = run_sim2word(net, Pair(a=x[:1], b=x[1:], image_a=a, image_b=b), elsewhere,
-                        Settings(stability=0, sequential=False, counterfactual="contrastive"))
+                        Settings(**{**scenario, "sequential": False}))
     assert result.forward_images < full.forward_images
     assert [[r["attribute"] for r in d.words()] for d in full.directions] == \
         [[r["attribute"] for r in d.words()] for d in result.directions]

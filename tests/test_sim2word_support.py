@@ -101,7 +101,8 @@ def setup():
 
 
 # the attribute maps are exact squares: erase all of each (J_j = A_j = 1 > 0.6)
-SETTINGS = Settings(ablation="no-counterfactual", placements=19, batch_size=32, mask_rule="absolute", stability=0)
+SETTINGS = Settings(ablation="no-counterfactual", placements=19, batch_size=32, mask_rule="absolute", stability=0,
+                    erase="target")
 
 
 def test_only_the_attribute_on_the_region_the_model_reads_is_supported(setup):
@@ -157,7 +158,7 @@ def test_rank_by_excess_needs_controls_and_the_official_preset_exists():
     with pytest.raises(ValueError, match="rank_by=excess needs placements"):
         Settings(placements=0)
     official = dict(placements=0, rank_by="similarity", mask_rule="absolute", fill="black", counterfactual="official",
-                    stability=0)
+                    stability=0, erase="target", dilate=0)
     assert Settings.official() == Settings(**official)
     assert Sim2WordExplainer(**{k: str(v) for k, v in official.items()}).settings == Settings.official()
 

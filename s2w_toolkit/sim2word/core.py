@@ -71,7 +71,7 @@ from .erase import erase_masks, region_masks
 from .counterfactual import contrast_maps
 from .identity import counterfactual_map, identity_cams
 from .identity_model import identity_model_maps
-from .placements import control_placements, face_region
+from .placements import control_placements, face_region, placement_covers
 from .rescore import PlacementScorer, score_masks
 from .settings import ABLATIONS, MASK_FRACTION, PLACEMENTS, RANK_BY, STABILITY, Settings
 from .support import stop_after
@@ -181,8 +181,8 @@ def attribute_masks(joint: torch.Tensor, attribute_maps: torch.Tensor, settings:
     """The pixels to erase for each joint map ``(N, A, H, W)``, by ``settings.mask_rule``
     (``ablation="no-attributes"`` always thresholds)."""
     if settings.mask_rule == "region" and settings.ablation != "no-attributes":
-        return region_masks(joint, attribute_maps, settings.mask_fraction, settings.dilate)
-    return erase_masks(joint, settings.erase_threshold, settings.dilate)
+        return region_masks(joint, attribute_maps, settings.mask_fraction, settings.dilation(joint.shape[-1]))
+    return erase_masks(joint, settings.erase_threshold, settings.dilation(joint.shape[-1]))
 
 
 def ranking_order(settings: Settings, mate: bool) -> tuple[str, int, bool]:
@@ -281,7 +281,7 @@ def explain_directions(backbone: Backbone, x: torch.Tensor, faces: np.ndarray, a
     else:
         every_fill, fills = fills, fills[targets]
     both = None
-    if settings.erase == "both":  # the counter face erased with the same mask
+    if settings.erases_both:  # the counter face erased with the same mask
         if int(counters.max()) >= n:
             raise ValueError("erase=both needs the counter face's image; these counters are embeddings only")
         both = (x[counters], every_fill[counters])
@@ -313,6 +313,10 @@ def explain_directions(backbone: Backbone, x: torch.Tensor, faces: np.ndarray, a
         assert stop == 0
     control_s = scorer.cosine.reshape(controls.shape) if by_u and scorer.cosine is not None else controls
     fractions = masks.flatten(2).float().mean(dim=2).cpu()
+    covers = None
+    if settings.control_overlap < 1.0 and settings.ablation != "no-attributes" and k > 0:
+        covers = placement_covers(placed, masks[rows_c] & eligible.to(masks.device)[rows_c][:, :, None, None],
+                                  settings.control_overlap).cpu()
     all_rows = []
     for d, (i, _) in enumerate(pairs):
         rows = _rows(prediction, i, scored.cosine[d], fractions[d], float(similarity[d]), settings.ablation)
@@ -335,7 +339,9 @@ def explain_directions(backbone: Backbone, x: torch.Tensor, faces: np.ndarray, a
             value_key = "u" if key in ("u", "delta_u") else key
             summary = {**judge_rankings(rows, sign, settings.support_level, value_key,
                                         "control_u" if value_key == "u" else "control_s", settings.selection,
-                                        copies=copies, placements=k), "judged": True}
+                                        copies=copies, placements=k,
+                                        covers=None if covers is None else _covered(covers[controlled.index(d)], rows)),
+                       "judged": True}
         directions.append(Direction(names[d], own[d].cpu(), other[d].cpu(), h_d[d].cpu(), joint[d].cpu(), rows,
                                     masks=masks[d].cpu(), key=key, sign=sign, by_excess=by_excess, summary=summary))
     return Directions(directions, similarity.tolist(), embeddings, strategy, classes,
@@ -375,6 +381,13 @@ def run_sim2word(backbone: Backbone, pair: Pair, attributes: AttributeModel,
         degenerate = out.similarities[0] > 0.9999
     return Sim2WordResult(out.similarities[0], directions, settings, out.strategy, degenerate, out.forwarded,
                           threshold=threshold, extra=extra_info)
+
+
+def _covered(covers: torch.Tensor, rows: list[dict]) -> dict[str, list[set[str]]]:
+    """``covers`` ``(A, K, A)`` of one direction as ``{attribute: [attributes covered, per placement]}``."""
+    names = [row["attribute"] for row in rows]
+    flags = covers.tolist()
+    return {names[j]: [{names[m] for m, hit in enumerate(per) if hit} for per in flags[j]] for j in range(len(names))}
 
 
 def _rows(prediction, i: int, scores: torch.Tensor, fractions: torch.Tensor, similarity: float,

@@ -264,7 +264,7 @@ def _other_sentence(result: Sim2WordResult, mate: bool, rankings: dict[str, list
     w = words[0]
     d = w.details
     move = ("raises" if name == "distinguishing" else "lowers") + (
-        " on both faces" if result.settings.erase == "both" else "")
+        " on both faces" if result.settings.erases_both else "")
     label = _label({"word": w.text, "attribute": d["attribute"]}, d["side"])
     return (f"{'Distinguishing' if mate else 'Shared'} nonetheless: {label}, whose erasing {move} "
             f"the cosine by {abs(d['delta']):.4f} (p = {d['p_value']:.2f}; {d['p_selection']:.2f} against the "
@@ -328,7 +328,7 @@ def _caption(result: Sim2WordResult, threshold: float, mate: bool, ranked: list,
                   f"{round(row['agreement'] * row['copies'])} of them")
     against = ("the best of every attribute's placements, each in units of its own" if "z" in row
                else "the best of every attribute's placements")
-    where = " on both faces" if result.settings.erase == "both" else ""
+    where = " on both faces" if result.settings.erases_both else ""
     return (f"{head}; {what} is {_label(row, side)}: erasing it{where} {move} the cosine by {abs(row['delta']):.4f}, "
             f"{abs(row['excess']):.4f} more than the same region placed at random (p = {row['p_value']:.2f}; "
             f"{row['p_selection']:.2f} against {against}{stable}).")

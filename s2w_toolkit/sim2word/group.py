@@ -25,7 +25,7 @@ Example:
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
@@ -77,9 +77,12 @@ def run_group(backbone: Backbone, probe: np.ndarray, gallery: list[np.ndarray], 
     """Group mode for an aligned ``probe`` face and aligned ``gallery`` faces (RGB uint8): the
     pair pipeline (:func:`~s2w_toolkit.sim2word.core.explain_directions`), one direction per
     gallery face with the probe as target, so every option (ablations, mask rule, fill, the
-    counterfactual, controls and support) means what it means for a pair."""
+    counterfactual, controls and support) means what it means for a pair. The probe alone is
+    erased by default (``erase`` None becomes ``"target"``: the gallery is compared as embeddings)."""
     if not gallery:
         raise ValueError("group mode needs at least one gallery face")
+    if settings.erase is None:  # the gallery is compared as embeddings: only the probe can be erased
+        settings = replace(settings, erase="target")
     threshold = float(backbone.threshold if threshold is None else threshold)
     device = backbone.device
     x_probe = backbone.preprocess(probe).to(device)

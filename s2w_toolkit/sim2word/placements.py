@@ -92,30 +92,84 @@ def _positions(rows: int, cols: int, count: int, rng: np.random.Generator) -> np
     return picked
 
 
-def _offsets(mask: torch.Tensor, region: Box, count: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def _offsets(mask: torch.Tensor, region: Box, count: int, rng: np.random.Generator,
+             overlap: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
     """``count`` random (row, column) offsets that keep the bounding box of ``mask`` (bool,
-    non-empty) inside ``region`` (see the module docs)."""
+    non-empty) inside ``region`` (see the module docs); with ``overlap`` below 1, only offsets
+    where the moved mask covers at most that share of the mask's own pixels
+    (:func:`apart_positions`)."""
     h, w = mask.shape
     ys, xs = mask.nonzero(as_tuple=True)
     x0, y0, x1, y1 = region_pixels(region, (h, w))
     top, left = int(ys.min()), int(xs.min())
     row_lo, row_hi = _starts(y0, y1, int(ys.max()) - top + 1, h)
     col_lo, col_hi = _starts(x0, x1, int(xs.max()) - left + 1, w)
-    picked = _positions(row_hi - row_lo + 1, col_hi - col_lo + 1, count, rng)
+    rows, cols = row_hi - row_lo + 1, col_hi - col_lo + 1
+    if overlap >= 1.0:
+        picked = _positions(rows, cols, count, rng)
+    else:
+        shares = self_overlap(mask.cpu().numpy(), row_lo - top, col_lo - left, rows, cols)
+        picked = apart_positions(shares, overlap, count, rng)
     return row_lo + picked[:, 0] - top, col_lo + picked[:, 1] - left
 
 
-def random_placements(mask: torch.Tensor, region: Box, count: int, rng: np.random.Generator) -> torch.Tensor:
+def self_overlap(mask: np.ndarray, dy0: int, dx0: int, rows: int, cols: int) -> np.ndarray:
+    """``(rows, cols)``: the share of ``mask``'s pixels that the mask moved by ``(dy0 + r, dx0 +
+    c)`` covers (its autocorrelation over its area).
+
+    >>> m = np.zeros((6, 6), bool); m[1:3, 1:3] = True
+    >>> self_overlap(m, -1, -1, 3, 3).tolist()
+    [[0.25, 0.5, 0.25], [0.5, 1.0, 0.5], [0.25, 0.5, 0.25]]
+    """
+    from scipy.signal import fftconvolve
+
+    m = mask.astype(np.float64)
+    h, w = m.shape
+    full = np.rint(fftconvolve(m, m[::-1, ::-1], mode="full"))  # full[h - 1 + dy, w - 1 + dx]
+    dy = np.clip(h - 1 + dy0 + np.arange(rows), 0, 2 * h - 2)
+    dx = np.clip(w - 1 + dx0 + np.arange(cols), 0, 2 * w - 2)
+    return full[np.ix_(dy, dx)] / max(m.sum(), 1.0)
+
+
+def apart_positions(shares: np.ndarray, overlap: float, count: int, rng: np.random.Generator) -> np.ndarray:
+    """``count`` (row, column) cells of the grid ``shares`` (each offset's overlap with the
+    mask's own place) drawn uniformly, without repetition where there are enough, from the cells
+    whose share is at most ``overlap``; where there are fewer than ``count`` such cells, the
+    rest are the least overlapping other cells in a seeded order. A control that mostly erases
+    the word's own region is not a region elsewhere.
+
+    >>> shares = np.array([[0.0, 0.9], [0.1, 0.8]])
+    >>> sorted(map(tuple, apart_positions(shares, 0.25, 2, np.random.default_rng(0)).tolist()))
+    [(0, 0), (1, 0)]
+    >>> apart_positions(shares, 0.25, 3, np.random.default_rng(0)).tolist()[-1]   # then the least overlap
+    [1, 1]
+    """
+    flat = shares.ravel()
+    allowed = np.flatnonzero(flat <= overlap + 1e-12)
+    take = rng.choice(allowed, size=min(count, len(allowed)), replace=False) if len(allowed) else allowed
+    if len(take) < count:
+        rest = np.setdiff1d(np.arange(flat.size), allowed)
+        rest = rest[np.lexsort((rng.random(len(rest)), flat[rest]))]
+        extra = rest[:count - len(take)]
+        if len(extra) < count - len(take):  # fewer cells than placements: repeat them
+            pool = np.concatenate([take, extra]).astype(np.int64)
+            extra = np.concatenate([extra, rng.choice(pool, size=count - len(take) - len(extra))])
+        take = np.concatenate([take, extra])
+    return np.stack(np.unravel_index(take.astype(np.int64), shares.shape), axis=1)
+
+
+def random_placements(mask: torch.Tensor, region: Box, count: int, rng: np.random.Generator,
+                      overlap: float = 1.0) -> torch.Tensor:
     """``count`` translated copies of ``mask`` ``(H, W)`` (bool), each with exactly its pixels,
     at random offsets inside ``region`` (left, top, right, bottom): bool ``(count, H, W)`` on the
-    mask's device. Draws from ``rng``; see the module docs."""
+    mask's device. Draws from ``rng``; see the module docs (``overlap``: :func:`_offsets`)."""
     mask = torch.as_tensor(mask).bool()
     h, w = mask.shape
     out = torch.zeros((count, h, w), dtype=torch.bool, device=mask.device)
     ys, xs = mask.nonzero(as_tuple=True)
     if count <= 0 or len(ys) == 0:
         return out
-    dy, dx = (torch.as_tensor(v, device=mask.device) for v in _offsets(mask, region, count, rng))
+    dy, dx = (torch.as_tensor(v, device=mask.device) for v in _offsets(mask, region, count, rng, overlap))
     which = torch.arange(count, device=mask.device).repeat_interleave(len(ys))
     out[which, (ys[None] + dy[:, None]).flatten(), (xs[None] + dx[:, None]).flatten()] = True
     return out
@@ -136,7 +190,8 @@ def shifted(maps: torch.Tensor, dy: int, dx: int) -> torch.Tensor:
     return out
 
 
-def placement_masks(masks: torch.Tensor, region: Box, count: int, seed: int = 0) -> torch.Tensor:
+def placement_masks(masks: torch.Tensor, region: Box, count: int, seed: int = 0,
+                    overlap: float = 1.0) -> torch.Tensor:
     """:func:`random_placements` of every mask of ``masks`` ``(N, A, H, W)``: bool
     ``(N, A, count, H, W)``. Mask (i, j) draws from its own generator, seeded with
     ``(seed, i, j)``, so its placements depend on nothing but the seed, its row and its pixels;
@@ -157,14 +212,15 @@ def placement_masks(masks: torch.Tensor, region: Box, count: int, seed: int = 0)
         first: dict[int, int] = {}
         for j, group in enumerate(groups.tolist()):
             first.setdefault(group, j)
-        drawn = {j: random_placements(masks[i, j], region, count, np.random.default_rng((seed, i, j)))
+        drawn = {j: random_placements(masks[i, j], region, count, np.random.default_rng((seed, i, j)), overlap)
                  for j in sorted(set(first.values()))}
         rows.append(torch.stack([drawn[first[group]] for group in groups.tolist()]))
     return torch.stack(rows)
 
 
 def matched_placements(masks: torch.Tensor, weight: torch.Tensor, attribute_maps: torch.Tensor, region: Box,
-                       count: int, fraction: float, dilate: int = 0, seed: int = 0) -> torch.Tensor:
+                       count: int, fraction: float, dilate: int = 0, seed: int = 0,
+                       overlap: float = 1.0) -> torch.Tensor:
     """Controls cut the way the words' masks are (``mask_rule="region"``): for each non-empty mask
     of ``masks`` ``(N, A, H, W)``, the attribute's map ``attribute_maps[i, j]`` moved as a whole to
     ``count`` random offsets that keep its region (the map at least half its maximum) inside
@@ -201,7 +257,7 @@ def matched_placements(masks: torch.Tensor, weight: torch.Tensor, attribute_maps
             peak = attr[i, j].max()
             if not masks[i, j].any() or peak <= 0:
                 continue
-            dys, dxs = _offsets(attr[i, j] >= 0.5 * peak, region, count, np.random.default_rng((seed, i, j)))
+            dys, dxs = _offsets(attr[i, j] >= 0.5 * peak, region, count, np.random.default_rng((seed, i, j)), overlap)
             moved = torch.stack([shifted(attr[i, j], int(dy), int(dx)) for dy, dx in zip(dys, dxs)])
             out[i, j] = region_masks((weight[i].to(moved) * moved)[None], moved[None], fraction, dilate)[0]
     return out
@@ -216,5 +272,22 @@ def control_placements(masks: torch.Tensor, h_d: torch.Tensor, attribute_maps: t
     if settings.mask_rule == "region" and settings.ablation != "no-attributes":
         weight = h_d if settings.ablation is None else torch.ones_like(h_d)
         return matched_placements(masks, weight, attribute_maps, region, count, settings.mask_fraction,
-                                  settings.dilate, settings.seed)
-    return placement_masks(masks, region, count, settings.seed)
+                                  settings.dilation(masks.shape[-1]), settings.seed, settings.control_overlap)
+    return placement_masks(masks, region, count, settings.seed, settings.control_overlap)
+
+
+def placement_covers(placed: torch.Tensor, masks: torch.Tensor, overlap: float) -> torch.Tensor:
+    """Which regions each control covers: bool ``(N, A, K, A)``, entry (i, j, k, l) true where the
+    k-th placement of mask j, of ``placed`` ``(N, A, K, H, W)``, covers more than ``overlap`` of the
+    pixels of mask l of ``masks`` ``(N, A, H, W)`` (an empty mask is never covered).
+
+    >>> masks = torch.zeros(1, 2, 8, 8, dtype=torch.bool); masks[0, 0, :2, :2] = True; masks[0, 1, 4:, 4:] = True
+    >>> placed = torch.zeros(1, 2, 1, 8, 8, dtype=torch.bool); placed[0, 0, 0, 4:6, 4:6] = True
+    >>> placement_covers(placed, masks, 0.2)[0, 0, 0].tolist()   # 4 of mask 1's 16 pixels
+    [False, True]
+    """
+    n, a, k, h, w = placed.shape
+    m = masks.flatten(2).float()  # (N, A, HW)
+    hits = torch.bmm(placed.reshape(n, a * k, h * w).float(), m.transpose(1, 2))  # (N, A K, A)
+    area = m.sum(dim=2)[:, None, :]
+    return ((hits > overlap * area) & (area > 0)).view(n, a, k, a)

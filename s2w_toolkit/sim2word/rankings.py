@@ -42,17 +42,18 @@ def lead_ranking(sign: int) -> str:
 
 def judge_rankings(rows: list[dict], sign: int, level: float = LEVEL, key: str = "s",
                    control_key: str = "control_s", selection_rule: str = "raw",
-                   copies: Sequence[list[dict]] = (), placements: int | None = None) -> dict[str, Any]:
+                   copies: Sequence[list[dict]] = (), placements: int | None = None,
+                   covers: dict | None = None) -> dict[str, Any]:
     """Judge ``rows`` (and the same direction on perturbed ``copies``) for both rankings; the
     ranking of ``sign`` leads. Returns the lead ranking's summary with ``rankings`` added."""
     if key != "s":  # the uncertainty: one ranking
-        judged, summary = judge_runs([rows, *copies], sign, level, key, control_key, selection_rule, placements)
+        judged, summary = judge_runs([rows, *copies], sign, level, key, control_key, selection_rule, placements, covers)
         for row, note in judged:
             row.update(note)
         return summary
     summaries = {}
     for name, side in RANKINGS.items():
-        judged, summary = judge_runs([rows, *copies], side, level, key, control_key, selection_rule, placements)
+        judged, summary = judge_runs([rows, *copies], side, level, key, control_key, selection_rule, placements, covers)
         for row, note in judged:
             row.setdefault("rankings", {})[name] = {k: note[k] for k in note if k not in (
                 "control_mean", "control_std", "excess", "pooled_excess", "copies")}

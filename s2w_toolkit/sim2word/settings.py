@@ -19,8 +19,12 @@ from .support import LEVEL, SELECTION_RULES
 PLACEMENTS = 19
 #: Default number of perturbed copies whose evidence is pooled with the photo's.
 STABILITY = 4
+#: With ``dilate`` None, masks grow by this share of the image width (6 px on a 150-px face).
+DILATE_SHARE = 0.04
+#: Default largest share of a word's own region that a control placement may cover.
+CONTROL_OVERLAP = 0.5
 #: Default fraction of each attribute's region erased with ``mask_rule="region"``.
-MASK_FRACTION = 0.5
+MASK_FRACTION = 1.0
 
 ABLATIONS = (None, "no-attributes", "no-counterfactual")
 #: ``excess``: by the excess over the word's own controls; ``similarity``: by s_j (official);
@@ -58,10 +62,13 @@ class Settings(BaseOptions):
     fill: Literal["black", "mean", "noise", "blur", "road"] = field(default="blur", metadata={
         "help": "what erased pixels become: blur (the least leakage measured), black (official), mean, noise, "
                 "road (ROAD's imputation from the neighbours)"})
-    erase: Literal["target", "both"] = field(default="target", metadata={
+    erase: Literal["target", "both"] | None = field(default=None, metadata={
         "help": "target: erase the region on the target face (the paper); both: on both faces, so that s_j is "
-                "cos(f(T erased), f(F erased)) (the faces are aligned to one template)"})
-    dilate: int = field(default=0, metadata={"help": "grow each mask by this many pixels", "min": 0})
+                "cos(f(T erased), f(F erased)) (the faces are aligned to one template); none: both, except with "
+                "fill=road, rank_by=uncertainty and in group mode (target)"})
+    dilate: int | None = field(default=None, metadata={
+        "help": "grow each mask (and its controls) by this many pixels; none: by DILATE_SHARE (4%) of the face "
+                "width, 6 px on a 150-px face, so that erasing a part also erases its outline", "min": 0})
     ablation: Literal["no-attributes", "no-counterfactual"] | None = field(default=None, metadata={
         "help": "no-attributes: erase the thresholded H_d alone; no-counterfactual: erase each A_j alone"})
     rank_by: Literal["excess", "similarity", "uncertainty"] = field(default="excess", metadata={
@@ -70,6 +77,10 @@ class Settings(BaseOptions):
     placements: int = field(default=PLACEMENTS, metadata={
         "help": "random placements of each eligible mask inside the face box, erased as controls (0: official)",
         "min": 0})
+    control_overlap: float = field(default=CONTROL_OVERLAP, metadata={
+        "help": "the largest share of a word's region that one of its control placements may cover (1: any "
+                "placement; a control that mostly erases the word's own region is not a region elsewhere)",
+        "min": 0.0, "max": 1.0})
     stability: int = field(default=STABILITY, metadata={
         "help": "pool each word's evidence over the photo and this many perturbed copies (JPEG q90, 2 px "
                 "shifts of the photo); 0: the photo alone", "min": 0})
@@ -93,11 +104,11 @@ class Settings(BaseOptions):
             raise ValueError(f"unknown counterfactual {self.counterfactual!r}; use one of {tuple(COUNTERFACTUALS)}")
         if self.mask_rule not in ("region", "absolute"):
             raise ValueError(f"unknown mask_rule {self.mask_rule!r}; use region or absolute")
-        if self.erase not in ("target", "both"):
+        if self.erase not in ("target", "both", None):
             raise ValueError(f"unknown erase {self.erase!r}; use target or both")
         if self.erase == "both" and (self.fill == "road" or self.rank_by == "uncertainty"):
             raise ValueError("erase=both works with the fills black, mean, noise and blur, and rank_by excess or "
-                             "similarity")
+                             "similarity; add erase=target")
         if self.selection not in SELECTION_RULES:
             raise ValueError(f"unknown selection {self.selection!r}; use one of {SELECTION_RULES}")
         if self.rank_by not in RANK_BY:
@@ -110,8 +121,29 @@ class Settings(BaseOptions):
             raise ValueError("rank_by=excess needs placements >= 1 (the official algorithm is placements=0 "
                              "rank_by=similarity)")
 
+    @property
+    def erases_both(self) -> bool:
+        """Whether each mask is erased on both faces (``erase``; None: where the fill and the
+        ranking allow it).
+
+        >>> Settings().erases_both, Settings(fill="road").erases_both, Settings.official().erases_both
+        (True, False, False)
+        """
+        if self.erase is not None:
+            return self.erase == "both"
+        return self.fill != "road" and self.rank_by != "uncertainty"
+
+    def dilation(self, width: int) -> int:
+        """The pixels each mask grows by on an image ``width`` pixels wide.
+
+        >>> Settings().dilation(150), Settings(dilate=2).dilation(150), Settings.official().dilation(150)
+        (6, 2, 0)
+        """
+        return int(round(DILATE_SHARE * width)) if self.dilate is None else int(self.dilate)
+
     @classmethod
     def official(cls, **changes: Any) -> "Settings":
         """The paper's algorithm: no controls, words ranked by s_j; ``changes`` override fields."""
         return cls(**{"placements": 0, "rank_by": "similarity", "mask_rule": "absolute", "fill": "black",
-                      "counterfactual": "official", "stability": 0, **changes})
+                      "counterfactual": "official", "stability": 0, "dilate": 0,
+                      "erase": "target", **changes})

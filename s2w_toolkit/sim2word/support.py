@@ -173,14 +173,20 @@ def _scored(value: np.ndarray, controls: np.ndarray, main: list[dict], sign: int
 
 def judge_runs(runs: list[list[dict]], sign: int, level: float = LEVEL, key: str = "s",
                control_key: str = "control_s", selection_rule: str = "raw",
-               placements: int | None = None) -> tuple[list[tuple[dict, dict]], dict]:
+               placements: int | None = None,
+               covers: dict[str, list[set[str]]] | None = None) -> tuple[list[tuple[dict, dict]], dict]:
     """One test per word over the original direction's rows ``runs[0]`` and the same direction
     on perturbed copies ``runs[1:]`` (see the module docs), for the expected sign ``sign``.
     ``placements`` is the K a complete draw has (default: the most any word has); a word with
     fewer was stopped by the sequential rule, and its ``p_value`` is Besag and Clifford's.
 
     Returns ``[(row, annotations)]`` for the judged rows of ``runs[0]`` (nothing is written into
-    them) and the direction's summary. Without judged rows: ``([], summary)`` with ``top`` None."""
+    them) and the direction's summary. Without judged rows: ``([], summary)`` with ``top`` None.
+    ``covers`` maps a word's attribute to, per placement, the attributes whose region that
+    placement covers (:func:`~s2w_toolkit.sim2word.placements.placement_covers`); a placement is
+    left out of the selection-matched control of the words it covers: a random region that
+    erases the word's own region is not a region elsewhere, and under an effect there it would
+    take the word's effect for chance."""
     if selection_rule not in SELECTION_RULES:
         raise ValueError(f"unknown selection rule {selection_rule!r}; use one of {SELECTION_RULES}")
     main, values, controls, drawn = _table(runs, key, control_key)
@@ -201,7 +207,8 @@ def judge_runs(runs: list[list[dict]], sign: int, level: float = LEVEL, key: str
         scored = np.where(np.isnan(scored), np.inf, scored)
         statistic, placed = scored[:, 0], scored[:, 1:]
         best = placed.max(axis=0)  # the selection-matched control: the best word's k-th placement
-        selection_p = (1 + np.count_nonzero(best[None] >= statistic[:, None] - 1e-12, axis=1)) / (k + 1)
+        per_word = _elsewhere(placed, main, covers) if covers else best[None]  # (J or 1, K)
+        selection_p = (1 + np.count_nonzero(per_word >= statistic[:, None] - 1e-12, axis=1)) / (k + 1)
     else:  # the sequential rule stopped here: no word passed its own test, the selection was not drawn
         own_p = np.array([_besag_clifford(beaten[j, :drawn[j]], k, level) for j in range(len(main))])
     mean = np.nanmean(controls, axis=1)
@@ -243,6 +250,18 @@ def judge_runs(runs: list[list[dict]], sign: int, level: float = LEVEL, key: str
     if selection_rule != "raw":
         summary["selection_z"] = best.tolist()
     return judged, summary
+
+
+def _elsewhere(placed: np.ndarray, main: list[dict], covers: dict[str, list[set[str]]]) -> np.ndarray:
+    """``(J, K)``: for each word j, the best k-th placement over the words whose k-th placement
+    does not cover j's region (-inf where every one does)."""
+    names = [row["attribute"] for row in main]
+    out = np.empty(placed.shape)
+    for j, name in enumerate(names):
+        covered = np.array([[c < len(covers.get(other, [])) and name in covers[other][c]
+                             for c in range(placed.shape[1])] for other in names])
+        out[j] = np.where(covered, -np.inf, placed).max(axis=0)
+    return out
 
 
 def _moves_the_right_way(main: list[dict], value: np.ndarray, key: str, sign: int) -> np.ndarray:
