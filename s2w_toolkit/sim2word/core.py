@@ -15,17 +15,20 @@ For the target T and the counter face F (T = a, F = b, then T = b, F = a):
    f(F)). ``mask_rule="region"`` (the default) erases the ``mask_fraction`` of each attribute's
    region (A_j at least half its maximum) where J_j is highest, so that every attribute with a
    map has a mask of a stated size; ``"absolute"`` (official) erases J_j > ``erase_threshold``.
-   Either is grown by ``dilate`` px. (``ablation="no-attributes"`` always uses the threshold);
+   Either is grown by ``settings.dilation(width)`` px (4% of the face by default).
+   (``ablation="no-attributes"`` always uses the threshold);
 5. eligible attributes: every category one, a yes/no one when present;
 6. controls (``placements`` = K > 0, not in the official code): for every eligible mask, K
    random placements inside the template's face box
    (:mod:`~s2w_toolkit.sim2word.placements`: with ``mask_rule="region"`` the attribute's region
-   moved and cut there as the word's mask was), erased with the same fill and scored in the
-   same batch; each row's ``control_s`` holds the K cosines. Each word is
+   moved and cut there as the word's mask was; each placement covers at most
+   ``control_overlap`` of the word's own region), erased with the same fill and scored in the
+   same batch; each row's ``control_s`` holds the K cosines. A placement that covers more of
+   another word's region is left out of that word's selection-matched control. Each word is
    then judged against its own controls and the selection-matched ones
    (:mod:`~s2w_toolkit.sim2word.support`): ``excess``, ``p_value``, ``p_selection``,
-   ``supported``. With ``erase="both"`` every mask (and control) is erased on the counter face
-   as well, and s_j = cos(f(T erased), f(F erased));
+   ``supported``. With both faces erased (``settings.erases_both``, the default) every mask
+   (and control) is erased on the counter face as well, and s_j = cos(f(T erased), f(F erased));
 7. pooled evidence (``stability`` = K > 0, with controls): the pair is explained again on K
    perturbed copies (JPEG q90, 2 px shifts of the photos), in the same batches, each copy's
    controls placed at the same fractions of the allowed offsets as the photo's; each word is then
