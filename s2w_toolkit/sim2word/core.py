@@ -74,7 +74,7 @@ from .erase import erase_masks, region_masks
 from .counterfactual import contrast_maps
 from .identity import counterfactual_map, identity_cams
 from .identity_model import identity_model_maps
-from .placements import control_placements, face_region, placement_covers
+from .placements import control_placements, covered_words, face_region, placement_covers
 from .rescore import PlacementScorer, score_masks
 from .settings import ABLATIONS, MASK_FRACTION, PLACEMENTS, RANK_BY, STABILITY, Settings
 from .support import stop_after
@@ -302,8 +302,8 @@ def explain_directions(backbone: Backbone, x: torch.Tensor, faces: np.ndarray, a
     pooled = pooled_values(values, baseline_u if by_u else similarity, eligible, words, groups, controlled)
     rows_c = torch.tensor(controlled, dtype=torch.long, device=x.device)
     region = face_region(backbone.template, tuple(x.shape[2:]))
-    placed = control_placements(masks[rows_c] & eligible.to(masks.device)[rows_c][:, :, None, None], h_d[rows_c],
-                                attr_maps[rows_c], region, k, settings)
+    chosen = masks[rows_c] & eligible.to(masks.device)[rows_c][:, :, None, None]
+    placed = control_placements(chosen, h_d[rows_c], attr_maps[rows_c], region, k, settings)
     sub = None if impute is None else (lambda r, m: impute(controlled[r], m))
     scorer = PlacementScorer(backbone, x[targets[rows_c]], None if fills is None else fills[rows_c], masks[rows_c],
                              units[counters[rows_c]], similarity[rows_c].detach(), settings.batch_size,
@@ -316,10 +316,8 @@ def explain_directions(backbone: Backbone, x: torch.Tensor, faces: np.ndarray, a
         assert stop == 0
     control_s = scorer.cosine.reshape(controls.shape) if by_u and scorer.cosine is not None else controls
     fractions = masks.flatten(2).float().mean(dim=2).cpu()
-    covers = None
-    if settings.control_overlap < 1.0 and settings.ablation != "no-attributes" and k > 0:
-        covers = placement_covers(placed, masks[rows_c] & eligible.to(masks.device)[rows_c][:, :, None, None],
-                                  settings.control_overlap).cpu()
+    covers = placement_covers(placed, chosen, settings.control_overlap).cpu() \
+        if settings.control_overlap < 1.0 and settings.ablation != "no-attributes" and k > 0 else None
     all_rows = []
     for d, (i, _) in enumerate(pairs):
         rows = _rows(prediction, i, scored.cosine[d], fractions[d], float(similarity[d]), settings.ablation)
@@ -343,7 +341,7 @@ def explain_directions(backbone: Backbone, x: torch.Tensor, faces: np.ndarray, a
             summary = {**judge_rankings(rows, sign, settings.support_level, value_key,
                                         "control_u" if value_key == "u" else "control_s", settings.selection,
                                         copies=copies, placements=k,
-                                        covers=None if covers is None else _covered(covers[controlled.index(d)], rows)),
+                                        covers=covered_words(covers, controlled.index(d), rows)),
                        "judged": True}
         directions.append(Direction(names[d], own[d].cpu(), other[d].cpu(), h_d[d].cpu(), joint[d].cpu(), rows,
                                     masks=masks[d].cpu(), key=key, sign=sign, by_excess=by_excess, summary=summary))
@@ -384,13 +382,6 @@ def run_sim2word(backbone: Backbone, pair: Pair, attributes: AttributeModel,
         degenerate = out.similarities[0] > 0.9999
     return Sim2WordResult(out.similarities[0], directions, settings, out.strategy, degenerate, out.forwarded,
                           threshold=threshold, extra=extra_info)
-
-
-def _covered(covers: torch.Tensor, rows: list[dict]) -> dict[str, list[set[str]]]:
-    """``covers`` ``(A, K, A)`` of one direction as ``{attribute: [attributes covered, per placement]}``."""
-    names = [row["attribute"] for row in rows]
-    flags = covers.tolist()
-    return {names[j]: [{names[m] for m, hit in enumerate(per) if hit} for per in flags[j]] for j in range(len(names))}
 
 
 def _rows(prediction, i: int, scores: torch.Tensor, fractions: torch.Tensor, similarity: float,

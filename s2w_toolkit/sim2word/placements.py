@@ -291,3 +291,19 @@ def placement_covers(placed: torch.Tensor, masks: torch.Tensor, overlap: float) 
     hits = torch.bmm(placed.reshape(n, a * k, h * w).float(), m.transpose(1, 2))  # (N, A K, A)
     area = m.sum(dim=2)[:, None, :]
     return ((hits > overlap * area) & (area > 0)).view(n, a, k, a)
+
+
+def covered_words(covers: torch.Tensor | None, index: int, rows: list[dict]) -> dict[str, list[set[str]]] | None:
+    """Direction ``index`` of :func:`placement_covers`'s ``covers`` as ``{attribute: [the
+    attributes its k-th placement covers, per k]}`` for ``rows`` (one per attribute); None
+    without covers.
+
+    >>> covers = torch.zeros(1, 2, 1, 2, dtype=torch.bool); covers[0, 1, 0, 0] = True
+    >>> covered_words(covers, 0, [{"attribute": "Eyes"}, {"attribute": "Forehead"}])
+    {'Eyes': [set()], 'Forehead': [{'Eyes'}]}
+    """
+    if covers is None:
+        return None
+    names = [row["attribute"] for row in rows]
+    flags = covers[index].tolist()
+    return {names[j]: [{names[m] for m, hit in enumerate(per) if hit} for per in flags[j]] for j in range(len(names))}
