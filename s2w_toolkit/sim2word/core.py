@@ -79,21 +79,11 @@ from .rescore import PlacementScorer, score_masks
 from .settings import ABLATIONS, MASK_FRACTION, PLACEMENTS, RANK_BY, STABILITY, Settings
 from .support import stop_after
 from .rankings import RANKINGS, judge_rankings
+from .rows import angular, attribute_rows
 from .sequential import draw_controls, pooled_values
 
 __all__ = ["ABLATIONS", "MASK_FRACTION", "PLACEMENTS", "RANK_BY", "STABILITY", "Direction", "Directions", "Settings",
            "Sim2WordResult", "angular", "attribute_masks", "explain_directions", "ranking_order", "run_sim2word"]
-
-def angular(cosine: Any) -> Any:
-    """The displayed score ``1 - arccos(clip(s, -1, 1)) / pi`` in [0, 1], element-wise (a float
-    for a float).
-
-    >>> angular(1.0), angular(0.0), angular([-1.0, 2.0]).tolist()
-    (1.0, 0.5, [0.0, 1.0])
-    """
-    value = 1.0 - np.arccos(np.clip(np.asarray(cosine, dtype=np.float64), -1.0, 1.0)) / np.pi
-    return float(value) if value.ndim == 0 else value
-
 
 @dataclass
 class Direction:
@@ -320,7 +310,7 @@ def explain_directions(backbone: Backbone, x: torch.Tensor, faces: np.ndarray, a
         if settings.control_overlap < 1.0 and settings.ablation != "no-attributes" and k > 0 else None
     all_rows = []
     for d, (i, _) in enumerate(pairs):
-        rows = _rows(prediction, i, scored.cosine[d], fractions[d], float(similarity[d]), settings.ablation)
+        rows = attribute_rows(prediction, i, scored.cosine[d], fractions[d], float(similarity[d]), settings.ablation)
         c = controlled.index(d) if d in controlled else None
         for j, row in enumerate(rows):
             n = 0 if c is None or not row["eligible"] else int(drawn[c, j])
@@ -382,26 +372,3 @@ def run_sim2word(backbone: Backbone, pair: Pair, attributes: AttributeModel,
         degenerate = out.similarities[0] > 0.9999
     return Sim2WordResult(out.similarities[0], directions, settings, out.strategy, degenerate, out.forwarded,
                           threshold=threshold, extra=extra_info)
-
-
-def _rows(prediction, i: int, scores: torch.Tensor, fractions: torch.Tensor, similarity: float,
-          ablation: str | None) -> list[dict]:
-    """One row per attribute of face ``i``; every tensor is read back to the host once."""
-    scores, fractions = scores.detach().cpu().tolist(), fractions.detach().cpu().tolist()
-    if ablation == "no-attributes":
-        s = float(scores[0])
-        return [{"attribute": "H_d", "word": "counterfactual region", "model": "", "eligible": True,
-                 "present": True, "s": s, "angular": angular(s), "delta": s - similarity, "valid": s > similarity,
-                 "erased_fraction": float(fractions[0]), "confidence": 1.0}]
-    present = prediction.present[i].cpu().tolist()
-    eligible = prediction.eligible[i].cpu().tolist()
-    confidences = prediction.confidences[i].cpu().tolist()
-    angulars = angular(scores[:len(prediction.names)]).tolist()
-    rows = []
-    for j, name in enumerate(prediction.names):
-        s = float(scores[j])
-        rows.append({"attribute": name, "word": prediction.words[i][j], "model": prediction.models[j],
-                     "eligible": bool(eligible[j]), "present": bool(present[j]),
-                     "confidence": float(confidences[j]), "s": s, "angular": angulars[j],
-                     "delta": s - similarity, "valid": s > similarity, "erased_fraction": float(fractions[j])})
-    return rows
