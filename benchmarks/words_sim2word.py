@@ -16,7 +16,11 @@ Per non-mate direction (two per pair):
 
 Means with 95% bootstrap intervals over pairs (the two directions of a pair move together).
 
-    python benchmarks/words_sim2word.py PAIRS.csv --root DIR [--limit N] [--out words.json] [-o KEY=VALUE]
+The copies and the fresh control are computed only for a pair that names a word, and a pair the
+model calls a mate stops after its first run: neither changes a figure.
+
+    python benchmarks/words_sim2word.py PAIRS.csv --root DIR [--limit N | --sample N --seed S]
+        [--out words.json] [-o KEY=VALUE]
         [--attributes NAMES] [--attribute-weights FILE]
 """
 
@@ -33,6 +37,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 from rich.console import Console
+from rich.progress import track
 from rich.table import Table
 
 from s2w_toolkit import load_backbone
@@ -85,18 +90,21 @@ def measure(pairs, faces, net, attributes, settings: Settings, official: bool) -
     records = []
     check = dataclasses.replace(settings, seed=settings.seed + 1, placements=max(settings.placements, 19), stability=0,
                                 sequential=False)  # every placement drawn: the control is complete
-    for pair in pairs:
-        run = {}
-        for name in VARIANTS:
-            p = pair_from_faces(net, faces[pair.a, name], faces[pair.b, name])
-            run[name] = run_sim2word(net, p, attributes, settings)
-        base = run["original"]
-        if base.mate:
+    for pair in track(pairs, description=f"{'official' if official else 'default'} settings"):
+        base = run_sim2word(net, pair_from_faces(net, faces[pair.a, "original"], faces[pair.b, "original"]),
+                            attributes, settings)
+        if base.mate:  # called the same person by the model: not a non-mate direction
             continue
-        fresh = run_sim2word(net, pair_from_faces(net, faces[pair.a, "original"], faces[pair.b, "original"]),
-                             attributes, check)
+        run = {"original": base}
+        words = {"original": named(base, official)}
+        if any(words["original"]):  # the copies and the fresh control only matter for a named word
+            for name in VARIANTS[1:]:
+                p = pair_from_faces(net, faces[pair.a, name], faces[pair.b, name])
+                run[name] = run_sim2word(net, p, attributes, settings)
+                words[name] = named(run[name], official)
+            fresh = run_sim2word(net, pair_from_faces(net, faces[pair.a, "original"], faces[pair.b, "original"]),
+                                 attributes, check)
         record = {"a": pair.a, "b": pair.b, "similarity": base.similarity, "directions": []}
-        words = {name: named(run[name], official) for name in VARIANTS}
         for i, row in enumerate(words["original"]):
             entry = {"named": row is not None, "word": None if row is None else row["word"]}
             if row is not None:  # the word's statistic against the selection control, both from the fresh run
@@ -131,6 +139,8 @@ def main() -> None:
     parser.add_argument("pairs")
     parser.add_argument("--root", default=None)
     parser.add_argument("--limit", type=int, default=None, help="the first N pairs only")
+    parser.add_argument("--sample", type=int, default=None, help="a seeded random subset of N non-mate pairs")
+    parser.add_argument("--seed", type=int, default=0, help="the seed of --sample")
     parser.add_argument("--attributes", default=None)
     parser.add_argument("--attribute-weights", default=None, help="e.g. heads from `s2w attributes train`")
     parser.add_argument("--out", default=None, help="write every record and figure here (JSON)")
@@ -139,6 +149,9 @@ def main() -> None:
     net = load_backbone("dlib-resnet", device="cpu")
     attributes = load_attributes(args.attributes, args.attribute_weights)
     pairs = [p for p in read_pairs(args.pairs, args.root) if not p.same][: args.limit]
+    if args.sample is not None and args.sample < len(pairs):  # a seeded subset, in the file's order
+        keep = set(np.random.default_rng(args.seed).choice(len(pairs), args.sample, replace=False).tolist())
+        pairs = [p for i, p in enumerate(pairs) if i in keep]
     started = time.perf_counter()
     faces = aligned_faces(sorted({p.a for p in pairs} | {p.b for p in pairs}), net)
     default = settings_from_options(dict(item.split("=", 1) for item in args.option))
