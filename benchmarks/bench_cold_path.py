@@ -53,17 +53,16 @@ import time
 from s2w_toolkit import load_backbone, load_pair
 from s2w_toolkit.attributes.composite import load_attributes
 from s2w_toolkit.data import DEMO_PAIR, demo_image
-from s2w_toolkit.pipeline import run_explainer
 from s2w_toolkit.registry import get_registry
 net = load_backbone("dlib-resnet", device="cpu")
 attributes = load_attributes(device="cpu")
 pair = load_pair(str(demo_image(DEMO_PAIR[0])), str(demo_image(DEMO_PAIR[1])), net)
 explainer = get_registry().explainer("sim2word")()
-run_explainer(explainer, pair, net, attributes)  # warm-up
+explainer(pair, net, attributes)  # warm-up
 times = []
 for _ in range(%d):
     start = time.perf_counter()
-    run_explainer(explainer, pair, net, attributes)
+    explainer(pair, net, attributes)
     times.append(time.perf_counter() - start)
 print(sorted(times)[len(times) // 2])
 """

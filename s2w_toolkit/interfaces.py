@@ -111,7 +111,11 @@ class AttributeModel(ABC):
 
 
 class Explainer(ABC):
-    """Explains a pair's similarity: ``explain(pair, backbone, attributes=None) -> Explanation``.
+    """Explains a pair's similarity. A plugin writes one method,
+    ``explain(pair, backbone, attributes=None) -> Explanation``; users, the CLI, the benchmark
+    and the audit call the explainer itself, ``explainer(pair, backbone)``, which runs
+    ``explain`` on its own copy of the pair, checks the result and fills in the backbone, the
+    threshold and the timing (see :meth:`__call__`).
 
     Its options are declared by ``Options``, a frozen dataclass subclassing
     :class:`~s2w_toolkit.options.BaseOptions` (see :mod:`s2w_toolkit.options`): the
@@ -153,7 +157,39 @@ class Explainer(ABC):
 
     @abstractmethod
     def explain(self, pair: Pair, backbone: Any, attributes: AttributeModel | None = None) -> Explanation:
-        """Return the explanation of ``pair`` under ``backbone``."""
+        """Return the explanation of ``pair`` under ``backbone`` (the one method a plugin writes)."""
+
+    def __call__(self, pair: Pair, backbone: Any, attributes: AttributeModel | None = None) -> Explanation:
+        """Explain ``pair`` the complete way: :meth:`explain` on its own copy of the pair (it may
+        change it in place), the result checked (:meth:`Explanation.problems`), ``explainer``,
+        ``backbone``, ``threshold`` and ``metadata`` (``seconds``, ``device``, ``sources``)
+        filled in where the explainer left them empty, and the faces attached, so that
+        ``.figure()`` draws this explainer's figure. Every failure of the plugin is a one-line
+        :class:`~s2w_toolkit.errors.PluginError` naming it; Ctrl-C still stops the run."""
+        import time
+
+        from .errors import PluginError
+        from .explainers.explanation import Explanation
+        from .pipeline import call_plugin, isolated_copy
+
+        start = time.perf_counter()
+        result = call_plugin(f"explainer {self.name!r}", self.explain, isolated_copy(pair), backbone, attributes)
+        if not isinstance(result, Explanation):
+            raise PluginError(f"explainer {self.name!r} returned {type(result).__name__}, not an Explanation")
+        problems = result.problems()
+        if problems:
+            raise PluginError(f"explainer {self.name!r} returned an invalid explanation: {'; '.join(problems)}")
+        result.explainer = result.explainer or self.name
+        result.backbone = result.backbone or backbone.name
+        if result.threshold is None:
+            result.threshold = backbone.threshold
+        result.metadata.setdefault("seconds", time.perf_counter() - start)
+        result.metadata.setdefault("device", str(backbone.device))
+        result.metadata.setdefault("sources", {"a": pair.source_a, "b": pair.source_b})
+        result.metadata.setdefault("evidence", self.evidence)  # what its maps answer: figures group by it
+        if self.control:
+            result.metadata.setdefault("control", True)
+        return result.with_faces(pair.image_a, pair.image_b, self)
 
     @classmethod
     def words_table(cls, explanation: Explanation) -> Any:
@@ -169,8 +205,21 @@ class Explainer(ABC):
             table.add_row(str(rank), Text(word.text), f"{word.score:.4f}")
         return table
 
-    def render(self, explanation: Explanation, face_a: np.ndarray, face_b: np.ndarray, path: Any) -> str:
-        """Write the explanation's PNG figure to ``path``; override for a figure of your own."""
-        from .render import render_explanation
+    def figure(self, explanation: Explanation, face_a: np.ndarray, face_b: np.ndarray) -> Any:
+        """The explanation's figure on the aligned faces, a :class:`matplotlib.figure.Figure`
+        (make it with :func:`s2w_toolkit.plotting.new_figure`, never with pyplot); override for
+        a figure of your own."""
+        from .render import explanation_figure
 
-        return render_explanation(explanation, face_a, face_b, path)
+        return explanation_figure(explanation, face_a, face_b)
+
+    def details_figure(self, explanation: Explanation, face_a: np.ndarray, face_b: np.ndarray) -> Any:
+        """A second, diagnostic figure (``s2w explain --details``), or None when the explainer
+        has none (the default)."""
+        return None
+
+    def render(self, explanation: Explanation, face_a: np.ndarray, face_b: np.ndarray, path: Any) -> str:
+        """Write :meth:`figure` to ``path`` as a PNG (atomically); return the path."""
+        from .plotting import save_figure
+
+        return save_figure(self.figure(explanation, face_a, face_b), path)

@@ -11,7 +11,6 @@ Example:
 from __future__ import annotations
 
 import copy
-import time
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Callable
@@ -141,22 +140,6 @@ def isolated_copy(pair: Pair) -> Pair:
 
 def run_explainer(explainer: Explainer, pair: Pair, backbone: Backbone,
                   attributes: AttributeModel | None = None) -> Explanation:
-    """Run one explainer on its own copy of ``pair``; fill in backbone, threshold and timing;
-    check the result (:meth:`Explanation.problems`). Every failure is a one-line
-    :class:`PluginError` naming the explainer."""
-    start = time.perf_counter()
-    result = call_plugin(f"explainer {explainer.name!r}", explainer.explain, isolated_copy(pair), backbone,
-                         attributes)
-    if not isinstance(result, Explanation):
-        raise PluginError(f"explainer {explainer.name!r} returned {type(result).__name__}, not an Explanation")
-    problems = result.problems()
-    if problems:
-        raise PluginError(f"explainer {explainer.name!r} returned an invalid explanation: {'; '.join(problems)}")
-    result.explainer = result.explainer or explainer.name
-    result.backbone = result.backbone or backbone.name
-    if result.threshold is None:
-        result.threshold = backbone.threshold
-    result.metadata.setdefault("seconds", time.perf_counter() - start)
-    result.metadata.setdefault("device", str(backbone.device))
-    result.metadata.setdefault("sources", {"a": pair.source_a, "b": pair.source_b})
-    return result
+    """``explainer(pair, backbone, attributes)`` (:meth:`Explainer.__call__`), kept for callers
+    written before explainers were callable."""
+    return explainer(pair, backbone, attributes)

@@ -43,6 +43,22 @@ def run_cli():
     return run
 
 
+def pytest_addoption(parser):
+    parser.addoption("--slow", action="store_true", default=False,
+                     help="also run the tests marked slow (the real network end to end, the full CLI); "
+                          "README's test command and .ci/run pass it")
+
+
+def pytest_collection_modifyitems(config, items):
+    """Without ``--slow``, the tests marked ``slow`` are deselected: ``pytest -q`` is the fast set."""
+    if config.getoption("--slow"):
+        return
+    slow = [item for item in items if item.get_closest_marker("slow")]
+    if slow:
+        config.hook.pytest_deselected(items=slow)
+        items[:] = [item for item in items if not item.get_closest_marker("slow")]
+
+
 def pytest_configure(config):
     """Keep the user's cache directory out of the tests (and their subprocesses): converted
     ONNX graphs and extracted ``.bin`` images go to a folder of this session."""

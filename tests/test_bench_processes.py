@@ -8,6 +8,7 @@ import sys
 import time
 
 import faulty_plugins
+import pytest
 
 CLI = [sys.executable, "-c", "from s2w_toolkit.cli.main import main; main()"]
 
@@ -114,6 +115,7 @@ def test_a_local_worker_killed_with_kill_9_costs_no_row(tmp_path):
     _kill_a_worker_and_resume(tmp_path, ready=r"worker 1 \(pid (\d+)\) ready")
 
 
+@pytest.mark.slow  # a Ray cluster started and a worker killed; the local worker's test above is the fast twin
 def test_a_ray_actor_killed_with_kill_9_costs_no_row(tmp_path):
     import pytest
 

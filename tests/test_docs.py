@@ -34,10 +34,19 @@ def test_guide_example_is_the_plugin_the_tests_install():
     assert code in blocks
 
 
+def _slug(heading: str) -> str:
+    """GitHub's anchor of a Markdown heading."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
 def test_readme_links_resolve():
     readme = (ROOT / "README.md").read_text()
     for target in re.findall(r"\]\((docs/[^)]+)\)", readme):
-        assert (ROOT / target).is_file(), target
+        path, _, anchor = target.partition("#")
+        assert (ROOT / path).is_file(), target
+        if anchor:
+            headings = re.findall(r"^#+ (.+)$", (ROOT / path).read_text(), re.M)
+            assert anchor in {_slug(h) for h in headings}, target
 
 
 def test_every_registered_explainer_has_a_section_with_a_figure(project_explainers):

@@ -27,6 +27,7 @@ def test_two_explainers_write_json_and_png(run_cli, tmp_path, demo):
     assert prior.maps["a"][h // 2, w // 2] == pytest.approx(1.0, abs=0.01)  # the blob peaks at the centre
 
 
+@pytest.mark.slow  # the default Sim2Word end to end; tests/test_short_path.py checks the same with few placements
 def test_explain_defaults_to_sim2word_on_the_demo_pair(run_cli, tmp_path):
     result = run_cli("explain", "--out", tmp_path)
     assert result.exit_code == 0, result.stderr

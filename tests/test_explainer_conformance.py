@@ -109,7 +109,8 @@ def test_compare_figure_has_a_row_per_explainer(run_cli, demo, tmp_path):
     for names in (["sim2word", "input-gradient"], ["sim2word", "input-gradient", third]):
         out = tmp_path / str(len(names))
         args = [arg for name in names for arg in ("-e", name)]
-        result = run_cli("explain", *args, demo["obama"], demo["biden"], "--out", out)
+        result = run_cli("explain", *args, demo["obama"], demo["biden"], "--out", out,  # Sim2Word's fast options
+                         *[f"-o{k}={v}" for k, v in get_registry().explainer("sim2word").fast_options.items()])
         assert result.exit_code == 0, result.output
         heights.append(imread(out / "compare.png").shape[0])
     single = run_cli("explain", "-e", "input-gradient", demo["obama"], demo["biden"], "--out", tmp_path / "one")

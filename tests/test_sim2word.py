@@ -42,6 +42,9 @@ class FixedAttributes(AttributeModel):
 #: former defaults): the checks below recompute s_j the plain way from the target's pixels.
 #: Both faces erased (the default) is checked in test_sim2word_erase_both.py and below.
 TARGET = dict(erase="target", dilate=0, control_overlap=1.0, mask_fraction=0.5)
+#: Few placements and no perturbed copies: Sim2WordExplainer.fast_options, for the tests whose
+#: point is not the words' support.
+QUICK = Sim2WordExplainer.fast_options
 BLACK = Settings(fill="black", stability=0, **TARGET)  # erased pixels are 0: the checks below recompute them in uint8
 
 
@@ -140,32 +143,33 @@ def _finite(explanation):
 def test_degenerate_inputs_never_give_nan(net, pair):
     grey = np.full_like(pair.image_a, 128)
     constant = Pair(a=net.preprocess(grey), b=pair.b, image_a=grey, image_b=pair.image_b)
-    e = Sim2WordExplainer().explain(constant, net, FixedAttributes())
+    e = Sim2WordExplainer(placements=4).explain(constant, net, FixedAttributes())  # controls and copies, few
     assert _finite(e)
     same = Pair(a=pair.a, b=pair.a, image_a=pair.image_a, image_b=pair.image_a)
-    e = Sim2WordExplainer().explain(same, net, FixedAttributes())
+    e = Sim2WordExplainer(placements=4).explain(same, net, FixedAttributes())
     assert _finite(e) and e.metadata["degenerate"] and e.metadata["degenerate_note"]
     assert e.score == pytest.approx(1.0, abs=1e-5)
-    e = Sim2WordExplainer().explain(pair, net, FixedAttributes(present=(False, False, False)))
+    e = Sim2WordExplainer(placements=4).explain(pair, net, FixedAttributes(present=(False, False, False)))
     assert _finite(e) and e.words == [] and "no eligible attribute" in e.metadata["caption"]
 
 
 def test_ablations(net, pair):
-    h_d_only = run_sim2word(net, pair, FixedAttributes(), Settings(ablation="no-attributes"))
+    h_d_only = run_sim2word(net, pair, FixedAttributes(), Settings(ablation="no-attributes", **QUICK))
     assert [len(d.rows) for d in h_d_only.directions] == [1, 1]
     assert h_d_only.directions[0].rows[0]["erased_fraction"] > 0
     no_cf = run_sim2word(net, pair, FixedAttributes(), Settings(ablation="no-counterfactual", mask_fraction=0.5,
-                                                                dilate=0))
+                                                                dilate=0, **QUICK))
     # the "Face" map alone covers everything: the top half of it by J_j (= A_j) is erased
     assert no_cf.directions[0].rows[0]["erased_fraction"] == 0.5
-    absolute = run_sim2word(net, pair, FixedAttributes(), Settings(ablation="no-counterfactual", mask_rule="absolute"))
+    absolute = run_sim2word(net, pair, FixedAttributes(), Settings(ablation="no-counterfactual", mask_rule="absolute",
+                                                                   **QUICK))
     assert absolute.directions[0].rows[0]["erased_fraction"] == 1.0
 
 
 @pytest.mark.parametrize("fill", ["mean", "noise", "blur"])
 def test_fills_are_deterministic_and_differ(net, pair, result, fill):
-    first = run_sim2word(net, pair, FixedAttributes(), Settings(fill=fill, **{**TARGET, "dilate": 2}))
-    second = run_sim2word(net, pair, FixedAttributes(), Settings(fill=fill, **{**TARGET, "dilate": 2}))
+    first = run_sim2word(net, pair, FixedAttributes(), Settings(fill=fill, **{**TARGET, "dilate": 2}, **QUICK))
+    second = run_sim2word(net, pair, FixedAttributes(), Settings(fill=fill, **{**TARGET, "dilate": 2}, **QUICK))
     s = [d.rows[0]["s"] for d in first.directions]
     assert s == [d.rows[0]["s"] for d in second.directions]
     assert s != [d.rows[0]["s"] for d in result.directions]
@@ -178,7 +182,7 @@ def test_with_the_default_attribute_models(net, pair):
     from s2w_toolkit.attributes.composite import load_attributes
     from s2w_toolkit.fills import fill_images
 
-    result = run_sim2word(net, pair, load_attributes())
+    result = run_sim2word(net, pair, load_attributes(), Settings(**QUICK))
     assert len(result.directions[0].rows) == 22 and result.settings.fill == "blur"
     assert result.settings.erases_both
     faces = (pair.image_a, pair.image_b)
@@ -258,10 +262,10 @@ def test_uncertainty_mode_ranks_by_the_rise_of_u(net, pair):
     explanation = Sim2WordExplainer(rank_by="uncertainty", placements=0).explain(edl_pair, edl, FixedAttributes())
     rises = [w.details["delta_u"] for w in explanation.words]
     assert rises == sorted(rises, reverse=True) and "uncertainty" in explanation.metadata["ranking"]
-    judged = run_sim2word(edl, edl_pair, FixedAttributes(), Settings(rank_by="uncertainty", placements=4))
+    judged = run_sim2word(edl, edl_pair, FixedAttributes(), Settings(rank_by="uncertainty", **QUICK))
     face = judged.directions[0].rows[0]  # with controls: u of the same mask placed at random
     assert len(face["control_u"]) == 4 and face["excess"] == pytest.approx(face["u"] - np.mean(face["control_u"]))
-    result = run_sim2word(edl, edl_pair, FixedAttributes(), Settings(rank_by="uncertainty", fill="black"))
+    result = run_sim2word(edl, edl_pair, FixedAttributes(), Settings(rank_by="uncertainty", fill="black", **QUICK))
     face = result.directions[0].rows[0]
     erased = small[0].copy()
     erased[result.directions[0].masks[0].numpy()] = 0
@@ -276,10 +280,10 @@ def test_group_mode_averages_over_the_gallery(net, demo, run_cli, tmp_path):
     from s2w_toolkit.sim2word.group import run_group
 
     faces = [load_face(demo[n], net)[0] for n in ("obama", "biden", "obama2")]
-    result = run_group(net, faces[0], faces[1:], FixedAttributes())
+    result = run_group(net, faces[0], faces[1:], FixedAttributes(), Settings(**QUICK))
     for j, row in enumerate(result.rows):
         pairwise = [run_sim2word(net, load_pair(demo["obama"], demo[n], net), FixedAttributes(),
-                                 Settings(erase="target")).directions[0].rows[j] for n in ("biden", "obama2")]
+                                 Settings(erase="target", **QUICK)).directions[0].rows[j] for n in ("biden", "obama2")]
         assert row["mean_angular"] == pytest.approx(np.mean([r["angular"] for r in pairwise]), abs=1e-5)
     gallery = tmp_path / "gallery"
     (gallery / "person2").mkdir(parents=True)
@@ -341,7 +345,7 @@ def test_identity_strategies_with_a_class_head(demo):
     for p, classes in zip(probs, rule.classes):
         mass = p[classes].sum().item()
         assert mass > 0.4 and mass - p[classes[-1]].item() <= 0.4  # the smallest set that passes 0.4
-    explanation = Sim2WordExplainer(strategy="threshold").explain(vgg_pair, vgg, FixedAttributes())
+    explanation = Sim2WordExplainer(strategy="threshold", **QUICK).explain(vgg_pair, vgg, FixedAttributes())
     assert _finite(explanation) and explanation.metadata["identity_strategy"] == "classes"
     # the contrastive map with a head: the Grad-CAM of T's classes' mean logit minus F's, which is
     # linear in the logits, so it is what one backward pass of that difference gives

@@ -43,15 +43,15 @@ def explain_pair(pair: Any, net: Any, name: str, cls: type, options: dict, attri
     one-line :class:`S2WError` on any failure of the explainer or its figure."""
     from ..io.atomic import replacing
     from ..io.names import remove_outputs, safe_name
-    from ..pipeline import build_explainer, call_plugin, run_explainer
+    from ..pipeline import build_explainer, call_plugin
 
     start = time.perf_counter()
     stem = safe_name(name)  # file names stay inside the pair's folder
     remove_outputs(folder, stem)  # an earlier run's files are not left beside a failure's
     explainer = build_explainer(cls, options)
-    explanation = run_explainer(explainer, pair, net, attributes if cls.uses_attributes else None)
+    explanation = explainer(pair, net, attributes if cls.uses_attributes else None)
     folder.mkdir(parents=True, exist_ok=True)
-    explanation.save(folder / f"{stem}.json")
+    explanation.save(folder / f"{stem}.json", figure=False)  # the figure below, isolated
     figure = folder / f"{stem}.png"
     with replacing(figure) as tmp:
         drawn = call_plugin(f"explainer {name!r} render", explainer.render, explanation, pair.image_a.copy(),

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..plotting import plt, save_figure
+from ..plotting import palette, save_figure, subplots
 from .builtin_metrics import PAIR_TYPES
 from .stats import too_few
 
@@ -45,7 +45,7 @@ def _style(info: dict) -> dict:
 
 def _curves(summary: dict, folder: Path) -> str:
     kinds = _kinds(summary)
-    fig, axes = plt.subplots(2, len(kinds), figsize=(4.2 * len(kinds), 6.4), squeeze=False)
+    fig, axes = subplots(2, len(kinds), figsize=(4.2 * len(kinds), 6.4), dpi=90, squeeze=False)
     for col, kind in enumerate(kinds):
         for row, key in enumerate(("deletion", "insertion")):
             ax = axes[row][col]
@@ -60,12 +60,12 @@ def _curves(summary: dict, folder: Path) -> str:
             ax.set_ylabel("cosine to the other face")
             _legend(ax)
     fig.tight_layout()
-    return save_figure(fig, folder / "curves.png", dpi=90)
+    return save_figure(fig, folder / "curves.png")
 
 
 def _replacement(summary: dict, folder: Path) -> str:
     kinds = [k for k in _kinds(summary) if k != "unlabelled"] or ["mate"]
-    fig, axes = plt.subplots(1, len(kinds), figsize=(4.5 * len(kinds), 3.8), squeeze=False)
+    fig, axes = subplots(1, len(kinds), figsize=(4.5 * len(kinds), 3.8), dpi=90, squeeze=False)
     for ax, kind in zip(axes[0], kinds):
         rate = "fnmr" if kind == "mate" else "fmr"
         for name, info in summary["explainers"].items():
@@ -81,13 +81,13 @@ def _replacement(summary: dict, folder: Path) -> str:
         ax.set_ylabel(f"{rate.upper()} at the threshold")
         _legend(ax)
     fig.tight_layout()
-    return save_figure(fig, folder / "replacement.png", dpi=90)
+    return save_figure(fig, folder / "replacement.png")
 
 
 def _summary(summary: dict, folder: Path) -> str:
     kinds = _kinds(summary)
-    fig, axes = plt.subplots(len(SUMMARY_SCORES), len(kinds), figsize=(4.6 * len(kinds), 6.6), squeeze=False)
-    palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    fig, axes = subplots(len(SUMMARY_SCORES), len(kinds), figsize=(4.6 * len(kinds), 6.6), dpi=90, squeeze=False)
+    colours = palette()
     for col, kind in enumerate(kinds):
         for row, (score, title) in enumerate(SUMMARY_SCORES):
             ax = axes[row][col]
@@ -96,7 +96,7 @@ def _summary(summary: dict, folder: Path) -> str:
             for i, (name, info) in enumerate(controls):
                 cell = info["results"].get(kind, {}).get("both", {}).get(score)
                 if cell and cell["mean"] is not None:
-                    colour = palette[(i + 3) % len(palette)]
+                    colour = colours[(i + 3) % len(colours)]
                     if not too_few(cell.get("n") or 0):  # below the minimum a band would be a claim
                         ax.axhspan(cell["low"], cell["high"], color=colour, alpha=0.18, label=f"{name} (control)")
                     ax.axhline(cell["mean"], color=colour, linewidth=0.8)
@@ -119,7 +119,7 @@ def _summary(summary: dict, folder: Path) -> str:
     fig.suptitle("filled: beats both controls (95% interval of the difference excludes 0); arrow: better direction",
                  fontsize=8)
     fig.tight_layout()
-    return save_figure(fig, folder / "summary.png", dpi=90)
+    return save_figure(fig, folder / "summary.png")
 
 
 def write_plots(summary: dict, folder: str | Path) -> list[str]:

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..plotting import plt, save_figure
+from ..plotting import save_figure, subplots
 from .verification import det_points, equal_error_rate, rates_at_threshold
 
 
@@ -35,7 +35,7 @@ def write_roc(scores: Sequence[float], same: Sequence[bool], threshold: float, p
     eer = equal_error_rate(scores, same)
     n, m = at["non_mates"], at["mates"]
     fmr, fnmr = _floor(det["fmr"], n), _floor(det["fnmr"], m)
-    fig, (roc_ax, det_ax) = plt.subplots(1, 2, figsize=(10, 4.2))
+    fig, (roc_ax, det_ax) = subplots(1, 2, figsize=(10, 4.2), dpi=90)
     roc_ax.plot(fmr, 1.0 - np.asarray(det["fnmr"]), color="tab:blue")
     det_ax.plot(fmr, fnmr, color="tab:blue")
     point = f"threshold {threshold:.4f}: FMR {at['fmr']:.3g}, FNMR {at['fnmr']:.3g}"
@@ -59,4 +59,4 @@ def write_roc(scores: Sequence[float], same: Sequence[bool], threshold: float, p
     det_ax.set_ylabel("FNMR (false non-match rate)")
     det_ax.set_title("DET", fontsize=10)
     fig.tight_layout()
-    return save_figure(fig, path, dpi=90)
+    return save_figure(fig, path)

@@ -42,7 +42,7 @@ import torch
 from ..errors import PluginError, S2WError, row_message
 from ..faces.cache import FaceCache
 from ..options import build_options, format_value
-from ..pipeline import build_explainer, load_pair, run_explainer
+from ..pipeline import build_explainer, load_pair
 from ..registry import PluginWarning, get_registry
 from ..targets import pair_units
 from . import metrics as metrics_module
@@ -346,7 +346,7 @@ class _Task:
 
     def explain(self, backbone: Any):
         explainer = build_explainer(self.cls, {"batch_size": self.batch_size, **self.options})  # -o batch_size wins
-        return run_explainer(explainer, self.pair, backbone, self.attributes if self.cls.uses_attributes else None)
+        return explainer(self.pair, backbone, self.attributes if self.cls.uses_attributes else None)
 
     def warm_up(self) -> None:
         """Run once untimed; a failure shows (as an error row) in the timed run that follows."""

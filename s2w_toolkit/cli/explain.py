@@ -40,11 +40,14 @@ DEFAULT_EXPLAINER = "sim2word"
               help="Group mode (sim2word): the face whose most characteristic attributes are wanted.")
 @click.option("--gallery", type=click.Path(file_okay=False), default=None,
               help="Group mode: a folder with one image of each other identity (or identity sub-folders).")
+@click.option("--details", is_flag=True,
+              help="Also write <explainer>-details.png, the diagnostic figure (Sim2Word: every map, each erasure "
+                   "against its controls), for explainers that have one.")
 @click.option("--help-options", is_flag=True, help="List the selected explainers' options with types and defaults.")
 @model_options
 @threshold_option
 def explain(images, names, out_dir, attribute_spec, attribute_weights, batch_size, raw_options, probe, gallery,
-            help_options, backbone, weights, device, face_index, aligned, threshold) -> None:
+            details, help_options, backbone, weights, device, face_index, aligned, threshold) -> None:
     """Explain the similarity of the faces in two photos (default: Sim2Word on the bundled demo pair).
 
     With --probe and --gallery, Sim2Word's group mode ranks the probe's attributes by how much
@@ -95,7 +98,7 @@ def explain(images, names, out_dir, attribute_spec, attribute_weights, batch_siz
         task = progress.add_task("explaining", total=len(classes))
         for name, cls in classes.items():
             progress.update(task, description=f"explaining with {name}")
-            _explain_one(name, cls, options[name], attributes, pair, net, folder, table, failed, written)
+            _explain_one(name, cls, options[name], attributes, pair, net, folder, table, failed, written, details)
             progress.advance(task)
     console = out_console()
     console.print(table)
@@ -199,7 +202,7 @@ def parse_key_values(raw: tuple[str, ...]) -> dict[str, str]:
 
 
 def _explain_one(name: str, cls: type, options: dict, attributes, pair, net, folder: Path, table: Table,
-                 failed: list, written: list) -> None:
+                 failed: list, written: list, details: bool = False) -> None:
     """Run one explainer on its own copy of the pair and write its JSON and PNG (atomically), add
     its row; any failure of the plugin (``sys.exit()`` too) is reported, not raised.
 
@@ -207,16 +210,16 @@ def _explain_one(name: str, cls: type, options: dict, attributes, pair, net, fol
     an earlier run's files of this explainer are removed first: what is left is this run's."""
     from ..io.atomic import replacing
     from ..io.names import remove_outputs, safe_name
-    from ..pipeline import build_explainer, call_plugin, run_explainer
+    from ..pipeline import build_explainer, call_plugin
 
     stem = safe_name(name)
     remove_outputs(folder, stem)
     try:
         explainer = build_explainer(cls, options)
-        explanation = run_explainer(explainer, pair, net, attributes if cls.uses_attributes else None)
+        explanation = explainer(pair, net, attributes if cls.uses_attributes else None)
         explanation.metadata.setdefault("threshold_source", net.threshold_source)
         json_path = folder / f"{stem}.json"
-        explanation.save(json_path)  # JSON + .npz of the maps, kept even if the figure then fails
+        explanation.save(json_path, figure=False)  # JSON + .npz of the maps, kept even if the figure then fails
         with replacing(folder / f"{stem}.png") as tmp:
             drawn = call_plugin(f"explainer {name!r} render", explainer.render, explanation, pair.image_a.copy(),
                                 pair.image_b.copy(), tmp)
@@ -224,6 +227,13 @@ def _explain_one(name: str, cls: type, options: dict, attributes, pair, net, fol
             if drawn == tmp and not tmp.is_file():
                 raise PluginError(f"explainer {name!r} render wrote no figure")
         png_path = folder / f"{stem}.png" if drawn == tmp else drawn
+        if details:
+            from ..plotting import save_figure
+
+            extra = call_plugin(f"explainer {name!r} details figure", explainer.details_figure, explanation,
+                                pair.image_a.copy(), pair.image_b.copy())
+            if extra is not None:
+                png_path = f"{png_path}, {save_figure(extra, folder / f'{stem}-details.png')}"
     except (S2WError, OSError) as exc:
         failed.append(name)
         report_failure(exc)

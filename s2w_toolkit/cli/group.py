@@ -42,7 +42,7 @@ def run_group_mode(probe: str, gallery: str, net, attributes, settings, folder: 
     """Load the faces (skipping, with a warning, gallery images that cannot be used), run group
     mode, write ``sim2word-group.json`` and ``.png`` and print the ranked table."""
     from ..pipeline import face_indices, load_face
-    from ..sim2word.figure import render_group
+    from ..sim2word.figure_details import render_group
     from ..sim2word.group import run_group
 
     probe_index, gallery_index = face_indices(face_index)

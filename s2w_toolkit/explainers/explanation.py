@@ -163,6 +163,48 @@ class Explanation:
         self.extra_maps = {name: _side_maps(m, f"extra map {name!r}") for name, m in self.extra_maps.items()}
         if self.words is not None:
             self.words = [w if isinstance(w, Word) else Word(**w) for w in self.words]
+        self._faces: tuple[Any, Any] | None = None
+        self._drawer: Any = None
+
+    def with_faces(self, face_a: np.ndarray, face_b: np.ndarray, drawer: Any = None) -> "Explanation":
+        """Attach the aligned faces it explains (RGB uint8 ``(H, W, 3)``) and what draws its
+        figures, an :class:`~s2w_toolkit.interfaces.Explainer` (its ``figure`` and
+        ``details_figure``; default: the generic figure); return ``self``. Calling an explainer
+        does this; neither is saved to JSON."""
+        self._faces, self._drawer = (face_a, face_b), drawer
+        return self
+
+    def __getstate__(self) -> dict:
+        """Pickled and copied without the explainer that draws it (it may hold a network): a
+        copy draws the generic figure."""
+        return {**self.__dict__, "_drawer": None}
+
+    @property
+    def faces(self) -> tuple[np.ndarray, np.ndarray] | None:
+        """The two aligned faces, when attached (:meth:`with_faces`)."""
+        return self._faces
+
+    def figure(self, details: bool = False) -> Any:
+        """Its figure, a :class:`matplotlib.figure.Figure` (the explainer's own figure when the
+        explainer made it), or with ``details`` its diagnostic figure (None when the explainer
+        has none); the faces must be attached (calling an explainer does it)."""
+        if self._faces is None:
+            raise S2WError("this explanation has no faces to draw on; call the explainer "
+                           "(explainer(pair, backbone)) or attach them with .with_faces(face_a, face_b)")
+        if self._drawer is None:
+            from ..render import explanation_figure
+
+            return None if details else explanation_figure(self, *self._faces)
+        draw = self._drawer.details_figure if details else self._drawer.figure
+        return draw(self, *self._faces)
+
+    def _repr_png_(self) -> bytes | None:
+        """Jupyter shows the figure inline (PNG bytes; None without faces)."""
+        if self._faces is None:
+            return None
+        from ..plotting import png_bytes
+
+        return png_bytes(self.figure())
 
     def problems(self) -> list[str]:
         """What makes this explanation unusable: a score that is not a finite cosine in [-1, 1],
@@ -235,9 +277,10 @@ class Explanation:
     def from_json(cls, text: str) -> "Explanation":
         return cls.from_dict(json.loads(text))
 
-    def save(self, path: str | os.PathLike[str]) -> str:
+    def save(self, path: str | os.PathLike[str], figure: bool = True) -> str:
         """Write ``path`` (JSON without the maps) and the maps to the ``.npz`` beside it, each
-        atomically (the archive first, so a JSON on disk always has its maps); return ``path``."""
+        atomically (the archive first, so a JSON on disk always has its maps), and, with
+        ``figure`` and faces attached, :meth:`figure` to the ``.png`` beside it; return ``path``."""
         import numpy as np
         from ..io.atomic import write_bytes, write_text
 
@@ -252,6 +295,10 @@ class Explanation:
         data["maps_file"] = archive.name
         data["extra_maps"] = sorted(self.extra_maps)
         write_text(path, dumps(data))
+        if figure and self._faces is not None:
+            from ..plotting import save_figure
+
+            save_figure(self.figure(), path.with_suffix(".png"))
         return str(path)
 
     @classmethod

@@ -93,17 +93,17 @@ def markdown(summary: dict[str, Any], title: str = "s2w game score") -> str:
 def plot(summary: dict[str, Any], path: str | Path, form: str = "self", kind: str = "swap") -> str:
     """``game.png``: one panel per region, each explainer's mass ratio with its interval, the
     controls as bands, chance (1) as a line."""
-    from ..plotting import plt, save_figure
+    from ..plotting import palette, save_figure, subplots
 
     regions = _regions(summary)
-    fig, axes = plt.subplots(1, max(len(regions), 1), figsize=(2.6 * max(len(regions), 1), 3.4), squeeze=False)
-    palette = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    fig, axes = subplots(1, max(len(regions), 1), figsize=(2.6 * max(len(regions), 1), 3.4), dpi=110, squeeze=False)
+    colours = palette()
     explainers = [e for e in summary["cells"] if e not in CONTROLS]
     for ax, region in zip(axes[0], regions):
         for i, control in enumerate(c for c in CONTROLS if c in summary["cells"]):
             cell = summary["cells"][control].get(region, {}).get(form, {}).get(kind, {}).get("mass_ratio")
             if cell and cell.get("mean") is not None:
-                colour = palette[(i + 3) % len(palette)]
+                colour = colours[(i + 3) % len(colours)]
                 if cell.get("low") is not None:
                     ax.axhspan(cell["low"], cell["high"], color=colour, alpha=0.2)
                 ax.axhline(cell["mean"], color=colour, linewidth=0.8, label=control)
@@ -125,7 +125,7 @@ def plot(summary: dict[str, Any], path: str | Path, form: str = "self", kind: st
     fig.suptitle(f"swap game, {form} pairs, {kind} cases: filled = beats both controls; dotted line = chance",
                  fontsize=8)
     fig.tight_layout()
-    return save_figure(fig, path, dpi=110)
+    return save_figure(fig, path)
 
 
 def write_outputs(summary: dict[str, Any], folder: str | Path, title: str = "s2w game score") -> list[str]:

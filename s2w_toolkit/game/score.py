@@ -112,10 +112,10 @@ def _words(explanation: Any) -> list[dict]:
 def score_case(pair: Any, mask: np.ndarray, net: Any, name: str, cls: type, options: dict, attributes: Any,
                seed: int = 0) -> dict[str, Any]:
     """One explainer on one case's pair: its map's scores against ``mask`` and its words."""
-    from ..pipeline import build_explainer, run_explainer
+    from ..pipeline import build_explainer
 
     start = time.perf_counter()
-    explanation = run_explainer(build_explainer(cls, options), pair, net, attributes if cls.uses_attributes else None)
+    explanation = build_explainer(cls, options)(pair, net, attributes if cls.uses_attributes else None)
     saliency = difference_map(cls, explanation)
     return {"scores": map_scores(saliency, mask, seed), "words": _words(explanation),
             "cosine": explanation.score, "seconds": time.perf_counter() - start}

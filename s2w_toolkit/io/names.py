@@ -80,7 +80,8 @@ def distinct_stems(paths: list[str | os.PathLike[str]]) -> list[str]:
     return stems
 
 
-def remove_outputs(folder: str | os.PathLike[str], stem: str, suffixes: tuple[str, ...] = (".json", ".npz", ".png")) -> None:
+def remove_outputs(folder: str | os.PathLike[str], stem: str,
+                   suffixes: tuple[str, ...] = (".json", ".npz", ".png", "-details.png")) -> None:
     """Remove an earlier run's files ``folder/stem.*`` (JSON, maps, figure), so that a failure of
     this run leaves none of them beside the new files: what is there is this run's."""
     for suffix in suffixes:

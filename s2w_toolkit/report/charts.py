@@ -30,15 +30,13 @@ def roc_chart(scores: Sequence[float], same: Sequence[bool], threshold: float) -
 
 def distribution_chart(scores: Sequence[float], same: Sequence[bool], threshold: float) -> str:
     """Histograms of the mate and non-mate scores with the threshold."""
-    import io
-
     import numpy as np
 
-    from ..plotting import plt
+    from ..plotting import png_bytes, subplots
 
     s, labels = np.asarray(scores, dtype=float), np.asarray(same, dtype=bool)
     bins = np.linspace(min(s.min(), threshold) - 0.02, max(s.max(), threshold) + 0.02, 31)
-    fig, ax = plt.subplots(figsize=(7, 3.2))
+    fig, ax = subplots(figsize=(7, 3.2), dpi=90)
     ax.hist(s[labels], bins=bins, alpha=0.6, color="tab:blue", label=f"mates ({labels.sum()})")
     ax.hist(s[~labels], bins=bins, alpha=0.6, color="tab:orange", label=f"non-mates ({(~labels).sum()})")
     ax.axvline(threshold, color="tab:red", linestyle="--", label=f"threshold {threshold:.4f}")
@@ -46,7 +44,4 @@ def distribution_chart(scores: Sequence[float], same: Sequence[bool], threshold:
     ax.set_ylabel("pairs")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=90)
-    plt.close(fig)
-    return data_uri(buffer.getvalue())
+    return data_uri(png_bytes(fig))

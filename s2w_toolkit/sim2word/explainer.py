@@ -22,7 +22,7 @@ Example:
     >>> net = load_backbone("dlib-resnet", device="cpu")
     >>> pair = load_pair(demo_image("obama"), demo_image("biden"), net)
     >>> e = Sim2WordExplainer(attributes="age-gender").explain(pair, net)
-    >>> e.metadata["case"], sorted(e.extra_maps)[:2], all(w.details["supported"] for w in e.words)
+    >>> e.metadata["case"], sorted(k for k in e.extra_maps if "identity" in k), all(w.details["supported"] for w in e.words)
     ('non-mate', ['counter-identity', 'identity'], True)
     >>> row = e.metadata["directions"][0]["attributes"][0]
     >>> 2 <= len(row["control_s"]) <= 19, "p_value" in row   # placements drawn until the decision is sure
@@ -43,6 +43,8 @@ from .core import Settings, Sim2WordResult, angular, run_sim2word
 from .rankings import RANKINGS
 
 TOP = 5
+#: Words of each ranking whose joint maps the explanation keeps (the figure shows them).
+SHOWN = 3
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,9 @@ class Sim2WordExplainer(Explainer):
     #: The maps are the counterfactual maps H_d: where the target is unlike the other face.
     evidence = "dissimilarity"
     Options = Sim2WordOptions
+    #: Quick runs for tests: four placements (no word can reach p <= 0.1, but every step runs) and
+    #: the photo alone (no perturbed copies): about a tenth of the default's erased images.
+    fast_options = {"placements": 4, "stability": 0}
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
@@ -134,10 +139,18 @@ class Sim2WordExplainer(Explainer):
 
         return words_table(explanation)
 
-    def render(self, explanation: Explanation, face_a: Any, face_b: Any, path: str | Path) -> str:
-        from .figure import render_sim2word
+    def figure(self, explanation: Explanation, face_a: Any, face_b: Any) -> Any:
+        """The Sim2Word figure (:func:`~s2w_toolkit.sim2word.figure.sim2word_figure`)."""
+        from .figure import sim2word_figure
 
-        return render_sim2word(explanation, face_a, face_b, path)
+        return sim2word_figure(explanation, face_a, face_b)
+
+    def details_figure(self, explanation: Explanation, face_a: Any, face_b: Any) -> Any:
+        """Every map (H_t, H_f, H_d, the joint maps) and the erasures against their controls
+        (:func:`~s2w_toolkit.sim2word.figure_details.details_figure`)."""
+        from .figure_details import details_figure
+
+        return details_figure(explanation, face_a, face_b)
 
 
 def _label(row: dict, side: str) -> str:
@@ -205,6 +218,11 @@ def to_explanation(result: Sim2WordResult, threshold: float | None = None, attri
         top_names[f"joint #{rank + 1}"] = names
     caption = _caption(result, threshold, mate, ranked, by_u)
     rankings = _rankings(result) if not by_u else {}
+    for name, ranked_words in rankings.items():  # the joint map of each ranking's first words, for the figure
+        for k, w in enumerate(ranked_words[:SHOWN], start=1):
+            joint = result.directions[0 if w.details["side"] == result.directions[0].target else 1]
+            region = joint.joint[joint_index[joint.target][w.details["attribute"]]]
+            extra[f"{name} #{k}"] = {"a": region, "b": region}  # one template: the same place on both faces
     if judged and rankings:
         caption += " " + _other_sentence(result, mate, rankings)
     metadata = {

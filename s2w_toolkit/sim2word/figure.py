@@ -1,125 +1,168 @@
-"""The Sim2Word figure: both faces, their identity, counter-identity and counterfactual maps,
-the joint maps of the top-5 attributes, a bar chart of the top words, and a caption.
+"""The Sim2Word figure for people: the verdict, the words first (large, each with what it
+means in a sentence and its region on the face), and the counterfactual maps beside the faces.
+The diagnostic panels (H_t, H_f, every joint map) are in :mod:`.figure_details`.
+
+A word is drawn as named only when its test supports it; when none is supported the figure says
+so in words, and shows no word. The ranking that fits the verdict comes first (what two faces
+of one person share; what sets two people apart), the other beneath.
 
 Example:
-    >>> import numpy as np, os, tempfile
-    >>> from s2w_toolkit.explainers.explanation import Explanation, Word
+    >>> import numpy as np
+    >>> from s2w_toolkit.explainers.explanation import Explanation
     >>> m = {"a": np.eye(8), "b": np.eye(8)}
-    >>> e = Explanation(score=0.8, maps=m, words=[Word("Big Nose", 0.7, {"side": "a", "cosine": 0.8})],
-    ...                 extra_maps={"identity": m}, threshold=0.9, metadata={"caption": "demo"})
-    >>> path = os.path.join(tempfile.mkdtemp(), "s2w.png")
-    >>> render_sim2word(e, np.zeros((8, 8, 3), np.uint8), np.zeros((8, 8, 3), np.uint8), path).endswith(".png")
-    True
+    >>> e = Explanation(score=0.8, maps=m, threshold=0.9, metadata={"support": {"placements": 19},
+    ...                 "rankings": {"distinguishing": [], "shared": []}, "lead_ranking": "distinguishing"})
+    >>> [(s["title"], s["lines"]) for s in word_sections(e)]
+    [('What sets them apart', []), ('What they share', [])]
+    >>> fig = sim2word_figure(e, np.zeros((8, 8, 3), np.uint8), np.zeros((8, 8, 3), np.uint8))
+    >>> fig.get_suptitle(), float(fig.get_size_inches()[0])
+    ('Different people: cosine 0.800 < threshold 0.900', 9.0)
 """
 
 from __future__ import annotations
 
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from matplotlib import colormaps
+from matplotlib.cm import ScalarMappable
+from matplotlib.colors import Normalize
 
-from ..explainers.explanation import SIDES, Explanation
-from ..plotting import plt, save_figure
+from ..explainers.explanation import Explanation
+from ..plotting import Figure, new_figure, save_figure
 from ..render import map_on_face
+from .explainer import SHOWN  # the words per ranking whose joint maps the explanation keeps
+from .figure_details import CMAP, details_figure, render_group  # noqa: F401  (one place to import figures from)
 
-_MAP_TITLES = {"identity": "identity H_t", "counter-identity": "counter-identity H_f"}
+_TITLES = {"distinguishing": ("What sets them apart", "erasing the region makes the faces more alike"),
+           "shared": ("What they share", "erasing the region makes the faces less alike")}
+_EMPTY = {True: "No attribute explains this pair better than a region of the same size.",
+          False: "No attribute does, beyond a region of the same size."}
 
 
 def render_sim2word(e: Explanation, face_a: np.ndarray, face_b: np.ndarray, path: str | Path) -> str:
-    """Write the figure of a Sim2Word explanation to ``path`` (PNG); return the path."""
+    """Write :func:`sim2word_figure` to ``path`` (PNG); return the path."""
+    return save_figure(sim2word_figure(e, face_a, face_b), path)
+
+
+def word_sections(e: Explanation) -> list[dict[str, Any]]:
+    """What the figure says: sections (``title``, ``meaning``, ``lines``, ``empty``), the
+    verdict's ranking first; each line a named word with its ``side``, ``statement`` and the
+    name of the extra map that shows its region (None when there is none)."""
+    meta = e.metadata
+    if not meta.get("support"):  # the official algorithm: ranked, not tested
+        lines = [{"word": w.text, "side": w.details.get("side", "a"), "map": _joint_key(e, w.text, w.details.get("side")),
+                  "statement": f"cosine with its region erased {w.details.get('cosine', float('nan')):.3f} "
+                               f"(score {w.score:.3f})"} for w in (e.words or [])[:SHOWN]]
+        return [{"title": "Top words", "meaning": "official Sim2Word: ranked by the cosine with the word erased, "
+                 "not tested against random regions", "lines": lines, "empty": "No eligible attribute."}]
+    rankings = meta.get("rankings") or {}
+    if not rankings:  # ranked by another value (the uncertainty): the named words as they are
+        lines = [{"word": w.text, "side": w.details.get("side", "a"), "map": _joint_key(e, w.text, w.details.get("side")),
+                  "statement": f"score {w.score:.3f}"} for w in (e.words or [])[:SHOWN]]
+        return [{"title": "Named words", "meaning": meta.get("ranking", ""), "lines": lines, "empty": _EMPTY[True]}]
+    lead = meta.get("lead_ranking", "distinguishing")
+    both = (meta.get("settings") or {}).get("erase") != "target"
+    sections = []
+    for name in (lead, *(n for n in _TITLES if n != lead)):
+        words = [w for w in rankings.get(name, []) if w["details"].get("supported")][:SHOWN]
+        lines = [{"word": w["text"], "side": w["details"]["side"], "map": f"{name} #{k}" if f"{name} #{k}" in e.extra_maps
+                  else None, "statement": _statement(e, name, w, both)} for k, w in enumerate(words, start=1)]
+        title, meaning = _TITLES[name]
+        sections.append({"title": title, "meaning": meaning, "lines": lines, "empty": _EMPTY[name == lead]})
+    return sections
+
+
+def _statement(e: Explanation, ranking: str, word: dict, both: bool) -> str:
+    """"erasing it raises the similarity by 0.012; 18 of 19 random regions of its size raise it less (p = 0.05)"."""
+    d = word["details"]
+    move = "raises" if ranking == "distinguishing" else "lowers"
+    where = " on both faces" if both else ""
+    text = f"erasing it{where} {move} the similarity by {abs(d['delta']):.3f}"
+    row = _row(e, d["side"], d["attribute"])
+    if row is not None and row.get("control_s"):
+        controls = np.asarray(row["control_s"], dtype=float)
+        beaten = int((controls < row["s"]).sum() if ranking == "distinguishing" else (controls > row["s"]).sum())
+        change = "raise" if ranking == "distinguishing" else "lower"
+        text += f"; {beaten} of {len(controls)} random regions of its size {change} it less"
+    return text + f" (p = {d['p_value']:.2f})"
+
+
+def _row(e: Explanation, side: str, attribute: str) -> dict | None:
+    for direction in e.metadata.get("directions", []):
+        if direction.get("target") == side:
+            return next((r for r in direction.get("attributes", []) if r.get("attribute") == attribute), None)
+    return None
+
+
+def _joint_key(e: Explanation, word: str, side: str | None) -> str | None:
+    names = e.metadata.get("joint_map_words", {})
+    return next((key for key, by_side in names.items() if by_side.get(side) == word and key in e.extra_maps), None)
+
+
+def _verdict(e: Explanation) -> str:
+    who = {True: "Same person", False: "Different people", None: "Similarity"}[e.same_person]
+    sign = "" if e.threshold is None else (" ≥ " if e.same_person else " < ") + f"threshold {e.threshold:.3f}"
+    model = f" ({e.backbone})" if e.backbone else ""
+    return f"{who}: cosine {e.score:.3f}{sign}{model}"
+
+
+def sim2word_figure(e: Explanation, face_a: np.ndarray, face_b: np.ndarray) -> Figure:
+    """The figure of a Sim2Word explanation for people (see the module docstring)."""
     faces = {"a": face_a, "b": face_b}
-    columns = [(name, e.extra_maps[name]) for name in ("identity", "counter-identity") if name in e.extra_maps]
-    columns.append(("counterfactual H_d", e.maps))
-    columns += [(name, maps) for name, maps in e.extra_maps.items() if name.startswith("joint")]
-    cols = 1 + len(columns)
-    fig = plt.figure(figsize=(1.75 * cols + 4.0, 4.6), layout="constrained")
-    grid = fig.add_gridspec(2, cols + 1, width_ratios=[1.0] * cols + [2.3])
-    joint_words = e.metadata.get("joint_map_words", {})
-    for row, side in enumerate(SIDES):
-        face = faces[side]
-        ax = fig.add_subplot(grid[row, 0])
-        ax.imshow(face)
-        ax.set_title(f"face {side} (target)", fontsize=8)
-        ax.axis("off")
-        for col, (name, maps) in enumerate(columns, start=1):
-            ax = fig.add_subplot(grid[row, col])
-            ax.imshow(face)
-            ax.imshow(map_on_face(maps[side], face.shape[:2]), cmap="jet", alpha=0.5, vmin=0, vmax=1)
-            word = joint_words.get(name, {}).get(side, "")
-            title = f"{name}\n{word}" if name.startswith("joint") else _MAP_TITLES.get(name, name)
-            ax.set_title(title, fontsize=7)
-            ax.axis("off")
-    bars = fig.add_subplot(grid[:, cols])
-    if e.metadata.get("support"):
-        _judged_bars(bars, e)
-    else:
-        _score_bars(bars, e)
-    caption = e.metadata.get("caption", f"cosine {e.score:.4f}")
-    fig.suptitle("\n".join(textwrap.wrap(caption, 150)), fontsize=9)
-    return save_figure(fig, path, dpi=100)
-
-
-def _score_bars(bars, e: Explanation) -> None:
-    """The official chart: the top-5 words by 1 - arccos(s_j)/pi."""
-    top = (e.words or [])[:5]
-    labels = [f"{w.text} ({w.details.get('side', '?')})" for w in top][::-1]
-    bars.barh(labels, [w.score for w in top][::-1], color="tab:blue")
-    for y, w in enumerate(top[::-1]):
-        bars.text(w.score, y, f" {w.score:.3f} (cos {w.details.get('cosine', float('nan')):.3f})", va="center",
-                  fontsize=7)
-    if top:  # zoom on the scores: they differ in the second or third decimal
-        low, high = min(w.score for w in top), max(w.score for w in top)
-        bars.set_xlim(max(0.0, low - 0.02), min(1.0, high + 0.01) + 0.35 * (high - low + 0.03))
-    bars.set_title("top words: 1 - arccos(s_j)/pi", fontsize=8)
-    bars.tick_params(labelsize=7)
-
-
-def _judged_bars(bars, e: Explanation) -> None:
-    """The top-5 eligible words by excess: the cosine change when erased (blue when supported,
-    grey when not) beside the change of the same region placed at random (mean +- sd)."""
-    sign = -1 if e.metadata.get("case") == "mate" else 1
-    rows = [(d["target"], r) for d in e.metadata.get("directions", []) for r in d["attributes"]
-            if r.get("eligible") and "excess" in r]
-    top = sorted(rows, key=lambda item: sign * item[1]["excess"], reverse=True)[:5][::-1]
-    base = e.score
-    for y, (side, r) in enumerate(top):
-        bars.barh(y, r["delta"], color="tab:blue" if r["supported"] else "0.7")
-        bars.errorbar(r["control_mean"] - base, y, xerr=r["control_std"], fmt="|", color="k", ms=10, capsize=2)
-        mark = "supported" if r["supported"] else "not supported"
-        selection = "not drawn" if r.get("p_selection") is None else f"{r['p_selection']:.2f}"
-        bars.text(0, y + 0.32, f"p={r['p_value']:.2f}, sel. p={selection}, {mark}", fontsize=6, va="center")
-    bars.set_yticks(range(len(top)), [f"{r['word']} ({side})" for side, r in top])
-    bars.axvline(0, color="k", lw=0.5)
-    bars.set_title("change of cosine when erased\n| the same mask at random (mean, sd)", fontsize=8)
-    if not top:
-        bars.text(0.5, 0.5, "no eligible attribute", ha="center", transform=bars.transAxes, fontsize=8)
-    bars.tick_params(labelsize=7)
-
-
-def render_group(probe: np.ndarray, rows: list[dict], maps: dict[str, np.ndarray], path: str | Path,
-                 caption: str) -> str:
-    """Group-mode figure: the probe, its identity map, the mean counterfactual map, the mean
-    joint maps of the top attributes, and the mean scores of the top words (PNG)."""
-    top = rows[:5]
-    panels = [("probe", None), ("identity H_t", maps["identity"]), ("mean H_d", maps["counterfactual"])]
-    panels += [(f"#{k + 1} {r['word']}", maps["joint"][r["attribute"]]) for k, r in enumerate(top)]
-    fig = plt.figure(figsize=(1.9 * len(panels) + 4.0, 2.9), layout="constrained")
-    grid = fig.add_gridspec(1, len(panels) + 1, width_ratios=[1.0] * len(panels) + [2.3])
-    for col, (title, heat) in enumerate(panels):
+    sections = word_sections(e)
+    heights = [2.2]
+    for section in sections:
+        heights += [0.55] + [0.95] * max(len(section["lines"]), 0) + ([0.35] if not section["lines"] else [])
+    fig = new_figure((9.0, sum(heights) + 0.7), dpi=100, layout="constrained")
+    grid = fig.add_gridspec(len(heights), 5, height_ratios=heights, width_ratios=[1, 1, 1, 1, 0.07])
+    for col, side in enumerate(("a", "b")):
         ax = fig.add_subplot(grid[0, col])
-        ax.imshow(probe)
-        if heat is not None:
-            ax.imshow(map_on_face(heat, probe.shape[:2]), cmap="jet", alpha=0.5, vmin=0, vmax=1)
-        ax.set_title(title, fontsize=7)
+        ax.imshow(faces[side])
+        ax.set_title(f"face {side}", fontsize=10)
         ax.axis("off")
-    bars = fig.add_subplot(grid[0, len(panels)])
-    scores = [r["mean_angular"] for r in top]
-    bars.barh([r["word"] for r in top][::-1], scores[::-1], color="tab:green")
-    if top:
-        low, high = min(scores), max(scores)
-        bars.set_xlim(max(0.0, low - 0.02), min(1.0, high + 0.01) + 0.35 * (high - low + 0.03))
-    bars.set_title("mean 1 - arccos(s_j)/pi over the gallery", fontsize=7)
-    bars.tick_params(labelsize=7)
-    fig.suptitle("\n".join(textwrap.wrap(caption, 150)), fontsize=9)
-    return save_figure(fig, path, dpi=100)
+    for col, side in enumerate(("a", "b"), start=2):
+        other = "b" if side == "a" else "a"
+        ax = fig.add_subplot(grid[0, col])
+        ax.imshow(faces[side])
+        ax.imshow(map_on_face(e.maps[side], faces[side].shape[:2]), cmap=CMAP, alpha=0.5, vmin=0, vmax=1)
+        ax.set_title(f"where {side} differs from {other}\n(counterfactual map H_d)", fontsize=9)
+        ax.axis("off")
+    bar = fig.colorbar(ScalarMappable(Normalize(0, 1), colormaps[CMAP]), cax=fig.add_subplot(grid[0, 4]))
+    bar.set_label("share of the map's maximum", fontsize=7)
+    bar.ax.tick_params(labelsize=6)
+    row = 1
+    for section in sections:
+        ax = fig.add_subplot(grid[row, :])
+        ax.axis("off")
+        ax.text(0, 0.3, section["title"], fontsize=13, fontweight="bold", va="center")
+        ax.text(0, -0.25, section["meaning"], fontsize=8.5, color="0.35", va="center")
+        row += 1
+        if not section["lines"]:
+            ax = fig.add_subplot(grid[row, :])
+            ax.axis("off")
+            ax.text(0, 0.5, section["empty"], fontsize=11, color="0.3", va="center", style="italic")
+            row += 1
+        for line in section["lines"]:
+            _word_line(fig, grid, row, line, faces, e)
+            row += 1
+    fig.suptitle(_verdict(e), fontsize=14, fontweight="bold")
+    return fig
+
+
+def _word_line(fig: Figure, grid: Any, row: int, line: dict, faces: dict, e: Explanation) -> None:
+    """One named word: its region on its face (the joint map), the word large, the sentence."""
+    thumb = fig.add_subplot(grid[row, 0])
+    face = faces.get(line["side"], faces["a"])
+    thumb.imshow(face)
+    if line["map"] is not None:
+        heat = e.extra_maps[line["map"]][line["side"]]
+        thumb.imshow(map_on_face(heat, face.shape[:2]), cmap=CMAP, alpha=0.5, vmin=0, vmax=1)
+    thumb.set_anchor("E")  # beside its sentence
+    thumb.axis("off")
+    text = fig.add_subplot(grid[row, 1:])
+    text.axis("off")
+    text.text(0, 0.72, f"{line['word']}  (face {line['side']})", fontsize=13, fontweight="bold", va="center")
+    text.text(0, 0.25, "\n".join(textwrap.wrap(line["statement"], 78)), fontsize=10, va="center")

@@ -45,7 +45,7 @@ def demo_pair(backbone: Any = None) -> Pair:
 
 def copy_pair(pair: Pair) -> Pair:
     """A copy of ``pair`` (tensors cloned), for an explainer that might edit its input: the copy
-    :func:`s2w_toolkit.pipeline.run_explainer` hands every explainer."""
+    :meth:`Explainer.__call__ <s2w_toolkit.interfaces.Explainer.__call__>` hands every explainer."""
     from ..pipeline import isolated_copy
 
     return isolated_copy(pair)
@@ -131,11 +131,9 @@ class ExplainerRun:
 
     def explain(self, pair: Pair | None = None, **extra: Any) -> Explanation:
         """Explain ``pair`` (default: the run's), on a copy of it, with ``extra`` options."""
-        from ..pipeline import run_explainer
-
         explainer = self.build(**extra)
         try:
-            return run_explainer(explainer, copy_pair(pair if pair is not None else self.pair), self.backbone, self.attributes)
+            return explainer(copy_pair(pair if pair is not None else self.pair), self.backbone, self.attributes)
         except (Exception, SystemExit) as exc:
             raise AssertionError(f"explainer {self.name!r} raised in explain: {type(exc).__name__}: {exc}") from exc
 

@@ -153,8 +153,8 @@ class XCosExplainer(Explainer):
             extra_maps={"cosine": {"a": cosines[0], "b": cosines[0]},
                         "attention": {"a": attention[0], "b": attention[0]}})
 
-    def render(self, explanation: Explanation, face_a, face_b, path) -> str:
+    def figure(self, explanation: Explanation, face_a, face_b):
         """Both faces, then the patch cosines, attention and their product as labelled grids."""
-        from .render import render_xcos
+        from .render import xcos_figure
 
-        return render_xcos(explanation, face_a, face_b, path)
+        return xcos_figure(explanation, face_a, face_b)

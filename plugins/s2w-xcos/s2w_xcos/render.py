@@ -2,8 +2,8 @@
 grids over face a, on fixed colour scales (cosines on [-1, 1]), each cell labelled.
 
 Both faces are aligned to the same template, so cell ``ij`` covers the same part of each face;
-the grids are drawn over face a. No pyplot: the figure is drawn with the Agg canvas directly,
-so the caller's matplotlib backend is left alone.
+the grids are drawn over face a. No pyplot: the figure is a bare ``Figure``, so the caller's
+matplotlib backend is left alone.
 
 Example:
     >>> import numpy as np, os, tempfile
@@ -43,15 +43,20 @@ def _grid_panel(fig: Any, ax: Any, face: np.ndarray, grid: np.ndarray, title: st
 
 
 def render_xcos(explanation: Any, face_a: np.ndarray, face_b: np.ndarray, path: str | os.PathLike) -> str:
-    """Write the xCos figure of ``explanation`` to ``path`` (PNG); return the path."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    """Write :func:`xcos_figure` to ``path`` (PNG, atomically); return the path."""
+    from s2w_toolkit.plotting import save_figure
+
+    return save_figure(xcos_figure(explanation, face_a, face_b), path)
+
+
+def xcos_figure(explanation: Any, face_a: np.ndarray, face_b: np.ndarray) -> Any:
+    """The xCos figure of ``explanation``, a :class:`matplotlib.figure.Figure`."""
+    from s2w_toolkit.plotting import new_figure
 
     cosine = np.asarray(explanation.extra_maps["cosine"]["a"], dtype=np.float64)
     attention = np.asarray(explanation.extra_maps["attention"]["a"], dtype=np.float64)
     product = np.asarray(explanation.maps["a"], dtype=np.float64)
-    fig = Figure(figsize=(15.5, 3.6))
-    FigureCanvasAgg(fig)
+    fig = new_figure((15.5, 3.6), dpi=100)
     axes = fig.subplots(1, 5)
     for ax, face, side in ((axes[0], face_a, "a"), (axes[1], face_b, "b")):
         ax.imshow(face)
@@ -68,5 +73,4 @@ def render_xcos(explanation: Any, face_a: np.ndarray, face_b: np.ndarray, path: 
     fig.suptitle(f"xCos {xcos:.4f} with {meta.get('attention', '?')} attention | backbone cosine "
                  f"{explanation.score:.4f}{verdict} | {explanation.backbone or ''}", fontsize=10)
     fig.tight_layout()
-    fig.savefig(str(path), dpi=100)
-    return str(path)
+    return fig
