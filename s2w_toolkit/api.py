@@ -132,11 +132,7 @@ def _side(x: Any, backbone: Backbone, aligned: bool | None, index: int, what: st
 
 def _picture(tensor: torch.Tensor, backbone: Backbone) -> np.ndarray:
     """The RGB uint8 face a network input shows: the backbone's preprocessing undone."""
-    params = backbone.preprocess_params()
-    scale = torch.tensor(params.scale, device=tensor.device).view(1, 3, 1, 1)
-    mean = torch.tensor(params.mean, device=tensor.device).view(1, 3, 1, 1)
-    rgb = tensor * scale + mean
-    rgb = rgb.flip(1) if params.bgr else rgb
+    rgb = backbone.preprocess_params().undo(tensor)
     return rgb[0].permute(1, 2, 0).clamp(0, 255).round().to(torch.uint8).cpu().numpy()
 
 

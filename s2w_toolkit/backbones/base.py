@@ -65,6 +65,20 @@ class PreprocessParams:
         scale = torch.tensor(self.scale, dtype=rgb.dtype, device=rgb.device).view(1, 3, 1, 1)
         return (rgb - mean) / scale
 
+    def undo(self, x: torch.Tensor) -> torch.Tensor:
+        """The RGB pixels ``(N, 3, H, W)`` (0..255, float) that :meth:`apply` maps to ``x``.
+
+        Example:
+            >>> params = PreprocessParams(mean=(1.0, 2.0, 3.0), scale=(2.0, 2.0, 2.0), bgr=True)
+            >>> rgb = torch.rand(1, 3, 2, 2) * 255
+            >>> bool(torch.allclose(params.undo(params.apply(rgb)), rgb, atol=1e-4))
+            True
+        """
+        mean = torch.tensor(self.mean, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+        scale = torch.tensor(self.scale, dtype=x.dtype, device=x.device).view(1, 3, 1, 1)
+        rgb = x * scale + mean
+        return rgb.flip(1) if self.bgr else rgb
+
     def describe(self) -> str:
         """Short text, e.g. ``rgb (x - 127.5) / 127.5``."""
         order = "bgr" if self.bgr else "rgb"
