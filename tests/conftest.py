@@ -66,3 +66,23 @@ def pytest_configure(config):
     import tempfile
 
     os.environ.setdefault("S2W_CACHE_DIR", tempfile.mkdtemp(prefix="s2w-test-cache-"))
+    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    if workers:  # a pytest-xdist worker: share the cores out, or the workers' thread pools fight over them
+        threads = max(1, len(os.sched_getaffinity(0)) // int(workers))
+        for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):  # this worker's subprocesses too
+            os.environ.setdefault(variable, str(threads))
+        import torch
+
+        torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+
+
+@pytest.fixture
+def one_ray_at_a_time():
+    """Held while a test runs a Ray cluster: the xdist workers start one cluster at a time."""
+    import fcntl
+    import os
+    from pathlib import Path
+
+    with open(Path(os.environ["S2W_CACHE_DIR"]) / "ray-tests.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield

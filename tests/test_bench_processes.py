@@ -13,8 +13,10 @@ import pytest
 CLI = [sys.executable, "-c", "from s2w_toolkit.cli.main import main; main()"]
 
 
-def _start(tmp_path, out, *extra, seconds="1.5"):
+def _start(tmp_path, out, *extra, seconds="1.5", gate=None):
     env = {**faulty_plugins.subprocess_env(tmp_path), "S2W_BROKEN_SLOW_SECONDS": seconds}
+    if gate is not None:
+        env["S2W_BROKEN_SLOW_GATE"] = str(gate)  # each broken-slow pair waits until this file exists
     return subprocess.Popen([*CLI, "benchmark", "-e", "broken-slow", "--steps", "2", "--out", str(out), *extra],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
@@ -37,7 +39,8 @@ def _lines(out):
 
 def test_a_second_run_into_a_folder_in_use_is_refused_naming_the_pid(tmp_path):
     out = tmp_path / "out"
-    first = _start(tmp_path, out, seconds="5")  # 30 s or more: room for three refused starts
+    gate = tmp_path / "gate"
+    first = _start(tmp_path, out, seconds="0", gate=gate)  # holds the folder until the gate opens
     try:
         _wait_for(lambda: (out / ".s2w-lock").exists() and (out / ".s2w-lock").read_text().strip())
         others = [subprocess.Popen([*CLI, "benchmark", "-e", "input-gradient", "--out", str(out), *extra],
@@ -49,6 +52,7 @@ def test_a_second_run_into_a_folder_in_use_is_refused_naming_the_pid(tmp_path):
             assert second.returncode == 1
             assert f"in use by another s2w run (pid {first.pid}" in stderr, stderr
         assert first.poll() is None  # the refusals came while it held the folder
+        gate.touch()
         _, stderr = first.communicate(timeout=300)
         assert first.returncode == 0, stderr
     finally:
@@ -73,7 +77,7 @@ def test_a_run_killed_with_kill_9_resumes_without_repeating_or_losing_rows(tmp_p
                              env=faulty_plugins.subprocess_env(tmp_path), capture_output=True, text=True, timeout=120)
     assert refused.returncode == 1 and "already holds" in refused.stderr  # no silent wipe of the killed run
     assert f"took over the stale lock of pid {first.pid}" in refused.stderr
-    resumed = _start(tmp_path, out, "--resume")
+    resumed = _start(tmp_path, out, "--resume", seconds="0")
     _, stderr = resumed.communicate(timeout=300)
     assert resumed.returncode == 0, stderr
     keys = [r["key"] for r in _lines(out)]
@@ -103,7 +107,7 @@ def _kill_a_worker_and_resume(tmp_path, *spread, ready):
     assert f"(pid {pid()}) died" in stderr, stderr  # said, not silent
     # the other worker took the lost pair over (rc 0), or the run stopped saying how to go on
     assert run.returncode == 0 or "run again with --resume" in stderr, stderr
-    resumed = _start(tmp_path, out, "--resume", *spread)
+    resumed = _start(tmp_path, out, "--resume", *spread, seconds="0")
     _, err = resumed.communicate(timeout=300)
     assert resumed.returncode == 0, err
     rows = [(r["key"], r["explainer"]) for r in _lines(out)]
@@ -116,7 +120,7 @@ def test_a_local_worker_killed_with_kill_9_costs_no_row(tmp_path):
 
 
 @pytest.mark.slow  # a Ray cluster started and a worker killed; the local worker's test above is the fast twin
-def test_a_ray_actor_killed_with_kill_9_costs_no_row(tmp_path):
+def test_a_ray_actor_killed_with_kill_9_costs_no_row(tmp_path, one_ray_at_a_time):
     import pytest
 
     pytest.importorskip("ray")

@@ -106,7 +106,7 @@ def test_two_workers_write_the_serial_rows(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow  # a Ray cluster started; test_two_workers_write_the_serial_rows is the fast twin
-def test_two_ray_actors_write_the_serial_rows(tmp_path, monkeypatch):
+def test_two_ray_actors_write_the_serial_rows(tmp_path, monkeypatch, one_ray_at_a_time):
     ray = pytest.importorskip("ray")
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     try:

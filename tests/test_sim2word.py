@@ -143,13 +143,14 @@ def _finite(explanation):
 def test_degenerate_inputs_never_give_nan(net, pair):
     grey = np.full_like(pair.image_a, 128)
     constant = Pair(a=net.preprocess(grey), b=pair.b, image_a=grey, image_b=pair.image_b)
-    e = Sim2WordExplainer(placements=4).explain(constant, net, FixedAttributes())  # controls and copies, few
+    few = {"placements": 4, "stability": 1}  # controls and a perturbed copy, few
+    e = Sim2WordExplainer(**few).explain(constant, net, FixedAttributes())
     assert _finite(e)
     same = Pair(a=pair.a, b=pair.a, image_a=pair.image_a, image_b=pair.image_a)
-    e = Sim2WordExplainer(placements=4).explain(same, net, FixedAttributes())
+    e = Sim2WordExplainer(**few).explain(same, net, FixedAttributes())
     assert _finite(e) and e.metadata["degenerate"] and e.metadata["degenerate_note"]
     assert e.score == pytest.approx(1.0, abs=1e-5)
-    e = Sim2WordExplainer(placements=4).explain(pair, net, FixedAttributes(present=(False, False, False)))
+    e = Sim2WordExplainer(**few).explain(pair, net, FixedAttributes(present=(False, False, False)))
     assert _finite(e) and e.words == [] and "no eligible attribute" in e.metadata["caption"]
 
 
@@ -206,9 +207,10 @@ def test_no_two_words_share_a_mask_and_none_is_empty_on_the_demo_faces(net, demo
 
     attributes = load_attributes()
     for other in ("biden", "obama2"):
-        result = run_sim2word(net, load_pair(demo["obama"], demo[other], net), attributes, Settings(placements=1))
+        result = run_sim2word(net, load_pair(demo["obama"], demo[other], net), attributes,
+                              Settings(placements=1, stability=2))
         # the stability re-runs perturbed the photos and found the faces again
-        assert [p["from"] for p in result.extra["perturbations"]] == ["photo"] * Settings().stability
+        assert [p["from"] for p in result.extra["perturbations"]] == ["photo"] * 2
         for d in result.directions:
             names = [r["attribute"] for r in d.rows]
             masks = {names[j]: d.masks[j].numpy().tobytes() for j in range(len(names))}
@@ -259,7 +261,8 @@ def test_uncertainty_mode_ranks_by_the_rise_of_u(net, pair):
     small = np.stack([np.rint(resize(f, (112, 112), preserve_range=True)).astype(np.uint8) for f in faces])
     x = edl.preprocess(small)
     edl_pair = Pair(a=x[:1], b=x[1:], image_a=small[0], image_b=small[1])
-    explanation = Sim2WordExplainer(rank_by="uncertainty", placements=0).explain(edl_pair, edl, FixedAttributes())
+    explanation = Sim2WordExplainer(rank_by="uncertainty", **{**QUICK, "placements": 0}).explain(edl_pair, edl,
+                                                                                        FixedAttributes())
     rises = [w.details["delta_u"] for w in explanation.words]
     assert rises == sorted(rises, reverse=True) and "uncertainty" in explanation.metadata["ranking"]
     judged = run_sim2word(edl, edl_pair, FixedAttributes(), Settings(rank_by="uncertainty", **QUICK))

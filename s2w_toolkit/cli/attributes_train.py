@@ -98,7 +98,9 @@ def _report(reports, source: str, backbone: str) -> Table:
     table = Table(title=f"linear heads on {backbone}, from {source}")
     for column in ("attribute", "classes", "train", "cv accuracy", "held out", "accuracy [95% CI]",
                    "most common class", "L2"):
-        table.add_column(column, justify="left" if column in ("attribute", "classes") else "right")
+        # the word is what a reader looks for: the other columns wrap first in a narrow terminal
+        table.add_column(column, justify="left" if column in ("attribute", "classes") else "right",
+                         no_wrap=column == "attribute")
     for r in reports:
         if r.skipped:
             table.add_row(r.name, ", ".join(r.classes), str(r.train), "", str(r.held_out), f"skipped ({r.skipped or 'no faces'})",

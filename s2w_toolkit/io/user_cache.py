@@ -6,10 +6,11 @@ Everything in it is keyed by the content hash of its source and can be deleted a
 
 Example:
     >>> import os
+    >>> before = os.environ.get("S2W_CACHE_DIR")
     >>> os.environ["S2W_CACHE_DIR"] = "/tmp/s2w-cache-example"
     >>> str(user_cache_dir("onnx"))
     '/tmp/s2w-cache-example/onnx'
-    >>> del os.environ["S2W_CACHE_DIR"]
+    >>> _ = os.environ.pop("S2W_CACHE_DIR") if before is None else os.environ.update(S2W_CACHE_DIR=before)
 """
 
 from __future__ import annotations

@@ -92,12 +92,20 @@ class BrokenNaNScore(Explainer):
 
 
 class BrokenSlow(_Normal):
-    """Valid, but sleeps ``S2W_BROKEN_SLOW_SECONDS`` (default 1) a pair: a run to interrupt."""
+    """Valid, but sleeps ``S2W_BROKEN_SLOW_SECONDS`` (default 1) a pair: a run to interrupt.
+
+    With ``S2W_BROKEN_SLOW_GATE`` set to a path, each pair also waits (at most five minutes)
+    until that file exists: a run that holds its folder for exactly as long as a test needs.
+    """
 
     name = "broken-slow"
 
     def explain(self, pair, backbone, attributes=None):
         time.sleep(float(os.environ.get("S2W_BROKEN_SLOW_SECONDS", "1")))
+        gate = os.environ.get("S2W_BROKEN_SLOW_GATE")
+        deadline = time.monotonic() + 300
+        while gate and not os.path.exists(gate) and time.monotonic() < deadline:
+            time.sleep(0.05)
         return super().explain(pair, backbone, attributes)
 
 
