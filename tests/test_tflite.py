@@ -301,3 +301,22 @@ def test_a_tflite_file_is_recognised_by_its_magic_bytes(tmp_path):
     assert sniff_format(path) == TFLITE
     path.write_bytes(data[:4] + b"XXXX" + data[8:])
     assert sniff_format(path) != TFLITE
+
+
+def test_a_model_read_again_is_not_parsed_again_and_each_caller_gets_its_own_arrays(monkeypatch):
+    from s2w_toolkit.weights import tflite_graph
+
+    w = rand(2, 1, 1, 3)
+    data = build_tflite([("x", (1, 4, 5, 3), F32), ("w", w.shape, w), ("y", (1, 4, 5, 2), F32)],
+                        [("CONV_2D", [0, 1, -1], [2], {"Padding": 1, "StrideH": 1, "StrideW": 1})], [0], [2])
+    first = tflite_graph.read_tflite(data)
+    parsed = []
+    monkeypatch.setattr(tflite_graph, "_read", lambda *a: parsed.append(a) or pytest.fail("parsed again"))
+    second = tflite_graph.read_tflite(data)
+    assert not parsed and second["ops"] == first["ops"]
+    first["tensors"][1][3][...] = 0  # one caller's arrays changed: the next one's are untouched
+    np.testing.assert_array_equal(tflite_graph.read_tflite(data)["tensors"][1][3], w)
+    monkeypatch.undo()
+    for _ in range(2):  # a bad file is refused each time, never remembered as good
+        with pytest.raises(CheckpointError, match="not a readable TFLite model"):
+            tflite_graph.read_tflite(data[:-40])

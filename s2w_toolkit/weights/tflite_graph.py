@@ -44,6 +44,9 @@ Example:
 
 from __future__ import annotations
 
+import copy
+import hashlib
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
@@ -119,13 +122,26 @@ def read_tflite(data: bytes, source: str = "<model>") -> dict[str, Any]:
     except ImportError:
         raise CheckpointError(f"{source}: reading a TFLite model needs the tflite package "
                               "(pip install 'tflite>=2.18')") from None
-    try:
-        return _read(bytes(data), tflite, source)
-    except (CheckpointError, UnsupportedOperator):
-        raise
-    except Exception as exc:  # noqa: BLE001 - the accessors fail in many ways on a bad buffer
-        detail = str(exc) if isinstance(exc, _Corrupt) else type(exc).__name__
-        raise CheckpointError(f"{source}: not a readable TFLite model (truncated or corrupt: {detail})") from None
+    key = hashlib.sha256(data).digest()
+    if key not in _PARSED:
+        try:
+            _PARSED[key] = _read(bytes(data), tflite, source)
+        except (CheckpointError, UnsupportedOperator):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the accessors fail in many ways on a bad buffer
+            detail = str(exc) if isinstance(exc, _Corrupt) else type(exc).__name__
+            raise CheckpointError(f"{source}: not a readable TFLite model (truncated or corrupt: {detail})") from None
+        while len(_PARSED) > _PARSED_KEPT:
+            _PARSED.popitem(last=False)
+    _PARSED.move_to_end(key)
+    return copy.deepcopy(_PARSED[key])  # the caller's own arrays: a module built from them may change them
+
+
+#: Graphs already parsed in this process, by the SHA-256 of their bytes: the flatbuffer accessors
+#: take about a second for MediaPipe's three networks, and every attribute model that runs the face
+#: mesh loads them.
+_PARSED: OrderedDict[bytes, dict[str, Any]] = OrderedDict()
+_PARSED_KEPT = 8
 
 
 def _read(data: bytes, tflite: Any, source: str) -> dict[str, Any]:
