@@ -17,7 +17,9 @@ def _start(tmp_path, out, *extra, seconds="1.5", gate=None):
     env = {**faulty_plugins.subprocess_env(tmp_path), "S2W_BROKEN_SLOW_SECONDS": seconds}
     if gate is not None:
         env["S2W_BROKEN_SLOW_GATE"] = str(gate)  # each broken-slow pair waits until this file exists
-    return subprocess.Popen([*CLI, "benchmark", "-e", "broken-slow", "--steps", "2", "--out", str(out), *extra],
+    # --fill black: ROAD's imputation is not what these tests are about
+    return subprocess.Popen([*CLI, "benchmark", "-e", "broken-slow", "--steps", "2", "--fill", "black", "--out", str(out),
+                             *extra],
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -73,7 +75,8 @@ def test_a_run_killed_with_kill_9_resumes_without_repeating_or_losing_rows(tmp_p
         first.wait(timeout=60)
     done = len(_lines(out))
     assert 2 <= done < 18
-    refused = subprocess.run([*CLI, "benchmark", "-e", "broken-slow", "--steps", "2", "--out", str(out)],
+    refused = subprocess.run([*CLI, "benchmark", "-e", "broken-slow", "--steps", "2", "--fill", "black",
+                              "--out", str(out)],
                              env=faulty_plugins.subprocess_env(tmp_path), capture_output=True, text=True, timeout=120)
     assert refused.returncode == 1 and "already holds" in refused.stderr  # no silent wipe of the killed run
     assert f"took over the stale lock of pid {first.pid}" in refused.stderr

@@ -365,7 +365,8 @@ def test_identity_strategies_with_a_class_head(demo):
     for p, classes in zip(probs, rule.classes):
         mass = p[classes].sum().item()
         assert mass > 0.4 and mass - p[classes[-1]].item() <= 0.4  # the smallest set that passes 0.4
-    explanation = Sim2WordExplainer(strategy="threshold", **QUICK).explain(vgg_pair, vgg, FixedAttributes())
+    official = Sim2WordExplainer(strategy="threshold", placements=0, rank_by="similarity")  # the strategy, not the controls
+    explanation = official.explain(vgg_pair, vgg, FixedAttributes())
     assert _finite(explanation) and explanation.metadata["identity_strategy"] == "classes"
     # the contrastive map with a head: the Grad-CAM of T's classes' mean logit minus F's, which is
     # linear in the logits, so it is what one backward pass of that difference gives
@@ -424,6 +425,7 @@ def test_a_separate_identity_model_makes_the_identity_maps(net, pair, demo, run_
         assert not torch.allclose(d.identity, d_.identity, atol=0.05)
     bad = run_cli("explain", "--identity-model", "no-such-net", "--out", tmp_path)
     assert bad.exit_code != 0 and "no-such-net" in bad.stderr and "Traceback" not in bad.output
-    same = run_cli("explain", "--identity-model", "dlib-resnet", "-o", "stability=0", "--out", tmp_path)
+    same = run_cli("explain", "--identity-model", "dlib-resnet", "-o", "stability=0", "-o", "placements=2",
+                   "--out", tmp_path)
     assert same.exit_code == 0, same.output
     assert json.loads((tmp_path / "sim2word.json").read_text())["metadata"]["identity_model"] == "dlib-resnet"
