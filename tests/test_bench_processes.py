@@ -13,7 +13,7 @@ import pytest
 CLI = [sys.executable, "-c", "from s2w_toolkit.cli.main import main; main()"]
 
 
-def _start(tmp_path, out, *extra, seconds="1.5", gate=None):
+def _start(tmp_path, out, *extra, seconds="1", gate=None):
     env = {**faulty_plugins.subprocess_env(tmp_path), "S2W_BROKEN_SLOW_SECONDS": seconds}
     if gate is not None:
         env["S2W_BROKEN_SLOW_GATE"] = str(gate)  # each broken-slow pair waits until this file exists
@@ -94,7 +94,7 @@ def _kill_a_worker_and_resume(tmp_path, *spread, ready):
     import threading
 
     out = tmp_path / "out"
-    run = _start(tmp_path, out, "--workers", "2", *spread, seconds="2")
+    run = _start(tmp_path, out, "--workers", "2", *spread, seconds="1")
     lines: list[str] = []
     reader = threading.Thread(target=lambda: lines.extend(run.stderr), daemon=True)
     reader.start()
