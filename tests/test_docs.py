@@ -68,3 +68,20 @@ def test_no_module_registers_hooks_outside_the_capture_module():
                  if "build" not in path.parts and path.name != "capture.py" and pattern.search(path.read_text())]
     assert offenders == []
     assert pattern.search((ROOT / "s2w_toolkit" / "capture.py").read_text())
+
+
+def test_ci_runs_the_readme_test_command_and_workers_share_the_cores():
+    """``.ci/run`` runs README's test command (everything, ``--slow``); under pytest-xdist each
+    worker runs torch on its share of the cores, so that the workers do not oversubscribe them."""
+    import os
+
+    import torch
+
+    readme = (ROOT / "README.md").read_text()
+    commands = [line.strip() for line in readme.splitlines() if line.strip().startswith("python3 -m venv")
+                and "pytest" in line]
+    assert len(commands) == 1 and commands[0].endswith("python -m pytest -q --slow")
+    assert commands[0] in (ROOT / ".ci" / "run").read_text().splitlines()
+    workers = os.environ.get("PYTEST_XDIST_WORKER_COUNT")
+    if workers:  # conftest.py sets OMP_NUM_THREADS (unless the caller did) and torch's threads to it
+        assert torch.get_num_threads() == int(os.environ["OMP_NUM_THREADS"])
