@@ -10,7 +10,10 @@ Example:
     >>> os.environ["S2W_CACHE_DIR"] = "/tmp/s2w-cache-example"
     >>> str(user_cache_dir("onnx"))
     '/tmp/s2w-cache-example/onnx'
-    >>> _ = os.environ.pop("S2W_CACHE_DIR") if before is None else os.environ.update(S2W_CACHE_DIR=before)
+    >>> if before is None:
+    ...     del os.environ["S2W_CACHE_DIR"]
+    ... else:
+    ...     os.environ["S2W_CACHE_DIR"] = before
 """
 
 from __future__ import annotations
