@@ -117,16 +117,10 @@ def _side(x: Any, backbone: Backbone, aligned: bool | None, index: int, what: st
     face = np.asarray(x)
     if face.ndim != 3 or face.shape[2] != 3 or face.dtype != np.uint8:
         raise S2WError(f"face {what}: an image must be RGB uint8 (H, W, 3), got {face.dtype} {face.shape}")
-    if aligned is False:
-        from .faces.align import align_face
-        from .faces.detect import FaceDetector
+    if aligned is False or face.shape[:2] != tuple(backbone.template.size):
+        from .pipeline import face_from_image
 
-        found = FaceDetector(landmarks=backbone.template.landmarks).find(face, index, source=f"image {what}")
-        face = align_face(face, found.landmarks, backbone.template)
-    elif face.shape[:2] != tuple(backbone.template.size):
-        from .faces.align import resize_aligned
-
-        face = resize_aligned(face, backbone.template.size, f"image {what}")
+        face, _ = face_from_image(face, backbone, index, aligned is not False, f"image {what}")
     return backbone.preprocess(face), face, f"image {what}"
 
 

@@ -51,20 +51,25 @@ def load_face(path: str | Path, backbone: Backbone, face_index: int = 0, aligned
     With ``aligned=True`` the photo is taken as an already cropped face and only resized (see
     :func:`~s2w_toolkit.faces.align.resize_aligned`: at least 32 px, a warning if not square).
     """
-    from .faces.align import resize_aligned
-
     if isinstance(face_index, (tuple, list)):
         raise TypeError(f"load_face takes one face index, got {face_index!r} "
                         "(--face-index-a/--face-index-b are for pairs of images)")
     image = read_image(usable_path(path))  # a name no file can have is an ImageError naming it
-    size = backbone.template.size
+    return face_from_image(image, backbone, face_index, aligned, str(path), detector)
+
+
+def face_from_image(image: np.ndarray, backbone: Backbone, face_index: int = 0, aligned: bool = False,
+                    source: str = "image", detector: FaceDetector | None = None) -> tuple[np.ndarray, dict]:
+    """:func:`load_face` for an RGB uint8 image already in memory (``source`` names it in errors)."""
+    from .faces.align import resize_aligned
+
     if aligned:
-        return resize_aligned(image, size, str(path)), {"source": str(path), "aligned": True}
+        return resize_aligned(image, backbone.template.size, source), {"source": source, "aligned": True}
     if detector is None or detector.landmarks != backbone.template.landmarks:
         detector = FaceDetector(landmarks=backbone.template.landmarks)
-    found = detector.find(image, face_index, source=str(path))
+    found = detector.find(image, face_index, source=source)
     face = align_face(image, found.landmarks, backbone.template)
-    return face, {"source": str(path), "box": list(found.box), "aligned": False, "face_index": face_index}
+    return face, {"source": source, "box": list(found.box), "aligned": False, "face_index": face_index}
 
 
 def face_indices(face_index: int | tuple[int, int]) -> tuple[int, int]:

@@ -176,3 +176,20 @@ def test_the_quickstart_python_runs_as_written(tmp_path, monkeypatch):
     assert {p.name for p in tmp_path.iterdir()} >= {"obama-biden.json", "obama-biden.npz", "obama-biden.png",
                                                    "input-gradient.png"}
     assert set(namespace["both"]) == {"sim2word", "input-gradient"} and namespace["g"].backbone == "custom"
+
+
+def test_arrays_are_found_and_aligned_like_photos_or_resized_when_aligned(net, demo):
+    """A photo given as an array with ``aligned=False`` is the pair its path gives; an aligned
+    face of another size is resized to the backbone's template, as ``--aligned`` does."""
+    from s2w_toolkit.io.images import read_image
+
+    photos = [read_image(demo[n]) for n in ("obama", "biden")]
+    by_path = s2w.as_pair(demo["obama"], demo["biden"], net)
+    by_array = s2w.as_pair(*photos, net, aligned=False)
+    np.testing.assert_array_equal(by_array.image_a, by_path.image_a)
+    assert torch.equal(by_array.b, by_path.b) and by_array.source_a == "image a"
+    big = np.asarray(Image.fromarray(by_path.image_a).resize((300, 300)))
+    resized = s2w.as_pair(big, by_path.image_b, net)
+    assert resized.image_a.shape == (150, 150, 3) and np.abs(resized.image_a.astype(int) - by_path.image_a).mean() < 4
+    with pytest.raises(S2WError, match="image a"):  # no face in a grey square: one line naming the side
+        s2w.as_pair(np.full((200, 200, 3), 128, np.uint8), photos[1], net, aligned=False)
